@@ -1,0 +1,3 @@
+from dashboard_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""Tasks kept in a dict, with the same ordering, filters and conflicts as the SQL store."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.tasks import (
+    INPUT_PREVIEW_CHARS,
+    AgentActivity,
+    Task,
+    TaskCounts,
+    TaskQuery,
+    TaskStatus,
+    TaskSummary,
+)
+
+
+class MemoryDatabase:
+    """The shared state of the memory stores; one writer at a time, like a serializable DB."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, Task] = {}
+        self.write_lock = asyncio.Lock()
+
+
+class MemoryTaskStore:
+    """Reads see committed state plus, inside a unit of work, that unit's own pending writes."""
+
+    def __init__(self, db: MemoryDatabase, pending: dict[str, Task] | None = None) -> None:
+        self._db = db
+        self._pending = pending
+
+    def _view(self) -> dict[str, Task]:
+        if not self._pending:
+            return self._db.tasks
+        return {**self._db.tasks, **self._pending}
+
+    def _write(self, task: Task) -> None:
+        if self._pending is None:
+            self._db.tasks[task.task_id] = task
+        else:
+            self._pending[task.task_id] = task
+
+    async def add(self, task: Task) -> None:
+        if task.task_id in self._view():
+            raise Conflict(f"task {task.task_id} already exists", task_id=task.task_id)
+        self._write(task)
+
+    async def get(self, task_id: str) -> Task | None:
+        return self._view().get(task_id)
+
+    async def replace(self, task: Task, *, expected_version: int) -> bool:
+        stored = self._view().get(task.task_id)
+        if stored is None or stored.version != expected_version:
+            return False
+        self._write(task)
+        return True
+
+    async def find(self, query: TaskQuery) -> list[TaskSummary]:
+        matches = [task for task in self._view().values() if _matches(task, query)]
+        matches.sort(key=lambda task: (task.created_at, task.task_id), reverse=True)
+        return [_summary(task) for task in matches[: query.limit]]
+
+    async def agent_activity(self) -> list[AgentActivity]:
+        agents: dict[str, AgentActivity] = {}
+        for task in self._view().values():
+            seen = agents.get(task.agent_type)
+            queued = (seen.queued if seen else 0) + (task.status is TaskStatus.QUEUED)
+            running = (seen.running if seen else 0) + (task.status is TaskStatus.RUNNING)
+            last = task.created_at
+            if seen and seen.last_activity_at and seen.last_activity_at > last:
+                last = seen.last_activity_at
+            agents[task.agent_type] = AgentActivity(
+                agent_type=task.agent_type, queued=queued, running=running, last_activity_at=last
+            )
+        return sorted(agents.values(), key=lambda agent: agent.agent_type)
+
+    async def active_counts(self) -> TaskCounts:
+        statuses = [task.status for task in self._view().values()]
+        return TaskCounts(
+            queued=statuses.count(TaskStatus.QUEUED),
+            running=statuses.count(TaskStatus.RUNNING),
+            waiting_input=statuses.count(TaskStatus.WAITING_INPUT),
+        )
+
+
+def _matches(task: Task, query: TaskQuery) -> bool:
+    if query.after is not None and (task.created_at, task.task_id) >= (
+        query.after.created_at,
+        query.after.task_id,
+    ):
+        return False
+    equal_filters = (
+        (query.agent_type, task.agent_type),
+        (query.assigned_agent, task.assigned_agent),
+        (query.source, task.source),
+        (query.session_id, task.session_id),
+        (query.conversation_id, task.conversation_id),
+    )
+    if any(wanted is not None and wanted != actual for wanted, actual in equal_filters):
+        return False
+    if query.statuses and task.status not in query.statuses:
+        return False
+    if query.created_after is not None and task.created_at < query.created_after:
+        return False
+    if query.created_before is not None and task.created_at >= query.created_before:
+        return False
+    return query.text is None or query.text.casefold() in task.input_message.casefold()
+
+
+def _summary(task: Task) -> TaskSummary:
+    return TaskSummary(
+        task_id=task.task_id,
+        status=task.status,
+        agent_type=task.agent_type,
+        source=task.source,
+        created_at=task.created_at,
+        input_preview=task.input_message[:INPUT_PREVIEW_CHARS],
+        assigned_agent=task.assigned_agent,
+        session_id=task.session_id,
+        conversation_id=task.conversation_id,
+        model=task.model,
+        cost_usd=task.cost_usd,
+        input_tokens=task.input_tokens,
+        output_tokens=task.output_tokens,
+        started_at=task.started_at,
+        completed_at=task.completed_at,
+    )
+
+
+class MemoryUnitOfWork:
+    """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._pending: dict[str, Task] = {}
+        self.tasks = MemoryTaskStore(db, self._pending)
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        await self._db.write_lock.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pending.clear()
+        self._db.write_lock.release()
+
+    async def commit(self) -> None:
+        self._db.tasks.update(self._pending)
+        self._pending.clear()
+        self.committed = True

@@ -1,0 +1,1 @@
+"""Redis adapters: the event bus (pub/sub for live delivery, streams for history)."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters over Advanced Alchemy types: PostgreSQL (asyncpg) and SQLite (aiosqlite)."""

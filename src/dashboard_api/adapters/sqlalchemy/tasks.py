@@ -1,0 +1,269 @@
+"""TaskStore on SQLAlchemy Core, and the unit of work that gives it one transaction.
+
+Core, not the ORM or an Advanced Alchemy repository: a request maps rows straight to the
+domain's msgspec structs, skipping identity-map and unit-of-work bookkeeping that a
+request-scoped read never needs (see docs/benchmarks.md for what that buys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Select, func, insert, literal, select, tuple_, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy.tables import tasks
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.money import from_micros, to_micros
+from dashboard_api.domain.tasks import (
+    ACTIVE_STATUSES,
+    INPUT_PREVIEW_CHARS,
+    AgentActivity,
+    Task,
+    TaskCounts,
+    TaskQuery,
+    TaskStatus,
+    TaskSummary,
+)
+
+_SUMMARY_COLUMNS = (
+    tasks.c.task_id,
+    tasks.c.status,
+    tasks.c.agent_type,
+    tasks.c.source,
+    tasks.c.created_at,
+    func.substr(tasks.c.input_message, 1, INPUT_PREVIEW_CHARS).label("input_preview"),
+    tasks.c.assigned_agent,
+    tasks.c.session_id,
+    tasks.c.conversation_id,
+    tasks.c.model,
+    tasks.c.cost_micros,
+    tasks.c.input_tokens,
+    tasks.c.output_tokens,
+    tasks.c.started_at,
+    tasks.c.completed_at,
+)
+
+
+class SqlTaskStore:
+    """Bound to one connection inside a unit of work, or to an engine for standalone reads."""
+
+    def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
+        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self._source, AsyncConnection):
+            yield self._source
+        else:
+            async with self._source.connect() as connection:
+                yield connection
+
+    async def add(self, task: Task) -> None:
+        async with self._connection() as connection:
+            try:
+                await connection.execute(insert(tasks).values(_row(task)))
+            except IntegrityError as exc:
+                raise Conflict(f"task {task.task_id} already exists", task_id=task.task_id) from exc
+
+    async def get(self, task_id: str) -> Task | None:
+        async with self._connection() as connection:
+            result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
+            row = result.first()
+        return None if row is None else _task(row)
+
+    async def replace(self, task: Task, *, expected_version: int) -> bool:
+        values = _row(task)
+        del values["task_id"]
+        statement = (
+            update(tasks)
+            .where(tasks.c.task_id == task.task_id, tasks.c.version == expected_version)
+            .values(values)
+        )
+        async with self._connection() as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount == 1)
+
+    async def find(self, query: TaskQuery) -> list[TaskSummary]:
+        async with self._connection() as connection:
+            result = await connection.execute(_list_statement(query))
+            rows = result.all()
+        return [_summary(row) for row in rows]
+
+    async def agent_activity(self) -> list[AgentActivity]:
+        statement = (
+            select(
+                tasks.c.agent_type,
+                func.count().filter(tasks.c.status == TaskStatus.QUEUED.value),
+                func.count().filter(tasks.c.status == TaskStatus.RUNNING.value),
+                func.max(tasks.c.created_at),
+            )
+            .group_by(tasks.c.agent_type)
+            .order_by(tasks.c.agent_type)
+        )
+        async with self._connection() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [
+            AgentActivity(agent_type=agent, queued=queued, running=running, last_activity_at=last)
+            for agent, queued, running, last in rows
+        ]
+
+    async def active_counts(self) -> TaskCounts:
+        statement = (
+            select(tasks.c.status, func.count())
+            .where(tasks.c.status.in_([status.value for status in ACTIVE_STATUSES]))
+            .group_by(tasks.c.status)
+        )
+        async with self._connection() as connection:
+            counts = dict((await connection.execute(statement)).tuples().all())
+        return TaskCounts(
+            queued=counts.get(TaskStatus.QUEUED.value, 0),
+            running=counts.get(TaskStatus.RUNNING.value, 0),
+            waiting_input=counts.get(TaskStatus.WAITING_INPUT.value, 0),
+        )
+
+
+def _list_statement(query: TaskQuery) -> Select[Any]:
+    statement = select(*_SUMMARY_COLUMNS)
+    equal_filters = (
+        (tasks.c.agent_type, query.agent_type),
+        (tasks.c.assigned_agent, query.assigned_agent),
+        (tasks.c.source, query.source),
+        (tasks.c.session_id, query.session_id),
+        (tasks.c.conversation_id, query.conversation_id),
+    )
+    for column, wanted in equal_filters:
+        if wanted is not None:
+            statement = statement.where(column == wanted)
+    if query.statuses:
+        statement = statement.where(tasks.c.status.in_([status.value for status in query.statuses]))
+    if query.created_after is not None:
+        statement = statement.where(tasks.c.created_at >= query.created_after)
+    if query.created_before is not None:
+        statement = statement.where(tasks.c.created_at < query.created_before)
+    if query.text:
+        pattern = "%" + _escape_like(query.text) + "%"
+        statement = statement.where(tasks.c.input_message.ilike(pattern, escape="\\"))
+    if query.after is not None:
+        position = tuple_(tasks.c.created_at, tasks.c.task_id)
+        statement = statement.where(
+            position
+            < tuple_(
+                literal(query.after.created_at, tasks.c.created_at.type),
+                literal(query.after.task_id, tasks.c.task_id.type),
+            )
+        )
+    return statement.order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc()).limit(query.limit)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _row(task: Task) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "status": task.status.value,
+        "agent_type": task.agent_type,
+        "source": task.source,
+        "assigned_agent": task.assigned_agent,
+        "session_id": task.session_id,
+        "conversation_id": task.conversation_id,
+        "input_message": task.input_message,
+        "output": task.output,
+        "error": task.error,
+        "model": task.model,
+        "cost_micros": to_micros(task.cost_usd),
+        "price_version": task.price_version,
+        "input_tokens": task.input_tokens,
+        "output_tokens": task.output_tokens,
+        "cache_read_tokens": task.cache_read_tokens,
+        "cache_write_tokens": task.cache_write_tokens,
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "completed_at": task.completed_at,
+        "version": task.version,
+    }
+
+
+def _task(row: Row[Any]) -> Task:
+    return Task(
+        task_id=row.task_id,
+        status=TaskStatus(row.status),
+        agent_type=row.agent_type,
+        source=row.source,
+        created_at=row.created_at,
+        input_message=row.input_message,
+        assigned_agent=row.assigned_agent,
+        session_id=row.session_id,
+        conversation_id=row.conversation_id,
+        output=row.output,
+        error=row.error,
+        model=row.model,
+        cost_usd=from_micros(row.cost_micros),
+        price_version=row.price_version,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        cache_write_tokens=row.cache_write_tokens,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        version=row.version,
+    )
+
+
+def _summary(row: Row[Any]) -> TaskSummary:
+    return TaskSummary(
+        task_id=row.task_id,
+        status=TaskStatus(row.status),
+        agent_type=row.agent_type,
+        source=row.source,
+        created_at=row.created_at,
+        input_preview=row.input_preview,
+        assigned_agent=row.assigned_agent,
+        session_id=row.session_id,
+        conversation_id=row.conversation_id,
+        model=row.model,
+        cost_usd=from_micros(row.cost_micros),
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+class SqlUnitOfWork:
+    """One connection and one transaction; leaving without `commit` rolls everything back."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.tasks = SqlTaskStore(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+
+    async def commit(self) -> None:
+        assert self._connection is not None
+        await self._connection.commit()

@@ -1,0 +1,78 @@
+"""The `dashboard-api` command: run the service, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dashboard_api.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dashboard-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="migrate the database (unless told not to), then serve")
+    run.add_argument("--host", help="bind address (default: DASHBOARD_HOST or 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT or 5000)")
+    run.add_argument("--workers", type=int, help="worker processes (default: DASHBOARD_WORKERS)")
+    run.add_argument("--no-migrate", action="store_true", help="serve the schema as it is")
+
+    db = commands.add_parser("db", help="schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply every pending migration").add_argument(
+        "revision", nargs="?", default="head"
+    )
+    db_commands.add_parser("downgrade", help="revert to a revision").add_argument("revision")
+    db_commands.add_parser("current", help="show the applied revision")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "db":
+        return _db(settings, args.db_command, getattr(args, "revision", "head"))
+    return _run(settings, args)
+
+
+def _db(settings: Settings, command: str, revision: str) -> int:
+    from dashboard_api.adapters.sqlalchemy import migrate
+
+    if command == "upgrade":
+        migrate.upgrade(settings.database_url, revision)
+    elif command == "downgrade":
+        migrate.downgrade(settings.database_url, revision)
+    else:
+        migrate.current(settings.database_url)
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dashboard_api.adapters.sqlalchemy import migrate
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    if settings.migrate_on_start and not args.no_migrate:
+        migrate.upgrade(settings.database_url)
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        print(
+            f"dashboard-api: listening on {host}: there is no authentication yet, "
+            "keep this port behind a trusted network",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "dashboard_api.http.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

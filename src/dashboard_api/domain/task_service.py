@@ -1,0 +1,229 @@
+"""Use cases of tasks: register, change, stop, list. Events go out after the change commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.money import usd
+from dashboard_api.domain.pagination import Page, encode_cursor
+from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWorkFactory
+from dashboard_api.domain.tasks import (
+    AgentActivity,
+    Task,
+    TaskCounts,
+    TaskCursor,
+    TaskQuery,
+    TaskStatus,
+    TaskSummary,
+    check_times,
+    check_transition,
+)
+
+UNSET = msgspec.UNSET
+UnsetType = msgspec.UnsetType
+
+TASKS_CHANNEL = "tasks"
+ENGINE_COMMANDS_CHANNEL = "engine:commands"
+
+
+def task_channel(task_id: str) -> str:
+    return f"task:{task_id}"
+
+
+class NewTask(msgspec.Struct, kw_only=True, frozen=True):
+    agent_type: str
+    input_message: str = ""
+    task_id: str | None = None
+    status: TaskStatus = TaskStatus.QUEUED
+    source: str = "api"
+    assigned_agent: str | None = None
+    session_id: str | None = None
+    conversation_id: str | None = None
+    model: str | None = None
+    created_at: datetime | None = None
+
+
+class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
+    """A partial change: fields left UNSET keep their value."""
+
+    status: TaskStatus | UnsetType = UNSET
+    assigned_agent: str | UnsetType | None = UNSET
+    session_id: str | UnsetType | None = UNSET
+    output: str | UnsetType | None = UNSET
+    error: str | UnsetType | None = UNSET
+    model: str | UnsetType | None = UNSET
+    cost_usd: Decimal | UnsetType = UNSET
+    input_tokens: int | UnsetType = UNSET
+    output_tokens: int | UnsetType = UNSET
+    cache_read_tokens: int | UnsetType = UNSET
+    cache_write_tokens: int | UnsetType = UNSET
+    started_at: datetime | UnsetType = UNSET
+    completed_at: datetime | UnsetType = UNSET
+
+
+_NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+
+
+def status_event(task: Task) -> dict[str, object]:
+    """The normalized `task_status` event the API publishes after it persists a change."""
+    return {
+        "type": "task_status",
+        "task_id": task.task_id,
+        "status": task.status.value,
+        "agent_type": task.agent_type,
+        "cost_usd": float(task.cost_usd),
+        "input_tokens": task.input_tokens,
+        "output_tokens": task.output_tokens,
+        "error": task.error,
+        "started_at": _iso(task.started_at),
+        "completed_at": _iso(task.completed_at),
+        "version": task.version,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+class TaskService:
+    def __init__(
+        self,
+        *,
+        unit_of_work: UnitOfWorkFactory,
+        reads: TaskStore,
+        bus: EventBus,
+        clock: Clock = utc_now,
+        configured_agents: Sequence[str] = (),
+    ) -> None:
+        self._uow = unit_of_work
+        self._reads = reads
+        self._bus = bus
+        self._clock = clock
+        self._configured_agents = tuple(configured_agents)
+
+    async def get(self, task_id: str) -> Task:
+        task = await self._reads.get(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        return task
+
+    async def list_tasks(self, query: TaskQuery) -> Page[TaskSummary]:
+        rows = await self._reads.find(msgspec.structs.replace(query, limit=query.limit + 1))
+        if len(rows) <= query.limit:
+            return Page(items=rows, next_cursor=None)
+        last = rows[query.limit - 1]
+        cursor = encode_cursor(TaskCursor(last.created_at, last.task_id))
+        return Page(items=rows[: query.limit], next_cursor=cursor)
+
+    async def register(self, new: NewTask) -> Task:
+        if new.status not in _NEW_TASK_STATUSES:
+            raise InvalidInput("a new task is queued or running", field="status")
+        now = self._clock()
+        created_at = new.created_at or now
+        if created_at > now:
+            raise InvalidInput("created_at is in the future", field="created_at")
+        task = Task(
+            task_id=new.task_id or uuid7(),
+            status=new.status,
+            agent_type=new.agent_type,
+            source=new.source,
+            created_at=created_at,
+            input_message=new.input_message,
+            assigned_agent=new.assigned_agent,
+            session_id=new.session_id,
+            conversation_id=new.conversation_id,
+            model=new.model,
+            started_at=now if new.status is TaskStatus.RUNNING else None,
+        )
+        async with self._uow() as uow:
+            await uow.tasks.add(task)
+            await uow.commit()
+        await self._announce(task)
+        return task
+
+    async def update(self, task_id: str, patch: TaskPatch) -> Task:
+        async with self._uow() as uow:
+            current = await uow.tasks.get(task_id)
+            if current is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            changed = self._apply(current, patch)
+            if changed == current:
+                return current
+            if not await uow.tasks.replace(changed, expected_version=current.version):
+                raise Conflict(
+                    f"task {task_id} changed while this update was applied; retry it",
+                    task_id=task_id,
+                )
+            await uow.commit()
+        await self._announce(changed)
+        return changed
+
+    async def request_stop(self, task_id: str) -> Task:
+        """Ask the engine to stop a task. A task nobody has started is cancelled at once."""
+        task = await self.get(task_id)
+        if task.status.is_terminal:
+            check_transition(task, TaskStatus.CANCELLED)
+        if task.status is TaskStatus.QUEUED:
+            try:
+                task = await self.update(task_id, TaskPatch(status=TaskStatus.CANCELLED))
+            except Conflict:
+                task = await self.get(task_id)  # it started meanwhile: the engine must stop it
+        command = {
+            "type": "stop_requested",
+            "task_id": task_id,
+            "requested_at": _iso(self._clock()),
+        }
+        await self._bus.publish(task_channel(task_id), command)
+        await self._bus.publish(ENGINE_COMMANDS_CHANNEL, command)
+        return task
+
+    async def agents(self) -> list[AgentActivity]:
+        seen = {agent.agent_type: agent for agent in await self._reads.agent_activity()}
+        for name in self._configured_agents:
+            seen.setdefault(
+                name, AgentActivity(agent_type=name, queued=0, running=0, last_activity_at=None)
+            )
+        return sorted(seen.values(), key=lambda agent: agent.agent_type)
+
+    async def counts(self) -> TaskCounts:
+        return await self._reads.active_counts()
+
+    def _apply(self, task: Task, patch: TaskPatch) -> Task:
+        changes = {
+            field: value
+            for field in patch.__struct_fields__
+            if (value := getattr(patch, field)) is not UNSET
+        }
+        if "cost_usd" in changes:
+            changes["cost_usd"] = usd(changes["cost_usd"])
+        new_status = changes.get("status", task.status)
+        check_transition(task, new_status)
+        if task.status.is_terminal:
+            # A finished task keeps its timeline; only its figures may still be corrected.
+            changes.pop("started_at", None)
+            changes.pop("completed_at", None)
+        now = self._clock()
+        started_at = changes.get("started_at", task.started_at)
+        if new_status is TaskStatus.RUNNING and started_at is None:
+            changes["started_at"] = now
+        if new_status.is_terminal and changes.get("completed_at", task.completed_at) is None:
+            changes["completed_at"] = now
+        if not new_status.is_terminal and "completed_at" in changes:
+            raise InvalidInput("only a finished task has completed_at", field="completed_at")
+        changed = msgspec.structs.replace(task, **changes)
+        if changed == task:
+            return task
+        check_times(changed)
+        return msgspec.structs.replace(changed, version=task.version + 1)
+
+    async def _announce(self, task: Task) -> None:
+        event = status_event(task)
+        await self._bus.publish(task_channel(task.task_id), event)
+        await self._bus.publish(TASKS_CHANNEL, event)

@@ -1,0 +1,71 @@
+"""The application factory. Adapters are built in the lifespan, inside the server's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from dashboard_api.bootstrap import Adapters, build_adapters
+from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.controllers.system import SystemController
+from dashboard_api.http.controllers.tasks import TaskController
+from dashboard_api.http.docs import docs_assets_router, openapi_config
+from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.runtime import Runtime
+from dashboard_api.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    adapters: Adapters | None = None,
+    clock: Clock = utc_now,
+    debug: bool = False,
+) -> Litestar:
+    """Build the app. Pass `adapters` to embed it on storage and a bus of your own; they stay
+    yours to close. Without them the app builds (and closes) the ones `settings` describe."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = adapters is None
+        ready = adapters if adapters is not None else await build_adapters(settings)
+        tasks = TaskService(
+            unit_of_work=ready.unit_of_work,
+            reads=ready.task_reads,
+            bus=ready.bus,
+            clock=clock,
+            configured_agents=settings.agents,
+        )
+        Runtime(adapters=ready, tasks=tasks).install(app.state)
+        try:
+            yield
+        finally:
+            if owned:
+                await ready.close()
+
+    return Litestar(
+        route_handlers=[TaskController, SystemController, docs_assets_router()],
+        dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        response_class=JSONResponse,
+        debug=debug,
+    )
+
+
+def _task_service(state: State) -> TaskService:
+    return Runtime.of(state).tasks
+
+
+def app_from_env() -> Litestar:
+    """Entry point for ASGI servers: `uvicorn --factory dashboard_api.http.app:app_from_env`."""
+    return create_app(Settings.from_env())

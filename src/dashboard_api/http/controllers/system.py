@@ -1,0 +1,77 @@
+"""Liveness, readiness, service status and the agent list."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from dashboard_api import __version__
+from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.problems import problem
+from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.schemas import AgentList, Health, Reachability, ServiceStatus
+
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+async def _probe(runtime: Runtime, name: str) -> Reachability:
+    check = runtime.adapters.health_checks.get(name)
+    if check is None:
+        return Reachability(configured=False, reachable=None)
+    try:
+        await asyncio.wait_for(check(), PROBE_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure means "not reachable"; the kind is reported
+        return Reachability(configured=True, reachable=False, error=type(exc).__name__)
+    return Reachability(configured=True, reachable=True)
+
+
+class SystemController(Controller):
+    tags = ["system"]
+
+    @get("/health", summary="Liveness: the process answers")
+    async def health(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", summary="Readiness: the database and Redis are reachable")
+    async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
+        runtime = Runtime.of(request.app.state)
+        probes = {name: await _probe(runtime, name) for name in runtime.adapters.health_checks}
+        failing = sorted(name for name, probe in probes.items() if probe.reachable is False)
+        if failing:
+            return problem(
+                request,
+                status=503,
+                type_="not-ready",
+                title="Not ready",
+                detail=f"unreachable: {', '.join(failing)}",
+                headers={"Retry-After": "5"},
+                extra={"checks": {name: probe.reachable for name, probe in probes.items()}},
+            )
+        return Response({"status": "ready", "checks": {name: True for name in probes}})
+
+    @get("/api/status", summary="Service health and live load")
+    async def status(
+        self, request: Request[Any, Any, State], task_service: NamedDependency[TaskService]
+    ) -> ServiceStatus:
+        runtime = Runtime.of(request.app.state)
+        database, redis = await asyncio.gather(
+            _probe(runtime, "database"), _probe(runtime, "redis")
+        )
+        healthy = database.reachable is not False and redis.reachable is not False
+        return ServiceStatus(
+            status="ok" if healthy else "degraded",
+            version=__version__,
+            started_at=runtime.started_at,
+            uptime_seconds=round(runtime.uptime_seconds(), 3),
+            database=database,
+            redis=redis,
+            tasks=await task_service.counts() if database.reachable is not False else None,
+        )
+
+    @get("/api/agents", summary="Configured and seen agents with live counts")
+    async def agents(self, task_service: NamedDependency[TaskService]) -> AgentList:
+        return AgentList(items=await task_service.agents())

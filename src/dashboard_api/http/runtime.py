@@ -1,0 +1,35 @@
+"""What a running app holds: its adapters and the services built on them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from litestar.datastructures import State
+
+from dashboard_api.bootstrap import Adapters
+from dashboard_api.domain.task_service import TaskService
+
+_STATE_KEY = "runtime"
+
+
+@dataclass
+class Runtime:
+    adapters: Adapters
+    tasks: TaskService
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _started_monotonic: float = field(default_factory=time.monotonic)
+
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self._started_monotonic
+
+    def install(self, state: State) -> None:
+        state[_STATE_KEY] = self
+
+    @staticmethod
+    def of(state: State) -> Runtime:
+        runtime = state.get(_STATE_KEY)
+        if not isinstance(runtime, Runtime):
+            raise RuntimeError("the app has not started: its lifespan builds the runtime")
+        return runtime

@@ -1,0 +1,45 @@
+"""One settings object, read from `DASHBOARD_*` environment variables (table in README.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+PREFIX = "DASHBOARD_"
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    database_url: str = "sqlite+aiosqlite:///./dashboard.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    agents: tuple[str, ...] = ()
+    history_length: int = 1000
+    max_body_bytes: int = 2 * 1024 * 1024
+    log_format: Literal["json", "console"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the environment; a malformed value stops start-up with its name."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for field in cls.__struct_fields__:
+            value = environ.get(PREFIX + field.upper())
+            if value is None or value == "":
+                continue
+            raw[field] = _split(value) if field == "agents" else value
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
