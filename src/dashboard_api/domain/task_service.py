@@ -169,7 +169,11 @@ class TaskService:
         """Ask the engine to stop a task. A task nobody has started is cancelled at once."""
         task = await self.get(task_id)
         if task.status.is_terminal:
-            check_transition(task, TaskStatus.CANCELLED)
+            raise Conflict(
+                f"task {task_id} is already {task.status.value}; there is nothing to stop",
+                task_id=task_id,
+                current_status=task.status.value,
+            )
         if task.status is TaskStatus.QUEUED:
             try:
                 task = await self.update(task_id, TaskPatch(status=TaskStatus.CANCELLED))

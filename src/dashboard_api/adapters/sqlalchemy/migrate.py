@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -18,12 +21,24 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema at `database_url` up to `revision`. Blocking: call it off the event loop."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the schema at `database_url` up to `revision`. Blocks until done."""
+    _outside_event_loop(command.upgrade, alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    _outside_event_loop(command.downgrade, alembic_config(database_url), revision)
+
+
+def _outside_event_loop(action: Callable[[Config, str], None], config: Config, rev: str) -> None:
+    # The migration environment runs its own event loop (asyncio.run), which cannot start
+    # inside a running one: from async code, run it on a thread of its own and wait.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        action(config, rev)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(action, config, rev).result()
 
 
 def current(database_url: str) -> None:

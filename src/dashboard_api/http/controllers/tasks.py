@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from dashboard_api.domain.errors import InvalidInput
@@ -22,8 +22,8 @@ from dashboard_api.http.schemas import (
     as_utc,
 )
 
-Filter = Annotated[str | None, Parameter(min_length=1, max_length=128)]
-TaskIdPath = Annotated[str, Parameter(min_length=1, max_length=128)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=128)]
 
 
 class TaskController(Controller):
@@ -34,17 +34,17 @@ class TaskController(Controller):
     async def list_tasks(
         self,
         task_service: NamedDependency[TaskService],
-        status: Annotated[list[TaskStatus] | None, Parameter(max_items=6)] = None,
+        status: Annotated[list[TaskStatus] | None, QueryParameter(max_items=6)] = None,
         agent_type: Filter = None,
         assigned_agent: Filter = None,
         source: Filter = None,
         session_id: Filter = None,
         conversation_id: Filter = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        q: Annotated[str | None, Parameter(min_length=1, max_length=200)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        created_after: Annotated[datetime | None, QueryParameter()] = None,
+        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> Page[TaskSummary]:
         after = as_utc(created_after) if created_after else None
         before = as_utc(created_before) if created_before else None
@@ -73,13 +73,16 @@ class TaskController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, summary="Register a task (duplicate id: 409)")
     async def create_task(
-        self, task_service: NamedDependency[TaskService], data: TaskCreate
+        self, task_service: NamedDependency[TaskService], data: JSONBody[TaskCreate]
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.register(data.to_domain()))
 
     @patch("/{task_id:str}", summary="Change a task's status and metrics")
     async def update_task(
-        self, task_service: NamedDependency[TaskService], task_id: TaskIdPath, data: TaskUpdate
+        self,
+        task_service: NamedDependency[TaskService],
+        task_id: TaskIdPath,
+        data: JSONBody[TaskUpdate],
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.update(task_id, data.to_domain()))
 

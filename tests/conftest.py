@@ -1,0 +1,94 @@
+"""Shared fixtures: throwaway databases on the real PostgreSQL, SQLite files, memory adapters.
+
+Integration tests talk to the PostgreSQL and Redis named by DASHBOARD_TEST_DATABASE_URL and
+DASHBOARD_TEST_REDIS_URL (defaults: the local servers). When they are unreachable the tests
+skip, unless DASHBOARD_REQUIRE_SERVICES=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import create_engine
+from dashboard_api.adapters.sqlalchemy.migrate import upgrade
+
+ADMIN_URL = os.environ.get(
+    "DASHBOARD_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("DASHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("DASHBOARD_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (DASHBOARD_REQUIRE_SERVICES=1: integration tests are required)")
+    pytest.skip(reason)
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(statement: str) -> None:
+    engine = create_engine(ADMIN_URL, null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A migrated database of its own on the real PostgreSQL, dropped after the session."""
+    name = f"dashboard_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await _admin(f'CREATE DATABASE "{name}"')
+    except (OSError, ConnectionError) as exc:
+        unavailable(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
+    url = _with_database(ADMIN_URL, name)
+    upgrade(url)
+    yield url
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_postgres(postgres_engine: AsyncEngine) -> AsyncEngine:
+    async with postgres_engine.begin() as connection:
+        await connection.execute(text("TRUNCATE tasks"))
+    return postgres_engine
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dashboard.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sqlite_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> Iterator[str]:
+    return "asyncio"

@@ -1,0 +1,81 @@
+"""Starts the real server process, as `make run` does, on a database of its own."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_URL, _admin, _with_database, unavailable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard_api", "run", "--port", str(self.port)],
+            env={**os.environ, **env, "DASHBOARD_LOG_LEVEL": "warning"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                raise RuntimeError(f"server exited early:\n{output}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("server did not become ready")
+
+    def stop(self) -> int:
+        """SIGTERM, as an orchestrator sends; returns the exit code (-9 if it had to be killed)."""
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            if self.process.stdout:
+                self.process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+async def e2e_database_url() -> AsyncIterator[str]:
+    name = f"dashboard_e2e_{uuid.uuid4().hex[:12]}"
+    try:
+        await _admin(f'CREATE DATABASE "{name}"')
+    except (OSError, ConnectionError) as exc:
+        unavailable(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
+    yield _with_database(ADMIN_URL, name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def server(e2e_database_url: str) -> Iterator[Server]:
+    running = Server({"DASHBOARD_DATABASE_URL": e2e_database_url})
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.http import create_app
+from dashboard_api.settings import Settings
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(Settings(agents=("planner",)), adapters=memory_adapters())
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,65 @@
+"""The app on the real PostgreSQL: migrations, concurrency, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.tables import metadata
+from dashboard_api.http import create_app
+from dashboard_api.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def _schema_drift(engine: AsyncEngine) -> list[object]:
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+        )
+
+
+async def test_migrations_create_exactly_the_declared_schema_on_postgres(
+    postgres_engine: AsyncEngine,
+) -> None:
+    assert await _schema_drift(postgres_engine) == []
+
+
+async def test_migrations_create_exactly_the_declared_schema_on_sqlite(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    assert await _schema_drift(sqlite_engine) == []
+
+
+async def test_concurrent_status_changes_never_both_win(
+    postgres_url: str, clean_postgres: AsyncEngine
+) -> None:
+    app = create_app(Settings(database_url=postgres_url, db_pool_size=8))
+    async with AsyncTestClient(app) as client:
+        await client.post("/api/tasks", json={"agent_type": "coder", "task_id": "race"})
+        await client.patch("/api/tasks/race", json={"status": "running"})
+        finals = ["completed", "failed", "cancelled"] * 4
+        responses = await asyncio.gather(
+            *(client.patch("/api/tasks/race", json={"status": status}) for status in finals)
+        )
+        winners = {finals[i] for i, r in enumerate(responses) if r.status_code == 200}
+        assert len(winners) == 1
+        assert all(r.status_code in (200, 409) for r in responses)
+        stored = (await client.get("/api/tasks/race")).json()
+        assert stored["status"] in winners
+
+
+async def test_ready_reports_an_unreachable_database(clean_postgres: AsyncEngine) -> None:
+    app = create_app(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none"))
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/ready")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": False}
+        status = (await client.get("/api/status")).json()
+        assert status["status"] == "degraded"
+        assert status["tasks"] is None

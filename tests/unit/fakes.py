@@ -1,0 +1,33 @@
+"""Fakes that keep what they were asked, for tests to assert on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dashboard_api.domain.ports import Event
+
+
+class RecordingBus:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, object]]] = []
+
+    async def publish(self, channel: str, event: Event) -> str:
+        self.published.append((channel, dict(event)))
+        return str(len(self.published))
+
+    def on(self, channel: str) -> list[dict[str, object]]:
+        return [event for name, event in self.published if name == channel]
+
+
+class SteppingClock:
+    """A clock that moves only when told."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
