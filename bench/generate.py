@@ -14,7 +14,7 @@ import asyncio
 import math
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -52,7 +52,7 @@ ERRORS = (
     "Upstream returned 503 Service Unavailable",
     "Repository not found or access denied",
 )
-WORDS = (
+_PROMPTS = (
     "fix the failing test in the payment service and explain the root cause please review "
     "this pull request for security issues summarize the incident from sentry refactor the "
     "handler to use async io add type hints and docstrings the build is red since yesterday "
@@ -60,7 +60,8 @@ WORDS = (
     "changelog and bump the version triage new jira tickets label them by component and "
     "priority the customer reports a timeout when exporting large csv files migrate the "
     "settings module to pydantic check the flaky integration test on postgres"
-).split()
+)
+WORDS = _PROMPTS.split()
 
 COLUMNS = (
     "task_id", "status", "agent_type", "source", "assigned_agent", "session_id",

@@ -33,12 +33,14 @@ import msgspec
 HERE = Path(__file__).parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench"
 SCENARIOS = ("get", "list", "deep")
+SERVERS = ("real", "floor")
 PAGE = 50
 
 
 def encode_cursor(created_at: datetime, task_id: str) -> str:
     """The service's cursor: base64url, unpadded, of the JSON array [created_at, task_id]."""
-    return base64.urlsafe_b64encode(msgspec.json.encode([created_at, task_id])).rstrip(b"=").decode()
+    raw = msgspec.json.encode([created_at, task_id])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 async def fixtures(url: str, sample: int, deep_offset: int) -> dict[str, object]:
@@ -68,9 +70,7 @@ def paths(server: str, data: dict[str, object]) -> dict[str, str]:
     if server == "real":
         deep = urlencode({"limit": PAGE, "cursor": encode_cursor(created_at, task_id)})
     else:
-        deep = urlencode(
-            {"limit": PAGE, "created_at": created_at.isoformat(), "task_id": task_id}
-        )
+        deep = urlencode({"limit": PAGE, "created_at": created_at.isoformat(), "task_id": task_id})
     first_id = data["ids"][0]  # type: ignore[index]
     return {
         "get": f"/api/tasks/{first_id}",
@@ -121,15 +121,17 @@ def check(port: int, path: str, expect_first: str | None = None) -> None:
         raise SystemExit(f"deep page on port {port} starts at the wrong row")
 
 
-def wrk(port: int, path: str, args: argparse.Namespace, seconds: float, ids: str | None) -> dict:
+def wrk(port: int, path: str, args: argparse.Namespace, seconds: int, ids: str | None) -> dict:
     env = dict(os.environ)
     env.pop("BENCH_IDS", None)
     if ids is not None:
         env["BENCH_IDS"] = ids
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
     command += ["--latency", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}{path}"]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    stats = json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
     return stats
 
@@ -207,9 +209,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5100, help="the floor uses port + 1")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--servers", nargs="+", choices=("real", "floor"), default=["real", "floor"])
-    parser.add_argument("--duration", type=float, default=15)
-    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sample", type=int, default=10_000, help="random task ids to request")

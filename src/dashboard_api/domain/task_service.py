@@ -13,7 +13,7 @@ from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
-from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWorkFactory
+from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -143,7 +143,7 @@ class TaskService:
             started_at=now if new.status is TaskStatus.RUNNING else None,
         )
         async with self._uow() as uow:
-            await uow.tasks.add(task)
+            await self._store_new(uow, task)
             await uow.commit()
         await self._announce(task)
         return task
@@ -156,11 +156,7 @@ class TaskService:
             changed = self._apply(current, patch)
             if changed == current:
                 return current
-            if not await uow.tasks.replace(changed, expected_version=current.version):
-                raise Conflict(
-                    f"task {task_id} changed while this update was applied; retry it",
-                    task_id=task_id,
-                )
+            await self._store_change(uow, current, changed)
             await uow.commit()
         await self._announce(changed)
         return changed
@@ -226,6 +222,18 @@ class TaskService:
             return task
         check_times(changed)
         return msgspec.structs.replace(changed, version=task.version + 1)
+
+    # The only two places that write tasks: whatever must change in the same transaction as a
+    # task (derived figures, processed-event marks) is recorded here.
+    async def _store_new(self, uow: UnitOfWork, task: Task) -> None:
+        await uow.tasks.add(task)
+
+    async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
+        if not await uow.tasks.replace(after, expected_version=before.version):
+            raise Conflict(
+                f"task {before.task_id} changed while this update was applied; retry it",
+                task_id=before.task_id,
+            )
 
     async def _announce(self, task: Task) -> None:
         event = status_event(task)
