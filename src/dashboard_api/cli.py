@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from dashboard_api.http.observability import configure_logging
 from dashboard_api.settings import Settings
 
 
@@ -29,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    configure_logging(settings)
     if args.command == "db":
         return _db(settings, args.db_command, getattr(args, "revision", "head"))
     return _run(settings, args)

@@ -205,3 +205,12 @@ def test_openapi_and_its_docs_page_work_offline(client: Client) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert asset in page
         assert client.get(f"/schema-assets/{asset}").status_code == 200
+
+
+def test_metrics_count_requests_by_route_template(client: Client) -> None:
+    create(client, task_id="m1")
+    client.get("/api/tasks/m1")
+    text = client.get("/metrics").text
+    assert 'route="/api/tasks/{task_id}"' in text
+    assert "dashboard_http_request_duration_seconds_bucket" in text
+    assert "/api/tasks/m1" not in text  # ids never become label values

@@ -16,6 +16,11 @@ from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.observability import (
+    MetricsController,
+    RequestObserver,
+    configure_logging,
+)
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.settings import Settings
@@ -51,7 +56,8 @@ def create_app(
                 await ready.close()
 
     return Litestar(
-        route_handlers=[TaskController, SystemController, docs_assets_router()],
+        route_handlers=[TaskController, SystemController, MetricsController, docs_assets_router()],
+        middleware=[RequestObserver()],
         dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -68,4 +74,6 @@ def _task_service(state: State) -> TaskService:
 
 def app_from_env() -> Litestar:
     """Entry point for ASGI servers: `uvicorn --factory dashboard_api.http.app:app_from_env`."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)

@@ -1,0 +1,96 @@
+"""One log line and one metrics observation per HTTP request, and the /metrics endpoint.
+
+Litestar's logging middleware writes a request line and a response line (and bodies unless told
+otherwise); the contract is one line per request without bodies, so this small middleware does it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import structlog
+from litestar import Controller, Response, get
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from dashboard_api.settings import Settings
+
+REQUESTS = Counter(
+    "dashboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "dashboard_http_request_duration_seconds",
+    "Time from request to the end of the response",
+    ["method", "route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+
+_access_log = structlog.get_logger("dashboard_api.access")
+_QUIET_ROUTES = frozenset({"/metrics", "/health", "/ready"})
+
+
+def configure_logging(settings: Settings) -> None:
+    """structlog to stdout: JSON lines in production, readable lines on a console."""
+    level = getattr(logging, settings.log_level.upper())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+
+
+class RequestObserver(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await next_app(scope, receive, observe)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "")
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            if route not in _QUIET_ROUTES:
+                _access_log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
+
+
+class MetricsController(Controller):
+    include_in_schema = False
+
+    @get("/metrics", summary="Prometheus metrics of this process")
+    async def metrics(self) -> Response[bytes]:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
