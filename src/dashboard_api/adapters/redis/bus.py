@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from dashboard_api.domain.ports import Event
 
@@ -32,8 +32,13 @@ class RedisEventBus:
         self._publish = redis.register_script(_PUBLISH)
 
     @classmethod
-    def from_url(cls, url: str, *, history_length: int = 1000) -> RedisEventBus:
-        return cls(Redis.from_url(url), history_length=history_length)
+    def from_url(
+        cls, url: str, *, history_length: int = 1000, max_connections: int = 64
+    ) -> RedisEventBus:
+        # A blocking pool makes a burst of publishers wait for a connection; the default pool
+        # raises "Too many connections" instead, which would fail requests under load.
+        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
+        return cls(Redis(connection_pool=pool), history_length=history_length)
 
     async def publish(self, channel: str, event: Event) -> str:
         payload = json.dumps(dict(event), separators=(",", ":"))
@@ -48,4 +53,4 @@ class RedisEventBus:
         await self._redis.ping()
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
