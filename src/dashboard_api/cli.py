@@ -48,6 +48,9 @@ def _db(settings: Settings, command: str, revision: str) -> int:
     return 0
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -58,12 +61,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if settings.migrate_on_start and not args.no_migrate:
         migrate.upgrade(settings.database_url)
-    if host not in {"127.0.0.1", "localhost", "::1"}:
+    if not settings.api_tokens and host not in LOOPBACK:
         print(
-            f"dashboard-api: listening on {host}: there is no authentication yet, "
-            "keep this port behind a trusted network",
+            f"dashboard-api: no API tokens configured (DASHBOARD_API_TOKENS), so binding to "
+            f"127.0.0.1 instead of {host}: anyone who can reach the port could use the API",
             file=sys.stderr,
         )
+        host = "127.0.0.1"
+    elif not settings.api_tokens:
+        print("dashboard-api: no API tokens configured: loopback only, no auth", file=sys.stderr)
     uvicorn.run(
         "dashboard_api.http.app:app_from_env",
         factory=True,

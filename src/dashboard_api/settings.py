@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from dashboard_api.domain.access import parse_tokens
+
 PREFIX = "DASHBOARD_"
 
 
@@ -20,6 +22,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     migrate_on_start: bool = True
     db_pool_size: int = 10
     agents: tuple[str, ...] = ()
+    api_tokens: str = ""
     history_length: int = 1000
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
@@ -36,9 +39,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 continue
             raw[field] = _split(value) if field == "agents" else value
         try:
-            return msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
+            settings = msgspec.convert(raw, cls, strict=False)
+            parse_tokens(settings.api_tokens)
+        except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
+        return settings
 
 
 def _split(value: str) -> list[str]:

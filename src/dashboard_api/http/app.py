@@ -10,8 +10,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
+from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -36,6 +38,7 @@ def create_app(
     """Build the app. Pass `adapters` to embed it on storage and a bus of your own; they stay
     yours to close. Without them the app builds (and closes) the ones `settings` describe."""
     settings = settings or Settings.from_env()
+    access = Access(parse_tokens(settings.api_tokens))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -48,7 +51,7 @@ def create_app(
             clock=clock,
             configured_agents=settings.agents,
         )
-        Runtime(adapters=ready, tasks=tasks).install(app.state)
+        Runtime(adapters=ready, tasks=tasks, access=access).install(app.state)
         try:
             yield
         finally:
@@ -58,6 +61,7 @@ def create_app(
     return Litestar(
         route_handlers=[TaskController, SystemController, MetricsController, docs_assets_router()],
         middleware=[RequestObserver()],
+        guards=[require_token],
         dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

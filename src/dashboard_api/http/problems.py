@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -93,11 +94,13 @@ def _validation_error(
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return problem(
         request,
         status=status,
         type_=_HTTP_TYPES.get(status, "http-error"),
-        title=str(exc.detail) if exc.detail else "Error",
+        title=title,
+        detail=exc.detail if exc.detail and exc.detail != title else None,
         headers=exc.headers,
     )
 

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 
 from dashboard_api import __version__
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.auth import PUBLIC
 from dashboard_api.http.problems import problem
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.schemas import AgentList, Health, Reachability, ServiceStatus
@@ -32,11 +33,11 @@ async def _probe(runtime: Runtime, name: str) -> Reachability:
 class SystemController(Controller):
     tags = ["system"]
 
-    @get("/health", summary="Liveness: the process answers")
+    @get("/health", opt=PUBLIC, summary="Liveness: the process answers")
     async def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", summary="Readiness: the database and Redis are reachable")
+    @get("/ready", opt=PUBLIC, summary="Readiness: the database and Redis are reachable")
     async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
         runtime = Runtime.of(request.app.state)
         probes = {name: await _probe(runtime, name) for name in runtime.adapters.health_checks}

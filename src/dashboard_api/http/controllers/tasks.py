@@ -14,6 +14,7 @@ from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
+from dashboard_api.http.auth import INGEST
 from dashboard_api.http.schemas import (
     StopAccepted,
     TaskCreate,
@@ -71,13 +72,15 @@ class TaskController(Controller):
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.get(task_id))
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Register a task (duplicate id: 409)")
+    @post(
+        "/", status_code=HTTP_201_CREATED, opt=INGEST, summary="Register a task (duplicate id: 409)"
+    )
     async def create_task(
         self, task_service: NamedDependency[TaskService], data: JSONBody[TaskCreate]
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.register(data.to_domain()))
 
-    @patch("/{task_id:str}", summary="Change a task's status and metrics")
+    @patch("/{task_id:str}", opt=INGEST, summary="Change a task's status and metrics")
     async def update_task(
         self,
         task_service: NamedDependency[TaskService],
