@@ -21,6 +21,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     db_pool_size: int = 10
     agents: tuple[str, ...] = ()
     history_length: int = 1000
+    # TOML price table of the cost engine; empty: the one shipped with the package.
+    prices_file: str | None = None
+    # How often pending rollup deltas are folded into hour and day rows (answers never wait).
+    rollup_compact_seconds: float = 2.0
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from litestar.datastructures import State
 
 from dashboard_api.bootstrap import Adapters
+from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.task_service import TaskService
 
 _STATE_KEY = "runtime"
@@ -18,6 +19,7 @@ _STATE_KEY = "runtime"
 class Runtime:
     adapters: Adapters
     tasks: TaskService
+    analytics: AnalyticsService
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started_monotonic: float = field(default_factory=time.monotonic)
 

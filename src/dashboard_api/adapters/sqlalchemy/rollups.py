@@ -1,0 +1,219 @@
+"""RollupStore on SQL: writers append deltas, a compactor folds them into hour and day rows.
+
+Why deltas: an upsert into the current hour's row makes every concurrent writer of the same
+agent type, model and status queue on that row's lock (measured: 44% of write throughput
+lost with 8 writers). Appending a delta row locks nothing shared. Readers sum compacted rows
+and pending deltas in one statement, so they see each task change exactly once whether or not
+it has been compacted yet (docs/analytics.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    cast,
+    func,
+    insert,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy.tables import (
+    DURATION_COLUMNS,
+    rollup_deltas,
+    rollups_daily,
+    rollups_hourly,
+    tasks,
+)
+from dashboard_api.domain.money import from_micros
+from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.rollups import (
+    EMPTY,
+    Figures,
+    RollupChange,
+    RollupKey,
+    day_of,
+    rollup_changes,
+)
+from dashboard_api.domain.tasks import Task, TaskStatus
+
+SCALAR_FIGURES = tuple(name for name in Figures.__struct_fields__ if name != "durations")
+FIGURE_COLUMNS = (*SCALAR_FIGURES, *DURATION_COLUMNS)
+KEY_COLUMNS = ("agent_type", "model", "status")
+
+
+def figure_values(figures: Figures) -> dict[str, int]:
+    values = {name: getattr(figures, name) for name in SCALAR_FIGURES}
+    values.update(zip(DURATION_COLUMNS, figures.durations, strict=True))
+    return values
+
+
+def figures_of(row: Any) -> Figures:
+    mapping = row._mapping
+    return Figures(
+        **{name: int(mapping[name]) for name in SCALAR_FIGURES},
+        durations=tuple(int(mapping[name]) for name in DURATION_COLUMNS),
+    )
+
+
+class SqlRollupStore:
+    """Bound to a unit of work's connection for writes, or to an engine for reads."""
+
+    def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
+        self._engine = source if isinstance(source, AsyncEngine) else None
+        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self._source, AsyncConnection):
+            yield self._source
+        else:
+            async with self._source.connect() as connection:
+                yield connection
+
+    async def record(self, changes: Sequence[RollupChange]) -> None:
+        if not changes:
+            return
+        rows = [
+            {
+                "hour": key.hour,
+                "day": day_of(key.hour),
+                "agent_type": key.agent_type,
+                "model": key.model,
+                "status": key.status,
+                **figure_values(figures),
+            }
+            for key, figures in changes
+        ]
+        async with self._connection() as connection:
+            await connection.execute(insert(rollup_deltas), rows)
+
+    async def read(self, query: RollupQuery) -> list[RollupTotal]:
+        if query.source is RollupSource.TASKS:
+            return await self._read_tasks(query)
+        async with self._connection() as connection:
+            rows = (await connection.execute(_rollup_statement(query))).all()
+        return [
+            RollupTotal(
+                row.t if query.by_time else None,
+                row.agent_type if query.by_agent_type else None,
+                row.model if query.by_model else None,
+                figures_of(row),
+            )
+            for row in rows
+            if row.tasks is not None
+        ]
+
+    async def _read_tasks(self, query: RollupQuery) -> list[RollupTotal]:
+        # Partial edge hours: the window's own tasks through the created_at index, priced into
+        # rollup figures by the same domain function the writers use.
+        statement = select(
+            tasks.c.task_id,
+            tasks.c.status,
+            tasks.c.agent_type,
+            tasks.c.model,
+            tasks.c.created_at,
+            tasks.c.completed_at,
+            tasks.c.cost_micros,
+            tasks.c.input_tokens,
+            tasks.c.output_tokens,
+            tasks.c.cache_read_tokens,
+            tasks.c.cache_write_tokens,
+        )
+        if query.start is not None:
+            statement = statement.where(tasks.c.created_at >= query.start)
+        if query.end is not None:
+            statement = statement.where(tasks.c.created_at < query.end)
+        if query.agent_type is not None:
+            statement = statement.where(tasks.c.agent_type == query.agent_type)
+        groups: dict[tuple[datetime | None, str | None, str | None], Figures] = defaultdict(
+            lambda: EMPTY
+        )
+        async with self._connection() as connection:
+            rows = (await connection.execute(statement)).all()
+        for row in rows:
+            for key, figures in rollup_changes(None, _figure_task(row)):
+                group = (
+                    key.hour if query.by_time else None,
+                    key.agent_type if query.by_agent_type else None,
+                    key.model if query.by_model else None,
+                )
+                groups[group] = groups[group] + figures
+        return [RollupTotal(*group, figures) for group, figures in groups.items()]
+
+    async def rebuild(self) -> int:
+        from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
+
+        if self._engine is None:
+            assert isinstance(self._source, AsyncConnection)
+            return await rebuild(self._source)  # inside a unit of work: its commit applies it
+        async with self._engine.connect() as connection, connection.begin():
+            return await rebuild(connection)
+
+
+def _figure_task(row: Any) -> Task:
+    """A task with only the fields its rollup figures depend on."""
+    return Task(
+        task_id=row.task_id,
+        status=TaskStatus(row.status),
+        agent_type=row.agent_type,
+        source="",
+        created_at=row.created_at,
+        model=row.model,
+        cost_usd=from_micros(row.cost_micros),
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        cache_write_tokens=row.cache_write_tokens,
+        completed_at=row.completed_at,
+    )
+
+
+def _branch(table: Table, time_column: str, query: RollupQuery) -> Select[Any]:
+    moment = table.c[time_column]
+    statement = select(
+        moment.label("t"),
+        *(table.c[name] for name in KEY_COLUMNS),
+        *(table.c[name] for name in FIGURE_COLUMNS),
+    )
+    if query.start is not None:
+        statement = statement.where(moment >= query.start)
+    if query.end is not None:
+        statement = statement.where(moment < query.end)
+    if query.agent_type is not None:
+        statement = statement.where(table.c.agent_type == query.agent_type)
+    return statement
+
+
+def _rollup_statement(query: RollupQuery) -> Select[Any]:
+    compacted, time_column = (
+        (rollups_daily, "day") if query.source is RollupSource.DAYS else (rollups_hourly, "hour")
+    )
+    rows = union_all(
+        _branch(compacted, time_column, query), _branch(rollup_deltas, time_column, query)
+    ).subquery("rows")
+    groups: list[ColumnElement[Any]] = []
+    if query.by_time:
+        groups.append(rows.c.t)
+    if query.by_agent_type:
+        groups.append(rows.c.agent_type)
+    if query.by_model:
+        groups.append(rows.c.model)
+    # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
+    sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
+    return select(*groups, *sums).group_by(*groups)
+
+
+def key_of(row: Any, time_column: str) -> RollupKey:
+    return RollupKey(row._mapping[time_column], row.agent_type, row.model, row.status)

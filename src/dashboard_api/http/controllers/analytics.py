@@ -1,0 +1,91 @@
+"""`/api/analytics`: summary, cost histogram and performance, read from the rollups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from dashboard_api.domain.analytics_service import (
+    AnalyticsService,
+    CostHistogram,
+    Granularity,
+    HistogramGroup,
+    Performance,
+    Summary,
+    trailing_window,
+)
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
+from dashboard_api.http.schemas import as_utc
+
+From = Annotated[datetime | None, QueryParameter(name="from", description="inclusive, UTC")]
+To = Annotated[datetime | None, QueryParameter(name="to", description="exclusive, UTC")]
+Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
+
+
+def _window(
+    service: AnalyticsService,
+    start: datetime | None,
+    end: datetime | None,
+    days: int | None,
+    granularity: Granularity,
+) -> tuple[datetime, datetime]:
+    """Explicit `from`/`to`, or the trailing `days` (default 30) ending with the current bucket."""
+    if days is not None and (start is not None or end is not None):
+        raise InvalidInput("give either days or from/to, not both", field="days")
+    if start is None and end is not None:
+        raise InvalidInput("to needs from", field="from")
+    if start is None:
+        return trailing_window(service.now(), days or 30, granularity)
+    _, current_end = trailing_window(service.now(), 1, granularity)
+    return as_utc(start), as_utc(end) if end is not None else current_end
+
+
+class AnalyticsController(Controller):
+    path = "/api/analytics"
+    tags = ["analytics"]
+
+    @get("/summary", summary="Totals and rates over a window (default: all time)")
+    async def summary(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        start: From = None,
+        end: To = None,
+        agent_type: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
+    ) -> Summary:
+        return await analytics_service.summary(
+            as_utc(start) if start else None, as_utc(end) if end else None, agent_type
+        )
+
+    @get("/costs/histogram", summary="Cost, tasks, tokens and errors per UTC hour or day")
+    async def cost_histogram(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        granularity: Annotated[Granularity, QueryParameter()] = Granularity.DAY,
+        start: From = None,
+        end: To = None,
+        days: Days = None,
+        group_by: Annotated[HistogramGroup | None, QueryParameter()] = None,
+    ) -> CostHistogram:
+        window = _window(analytics_service, start, end, days, granularity)
+        return await analytics_service.cost_histogram(*window, granularity, group_by)
+
+    @get("/performance", summary="Per agent type (optionally per model) over a window")
+    async def performance(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        start: From = None,
+        end: To = None,
+        days: Days = None,
+        group_by: Annotated[Literal["model"] | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> Page[Performance]:
+        window = _window(analytics_service, start, end, days, Granularity.HOUR)
+        return await analytics_service.performance(
+            *window, by_model=group_by == "model", limit=limit, cursor=cursor
+        )
