@@ -168,6 +168,10 @@ class AnalyticsService:
             group = total.agent_type if group_by is HistogramGroup.AGENT_TYPE else total.model
             cell = sums[truncate(total.start)]
             cell[group or NO_MODEL] = cell[group or NO_MODEL] + total.figures
+        for cell in sums.values():
+            # A group whose tasks all moved to another group (a model correction) sums to zero.
+            for group in [group for group, figures in cell.items() if figures.is_empty]:
+                del cell[group]
         buckets = []
         moment = truncate(start)
         while moment < end:
@@ -205,6 +209,7 @@ class AnalyticsService:
         for total in totals:
             key = (total.agent_type or "", total.model if by_model and total.model else NO_MODEL)
             groups[key] = groups[key] + total.figures
+        groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
         start_after = None if after is None else (after.agent_type, after.model)
         keys = sorted(key for key in groups if start_after is None or key > start_after)
         items = [_performance(key, groups[key], by_model, end - start) for key in keys[:limit]]

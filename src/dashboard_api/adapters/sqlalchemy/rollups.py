@@ -106,7 +106,7 @@ class SqlRollupStore:
             rows = (await connection.execute(_rollup_statement(query))).all()
         return [
             RollupTotal(
-                row.t if query.by_time else None,
+                row.moment if query.by_time else None,
                 row.agent_type if query.by_agent_type else None,
                 row.model if query.by_model else None,
                 figures_of(row),
@@ -183,7 +183,7 @@ def _figure_task(row: Any) -> Task:
 def _branch(table: Table, time_column: str, query: RollupQuery) -> Select[Any]:
     moment = table.c[time_column]
     statement = select(
-        moment.label("t"),
+        moment.label("moment"),
         *(table.c[name] for name in KEY_COLUMNS),
         *(table.c[name] for name in FIGURE_COLUMNS),
     )
@@ -205,7 +205,7 @@ def _rollup_statement(query: RollupQuery) -> Select[Any]:
     ).subquery("rows")
     groups: list[ColumnElement[Any]] = []
     if query.by_time:
-        groups.append(rows.c.t)
+        groups.append(rows.c.moment)
     if query.by_agent_type:
         groups.append(rows.c.agent_type)
     if query.by_model:
