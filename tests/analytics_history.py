@@ -92,7 +92,9 @@ lengths = st.one_of(
 windows = st.builds(lambda start, length: [start, start + length], moments, lengths)
 
 
-async def apply(history: list[object], service: TaskService, compact: Callable[[], Awaitable[object]]) -> list[str]:  # fmt: skip
+async def apply(
+    history: list[object], service: TaskService, compact: Callable[[], Awaitable[object]]
+) -> list[str]:
     """Run the history through the service; refused steps (illegal moves) change nothing."""
     ids: list[str] = []
     for step in history:

@@ -66,7 +66,7 @@ def summary(
     failed = sum(task.status is TaskStatus.FAILED for task in chosen)
     finished = _finished(chosen)
     assert all(task.completed_at is not None for task in finished)
-    duration_us = sum((task.completed_at - task.created_at) // _US for task in finished)  # type: ignore[operator]
+    duration_us = sum((task.completed_at - task.created_at) // _US for task in finished)
     return Summary(
         total_cost_usd=usd(sum((task.cost_usd for task in chosen), Decimal(0))),
         total_tasks=len(chosen),
@@ -139,7 +139,7 @@ def percentile_seconds(tasks: list[Task], quantile: float) -> float | None:
     """Nearest-rank percentile of the finished tasks' durations, exactly."""
     durations = sorted(
         (t.completed_at - t.created_at) / timedelta(seconds=1) for t in _finished(tasks)
-    )  # type: ignore[operator]
+    )
     if not durations:
         return None
     return durations[max(1, math.ceil(quantile * len(durations))) - 1]

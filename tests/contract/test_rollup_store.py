@@ -69,7 +69,7 @@ async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> No
     )
     assert sorted(
         (t.start, t.agent_type, t.model, t.figures.tasks, t.figures.cost_micros) for t in by_day
-    ) == [  # fmt: skip
+    ) == [
         (DAY, "coder", "m", 2, 65),
         (DAY, "planner", "", 1, 7),
         (DAY + timedelta(days=1), "coder", "m", 4, 1_000),
@@ -110,7 +110,9 @@ async def test_edge_hours_are_read_exactly_from_the_tasks(backend: Backend) -> N
         NewTask(agent_type="coder", created_at=DAY + timedelta(minutes=40))
     )
     await service.register(NewTask(agent_type="coder", created_at=DAY + timedelta(minutes=20)))
-    await service.update(inside.task_id, TaskPatch(status=TaskStatus.COMPLETED, cost_usd=Decimal("1.5")))  # fmt: skip
+    await service.update(
+        inside.task_id, TaskPatch(status=TaskStatus.COMPLETED, cost_usd=Decimal("1.5"))
+    )
     whole = await _whole(
         backend,
         RollupSource.TASKS,

@@ -13,7 +13,7 @@ from dashboard_api.domain.rollups import DURATION_BUCKETS, Figures
 
 
 def _durations(**counts: int) -> tuple[int, ...]:
-    """Bucket counts by index name, e.g. b0=2 (≤1 s), b6=1 (30–60 s)."""
+    """Bucket counts by index name, e.g. b0=2 (≤1 s), b6=1 (30-60 s)."""
     values = [0] * DURATION_BUCKETS
     for name, count in counts.items():
         values[int(name[1:])] = count

@@ -93,7 +93,7 @@ def test_the_shipped_price_table_loads_with_a_version() -> None:
 def test_a_broken_price_file_stops_start_up_naming_it(tmp_path: Path) -> None:
     broken = tmp_path / "prices.toml"
     broken.write_text('version = "x"\n[models.m]\ninput = "-1"\noutput = "1"\n')
-    with pytest.raises(SystemExit, match="prices.toml"):
+    with pytest.raises(SystemExit, match=r"prices\.toml"):
         load_prices(broken)
     with pytest.raises(InvalidInput):
         PriceTable.from_mapping({"models": {}})

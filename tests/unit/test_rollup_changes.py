@@ -18,7 +18,14 @@ from dashboard_api.domain.rollups import (
 from dashboard_api.domain.tasks import Task, TaskStatus
 
 CREATED = datetime(2026, 11, 20, 10, 42, 7, 123456, tzinfo=UTC)
-QUEUED = Task(task_id="t", status=TaskStatus.QUEUED, agent_type="coder", source="api", created_at=CREATED, model="m")  # fmt: skip
+QUEUED = Task(
+    task_id="t",
+    status=TaskStatus.QUEUED,
+    agent_type="coder",
+    source="api",
+    created_at=CREATED,
+    model="m",
+)
 DONE = msgspec.structs.replace(
     QUEUED,
     status=TaskStatus.COMPLETED,
@@ -51,7 +58,9 @@ def test_an_unfinished_task_has_no_duration() -> None:
 
 def test_a_new_task_adds_one_to_the_row_of_its_hour_agent_model_and_status() -> None:
     [change] = rollup_changes(None, QUEUED)
-    assert change.key == RollupKey(CREATED.replace(minute=0, second=0, microsecond=0), "coder", "m", "queued")  # fmt: skip
+    assert change.key == RollupKey(
+        CREATED.replace(minute=0, second=0, microsecond=0), "coder", "m", "queued"
+    )
     assert change.figures == task_figures(QUEUED)
 
 

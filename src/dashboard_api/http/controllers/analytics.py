@@ -22,19 +22,37 @@ from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
 from dashboard_api.http.schemas import as_utc
 
-From = Annotated[datetime | None, QueryParameter(name="from", description="inclusive, UTC")]
-To = Annotated[datetime | None, QueryParameter(name="to", description="exclusive, UTC")]
+# Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
+# query parameter the client sent ("from" is a keyword in Python).
+From = Annotated[
+    str | None, QueryParameter(name="from", max_length=64, description="inclusive, ISO 8601")
+]
+To = Annotated[
+    str | None, QueryParameter(name="to", max_length=64, description="exclusive, ISO 8601")
+]
+
+
+def _moment(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
+
+
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
 
 
 def _window(
     service: AnalyticsService,
-    start: datetime | None,
-    end: datetime | None,
+    raw_start: str | None,
+    raw_end: str | None,
     days: int | None,
     granularity: Granularity,
 ) -> tuple[datetime, datetime]:
     """Explicit `from`/`to`, or the trailing `days` (default 30) ending with the current bucket."""
+    start, end = _moment(raw_start, "from"), _moment(raw_end, "to")
     if days is not None and (start is not None or end is not None):
         raise InvalidInput("give either days or from/to, not both", field="days")
     if start is None and end is not None:
@@ -42,7 +60,7 @@ def _window(
     if start is None:
         return trailing_window(service.now(), days or 30, granularity)
     _, current_end = trailing_window(service.now(), 1, granularity)
-    return as_utc(start), as_utc(end) if end is not None else current_end
+    return start, end if end is not None else current_end
 
 
 class AnalyticsController(Controller):
@@ -58,7 +76,7 @@ class AnalyticsController(Controller):
         agent_type: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
     ) -> Summary:
         return await analytics_service.summary(
-            as_utc(start) if start else None, as_utc(end) if end else None, agent_type
+            _moment(start, "from"), _moment(end, "to"), agent_type
         )
 
     @get("/costs/histogram", summary="Cost, tasks, tokens and errors per UTC hour or day")
