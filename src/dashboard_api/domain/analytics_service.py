@@ -234,17 +234,17 @@ class AnalyticsService:
         by_agent_type: bool = False,
         by_model: bool = False,
     ) -> list[RollupTotal]:
-        totals: list[RollupTotal] = []
-        for read in metric.plan_reads(start, end, use_days=use_days):
-            query = msgspec.structs.replace(
+        queries = [
+            msgspec.structs.replace(
                 read,
                 agent_type=agent_type,
                 by_time=by_time,
                 by_agent_type=by_agent_type,
                 by_model=by_model,
             )
-            totals.extend(await self._rollups.read(query))
-        return totals
+            for read in metric.plan_reads(start, end, use_days=use_days)
+        ]
+        return await self._rollups.read(*queries) if queries else []
 
 
 def _performance(

@@ -74,7 +74,9 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def read(self, query: RollupQuery) -> list[RollupTotal]: ...
+    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+        """The totals of every query, concatenated (one round of reads for one answer)."""
+        ...
 
     async def rebuild(self) -> int:
         """Recompute every rollup from the tasks; returns how many tasks were counted."""

@@ -61,7 +61,10 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def read(self, query: RollupQuery) -> list[RollupTotal]:
+    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+        return [total for query in queries for total in self._read(query)]
+
+    def _read(self, query: RollupQuery) -> list[RollupTotal]:
         groups: dict[_GroupKey, Figures] = defaultdict(lambda: EMPTY)
         by_row_time = query.source is not RollupSource.TASKS  # tasks are filtered exactly
         for key, figures in self._source(query):

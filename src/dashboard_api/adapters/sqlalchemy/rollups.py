@@ -9,17 +9,19 @@ it has been compacted yet (docs/analytics.md).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
     Table,
+    bindparam,
     cast,
     func,
     insert,
@@ -99,58 +101,15 @@ class SqlRollupStore:
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def read(self, query: RollupQuery) -> list[RollupTotal]:
-        if query.source is RollupSource.TASKS:
-            return await self._read_tasks(query)
-        async with self._connection() as connection:
-            rows = (await connection.execute(_rollup_statement(query))).all()
-        return [
-            RollupTotal(
-                row.moment if query.by_time else None,
-                row.agent_type if query.by_agent_type else None,
-                row.model if query.by_model else None,
-                figures_of(row),
-            )
-            for row in rows
-            if row.tasks is not None
-        ]
-
-    async def _read_tasks(self, query: RollupQuery) -> list[RollupTotal]:
-        # Partial edge hours: the window's own tasks through the created_at index, priced into
-        # rollup figures by the same domain function the writers use.
-        statement = select(
-            tasks.c.task_id,
-            tasks.c.status,
-            tasks.c.agent_type,
-            tasks.c.model,
-            tasks.c.created_at,
-            tasks.c.completed_at,
-            tasks.c.cost_micros,
-            tasks.c.input_tokens,
-            tasks.c.output_tokens,
-            tasks.c.cache_read_tokens,
-            tasks.c.cache_write_tokens,
-        )
-        if query.start is not None:
-            statement = statement.where(tasks.c.created_at >= query.start)
-        if query.end is not None:
-            statement = statement.where(tasks.c.created_at < query.end)
-        if query.agent_type is not None:
-            statement = statement.where(tasks.c.agent_type == query.agent_type)
-        groups: dict[tuple[datetime | None, str | None, str | None], Figures] = defaultdict(
-            lambda: EMPTY
-        )
-        async with self._connection() as connection:
-            rows = (await connection.execute(statement)).all()
-        for row in rows:
-            for key, figures in rollup_changes(None, _figure_task(row)):
-                group = (
-                    key.hour if query.by_time else None,
-                    key.agent_type if query.by_agent_type else None,
-                    key.model if query.by_model else None,
-                )
-                groups[group] = groups[group] + figures
-        return [RollupTotal(*group, figures) for group, figures in groups.items()]
+    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+        totals: list[RollupTotal] = []
+        async with self._connection() as connection:  # one checkout for all the parts
+            for query in queries:
+                if query.source is RollupSource.TASKS:
+                    totals += await _read_tasks(connection, query)
+                else:
+                    totals += await _read_rollups(connection, query)
+        return totals
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
@@ -160,6 +119,58 @@ class SqlRollupStore:
             return await rebuild(self._source)  # inside a unit of work: its commit applies it
         async with self._engine.connect() as connection, connection.begin():
             return await rebuild(connection)
+
+
+async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
+    statement, parameters = _statement_and_parameters(query)
+    rows = (await connection.execute(statement, parameters)).all()
+    return [
+        RollupTotal(
+            row.moment if query.by_time else None,
+            row.agent_type if query.by_agent_type else None,
+            row.model if query.by_model else None,
+            figures_of(row),
+        )
+        for row in rows
+        if row.tasks is not None
+    ]
+
+
+async def _read_tasks(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
+    # Partial edge hours: the window's own tasks through the created_at index, priced into
+    # rollup figures by the same domain function the writers use.
+    statement = select(
+        tasks.c.task_id,
+        tasks.c.status,
+        tasks.c.agent_type,
+        tasks.c.model,
+        tasks.c.created_at,
+        tasks.c.completed_at,
+        tasks.c.cost_micros,
+        tasks.c.input_tokens,
+        tasks.c.output_tokens,
+        tasks.c.cache_read_tokens,
+        tasks.c.cache_write_tokens,
+    )
+    if query.start is not None:
+        statement = statement.where(tasks.c.created_at >= query.start)
+    if query.end is not None:
+        statement = statement.where(tasks.c.created_at < query.end)
+    if query.agent_type is not None:
+        statement = statement.where(tasks.c.agent_type == query.agent_type)
+    groups: dict[tuple[datetime | None, str | None, str | None], Figures] = defaultdict(
+        lambda: EMPTY
+    )
+    rows = (await connection.execute(statement)).all()
+    for row in rows:
+        for key, figures in rollup_changes(None, _figure_task(row)):
+            group = (
+                key.hour if query.by_time else None,
+                key.agent_type if query.by_agent_type else None,
+                key.model if query.by_model else None,
+            )
+            groups[group] = groups[group] + figures
+    return [RollupTotal(*group, figures) for group, figures in groups.items()]
 
 
 def _figure_task(row: Any) -> Task:
@@ -180,39 +191,64 @@ def _figure_task(row: Any) -> Task:
     )
 
 
-def _branch(table: Table, time_column: str, query: RollupQuery) -> Select[Any]:
+def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
     moment = table.c[time_column]
     statement = select(
         moment.label("moment"),
         *(table.c[name] for name in KEY_COLUMNS),
         *(table.c[name] for name in FIGURE_COLUMNS),
     )
-    if query.start is not None:
-        statement = statement.where(moment >= query.start)
-    if query.end is not None:
-        statement = statement.where(moment < query.end)
-    if query.agent_type is not None:
-        statement = statement.where(table.c.agent_type == query.agent_type)
+    if shape.bounded_start:
+        statement = statement.where(moment >= bindparam("start", type_=moment.type))
+    if shape.bounded_end:
+        statement = statement.where(moment < bindparam("end", type_=moment.type))
+    if shape.one_agent_type:
+        statement = statement.where(table.c.agent_type == bindparam("agent_type"))
     return statement
 
 
-def _rollup_statement(query: RollupQuery) -> Select[Any]:
-    compacted, time_column = (
-        (rollups_daily, "day") if query.source is RollupSource.DAYS else (rollups_hourly, "hour")
-    )
+class _Shape(NamedTuple):
+    days: bool
+    bounded_start: bool
+    bounded_end: bool
+    one_agent_type: bool
+    by_time: bool
+    by_agent_type: bool
+    by_model: bool
+
+
+# One statement object per shape of query, with bound parameters: SQLAlchemy memoizes its
+# cache key on the object, so a request neither builds nor re-hashes a 60-column statement.
+@functools.cache
+def _rollup_statement(shape: _Shape) -> Select[Any]:
+    compacted, time_column = (rollups_daily, "day") if shape.days else (rollups_hourly, "hour")
     rows = union_all(
-        _branch(compacted, time_column, query), _branch(rollup_deltas, time_column, query)
+        _branch(compacted, time_column, shape), _branch(rollup_deltas, time_column, shape)
     ).subquery("rows")
     groups: list[ColumnElement[Any]] = []
-    if query.by_time:
+    if shape.by_time:
         groups.append(rows.c.moment)
-    if query.by_agent_type:
+    if shape.by_agent_type:
         groups.append(rows.c.agent_type)
-    if query.by_model:
+    if shape.by_model:
         groups.append(rows.c.model)
     # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
     sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
     return select(*groups, *sums).group_by(*groups)
+
+
+def _statement_and_parameters(query: RollupQuery) -> tuple[Select[Any], dict[str, Any]]:
+    shape = _Shape(
+        days=query.source is RollupSource.DAYS,
+        bounded_start=query.start is not None,
+        bounded_end=query.end is not None,
+        one_agent_type=query.agent_type is not None,
+        by_time=query.by_time,
+        by_agent_type=query.by_agent_type,
+        by_model=query.by_model,
+    )
+    parameters = {"start": query.start, "end": query.end, "agent_type": query.agent_type}
+    return _rollup_statement(shape), {k: v for k, v in parameters.items() if v is not None}
 
 
 def key_of(row: Any, time_column: str) -> RollupKey:
