@@ -55,34 +55,23 @@ async def test_memory_rollups_answer_like_the_raw_tasks(
     assert (db.rollups.hours, db.rollups.days) == before
 
 
-@pytest.mark.integration
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(history=histories, window=windows, agent_type=AGENT_FILTERS)
-async def test_postgres_rollups_answer_like_the_raw_tasks(
-    postgres_engine: AsyncEngine,
-    history: list[object],
-    window: list[datetime],
-    agent_type: str | None,
+async def _check_on_sql(
+    engine: AsyncEngine, history: list[object], window: list[datetime], agent_type: str | None
 ) -> None:
-    async with postgres_engine.begin() as connection:
-        await connection.execute(
-            text("TRUNCATE tasks, rollups_hourly, rollups_daily, rollup_deltas")
-        )
-    reads = SqlTaskStore(postgres_engine)
+    async with engine.begin() as connection:
+        for table in ("tasks", "rollups_hourly", "rollups_daily", "rollup_deltas"):
+            await connection.execute(text(f"DELETE FROM {table}"))
+    reads = SqlTaskStore(engine)
     service = TaskService(
-        unit_of_work=lambda: SqlUnitOfWork(postgres_engine),
+        unit_of_work=lambda: SqlUnitOfWork(engine),
         reads=reads,
         bus=RecordingBus(),
         clock=lambda: NOW,
         prices=PRICES,
     )
-    compactor = RollupCompactor(postgres_engine, interval=3600)
+    compactor = RollupCompactor(engine, interval=3600)
     ids = await apply(history, service, compactor.run_once)
-    rollups = SqlRollupStore(postgres_engine)
+    rollups = SqlRollupStore(engine)
     analytics = AnalyticsService(rollups=rollups, clock=lambda: NOW)
     tasks = [task for task_id in ids if (task := await reads.get(task_id)) is not None]
     await check_answers(analytics, tasks, window, agent_type)
@@ -91,3 +80,31 @@ async def test_postgres_rollups_answer_like_the_raw_tasks(
     await check_answers(analytics, tasks, window, agent_type)
     assert await rollups.rebuild() == len(tasks)
     await check_answers(analytics, tasks, window, agent_type)
+
+
+SQL_SETTINGS = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.integration
+@SQL_SETTINGS
+@given(history=histories, window=windows, agent_type=AGENT_FILTERS)
+async def test_postgres_rollups_answer_like_the_raw_tasks(
+    postgres_engine: AsyncEngine,
+    history: list[object],
+    window: list[datetime],
+    agent_type: str | None,
+) -> None:
+    await _check_on_sql(postgres_engine, history, window, agent_type)
+
+
+@SQL_SETTINGS
+@given(history=histories, window=windows, agent_type=AGENT_FILTERS)
+async def test_sqlite_rollups_answer_like_the_raw_tasks(
+    sqlite_engine: AsyncEngine,
+    history: list[object],
+    window: list[datetime],
+    agent_type: str | None,
+) -> None:
+    await _check_on_sql(sqlite_engine, history, window, agent_type)
