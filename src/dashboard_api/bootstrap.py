@@ -86,7 +86,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
         task_reads=SqlTaskStore(engine),
-        rollup_reads=SqlRollupStore(engine),
+        rollup_reads=SqlRollupStore(engine, cache_entries=settings.analytics_cache_entries),
         bus=bus,
         health_checks=checks,
         closers=closers,

@@ -50,6 +50,6 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         request.param,
         lambda: SqlUnitOfWork(engine),
         SqlTaskStore(engine),
-        SqlRollupStore(engine),
+        SqlRollupStore(engine, cache_entries=16),  # every contract test also checks the cache
         RollupCompactor(engine, interval=3600).run_once,
     )

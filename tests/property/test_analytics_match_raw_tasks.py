@@ -71,7 +71,7 @@ async def _check_on_sql(
     )
     compactor = RollupCompactor(engine, interval=3600)
     ids = await apply(history, service, compactor.run_once)
-    rollups = SqlRollupStore(engine)
+    rollups = SqlRollupStore(engine, cache_entries=64)  # a cached answer must never be stale
     analytics = AnalyticsService(rollups=rollups, clock=lambda: NOW)
     tasks = [task for task_id in ids if (task := await reads.get(task_id)) is not None]
     await check_answers(analytics, tasks, window, agent_type)

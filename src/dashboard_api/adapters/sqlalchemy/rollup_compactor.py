@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, delete, tuple_
+from sqlalchemy import Table, delete, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,7 +24,12 @@ from dashboard_api.adapters.sqlalchemy.rollups import (
     figure_values,
     figures_of,
 )
-from dashboard_api.adapters.sqlalchemy.tables import rollup_deltas, rollups_daily, rollups_hourly
+from dashboard_api.adapters.sqlalchemy.tables import (
+    rollup_deltas,
+    rollup_state,
+    rollups_daily,
+    rollups_hourly,
+)
 from dashboard_api.domain.rollups import EMPTY, Figures
 
 _log = structlog.get_logger("dashboard_api.rollups")
@@ -45,7 +50,17 @@ async def compact(connection: AsyncConnection) -> int:
         days[(row.day, row.agent_type, row.model, row.status)] += figures
     await _add(connection, rollups_hourly, "hour", hours)
     await _add(connection, rollups_daily, "day", days)
+    await bump_generation(connection)
     return len(moved)
+
+
+async def bump_generation(connection: AsyncConnection) -> None:
+    """Tell cached readers that deltas were removed (see SqlRollupStore's watermark)."""
+    await connection.execute(
+        update(rollup_state)
+        .where(rollup_state.c.id == 1)
+        .values(generation=rollup_state.c.generation + 1)
+    )
 
 
 async def _add(

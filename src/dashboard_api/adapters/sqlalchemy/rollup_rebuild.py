@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dashboard_api.adapters.sqlalchemy.rollup_compactor import bump_generation
 from dashboard_api.adapters.sqlalchemy.rollups import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
@@ -49,6 +50,7 @@ async def rebuild(connection: AsyncConnection) -> int:
         counted = await _rebuild_in_postgres(connection)
     else:
         counted = await _rebuild_streaming(connection)
+    await bump_generation(connection)
     return counted
 
 

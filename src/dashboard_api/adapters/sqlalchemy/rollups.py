@@ -10,8 +10,8 @@ it has been compacted yet (docs/analytics.md).
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -34,6 +34,7 @@ from dashboard_api.adapters.sqlalchemy.engine import autocommit
 from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
     rollup_deltas,
+    rollup_state,
     rollups_daily,
     rollups_hourly,
     tasks,
@@ -69,12 +70,27 @@ def figures_of(row: Any) -> Figures:
     )
 
 
-class SqlRollupStore:
-    """Bound to a unit of work's connection for writes, or to an engine for reads."""
+# Changes whenever any rollup figure may have changed: writers only add deltas (the count
+# grows), and the only transactions that remove deltas (compaction, rebuild) bump generation.
+WATERMARK = select(
+    select(rollup_state.c.generation).where(rollup_state.c.id == 1).scalar_subquery(),
+    select(func.count()).select_from(rollup_deltas).scalar_subquery(),
+)
 
-    def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
+
+class SqlRollupStore:
+    """Bound to a unit of work's connection for writes, or to an engine for reads.
+
+    Engine-bound, it keeps the last `cache_entries` answers in process memory, each under
+    the watermark it was read at: one small query per answer proves nothing changed since
+    (on any replica), else the answer is read again. Answers are never stale.
+    """
+
+    def __init__(self, source: AsyncEngine | AsyncConnection, *, cache_entries: int = 0) -> None:
         self._engine = source if isinstance(source, AsyncEngine) else None
         self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
+        self._cache_entries = cache_entries if self._engine is not None else 0
+        self._cache: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -102,14 +118,20 @@ class SqlRollupStore:
             await connection.execute(insert(rollup_deltas), rows)
 
     async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
-        totals: list[RollupTotal] = []
         async with self._connection() as connection:  # one checkout for all the parts
-            for query in queries:
-                if query.source is RollupSource.TASKS:
-                    totals += await _read_tasks(connection, query)
-                else:
-                    totals += await _read_rollups(connection, query)
-        return totals
+            if not self._cache_entries:
+                return await _read_all(connection, queries)
+            watermark = tuple((await connection.execute(WATERMARK)).one())
+            key = (queries, watermark)
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return list(cached)
+            totals = await _read_all(connection, queries)
+        self._cache[key] = totals
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+        return list(totals)
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
@@ -119,6 +141,18 @@ class SqlRollupStore:
             return await rebuild(self._source)  # inside a unit of work: its commit applies it
         async with self._engine.connect() as connection, connection.begin():
             return await rebuild(connection)
+
+
+async def _read_all(
+    connection: AsyncConnection, queries: Sequence[RollupQuery]
+) -> list[RollupTotal]:
+    totals: list[RollupTotal] = []
+    for query in queries:
+        if query.source is RollupSource.TASKS:
+            totals += await _read_tasks(connection, query)
+        else:
+            totals += await _read_rollups(connection, query)
+    return totals
 
 
 async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:

@@ -111,3 +111,13 @@ rollup_deltas = Table(
     Column("status", String(16), nullable=False),
     *rollup_figure_columns(),
 )
+
+# One row: bumped by every compaction and rebuild, the only transactions that remove deltas.
+# With the count of pending deltas (which only grows between compactions) it tells a reader
+# whether any rollup changed since it last looked (see CachedRollupReads).
+rollup_state = Table(
+    "rollup_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
+)

@@ -67,9 +67,17 @@ def upgrade() -> None:
         *_figures(),
         sa.PrimaryKeyConstraint("delta_id", name="pk_rollup_deltas"),
     )
+    state = op.create_table(
+        "rollup_state",
+        sa.Column("id", sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_rollup_state"),
+    )
+    op.bulk_insert(state, [{"id": 1, "generation": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("rollup_state")
     op.drop_table("rollup_deltas")
     op.drop_table("rollups_daily")
     op.drop_table("rollups_hourly")
