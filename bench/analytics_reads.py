@@ -40,6 +40,12 @@ def measure(args: argparse.Namespace, data: dict[str, object], ids: str) -> list
             stats = wrk(args.port, path, args, args.duration, None)
             results.append({"server": "real", "scenario": scenario, **stats})
             _print("real", scenario, stats)
+        # For scale: the service's own single-row read, beside the floor's.
+        path = f"/api/tasks/{data['ids'][0]}"  # type: ignore[index]
+        wrk(args.port, path, args, args.warmup, ids)
+        stats = wrk(args.port, path, args, args.duration, ids)
+        results.append({"server": "real", "scenario": "get-task", **stats})
+        _print("real", "get-task", stats)
     finally:
         stop(real)
     floor = start("floor", args.port + 1, 1, args.database_url)
