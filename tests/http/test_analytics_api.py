@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from dashboard_api.bootstrap import memory_adapters
@@ -137,6 +139,9 @@ def test_performance_per_agent_type_and_model_with_pagination(client: Any) -> No
     [
         ("summary", {"from": "2026-11-24T00:00:00Z", "to": "2026-11-23T00:00:00Z"}, "from"),
         ("summary", {"from": "yesterday"}, "from"),
+        ("summary", {"from": "9999-12-31T23:30:00Z"}, "from"),
+        ("summary", {"to": "0001-01-01T00:00:00+05:00"}, "to"),
+        ("costs/histogram", {"from": "9999-12-31T22:00:00Z", "to": "9999-12-31T23:59:00Z"}, "from"),
         ("costs/histogram", {"granularity": "minute"}, "granularity"),
         ("costs/histogram", {"granularity": "hour", "days": 40}, "to"),
         ("costs/histogram", {"days": 400}, "days"),
@@ -173,3 +178,31 @@ def test_a_finished_task_moves_the_numbers_at_once_and_is_announced(
     )
     summary = client.get("/api/analytics/summary").json()
     assert (summary["completed_tasks"], summary["today_cost_usd"]) == (1, 2)
+
+
+query_values = st.one_of(
+    st.text(max_size=40),
+    st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat()),
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(["hour", "day", "model", "agent_type", "", "9999-12-31T23:59:59.999999"]),
+)
+
+
+QUERY_NAMES = ("from", "to", "days", "granularity", "group_by", "agent_type", "limit", "cursor")
+FIXTURE_REUSED = [HealthCheck.function_scoped_fixture]  # the app is stateless for these reads
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_REUSED)
+@given(
+    path=st.sampled_from(["summary", "costs/histogram", "performance"]),
+    params=st.dictionaries(
+        st.sampled_from(QUERY_NAMES),
+        query_values,
+        max_size=4,
+    ),
+)
+def test_no_query_makes_the_analytics_answer_500(
+    client: Any, path: str, params: dict[str, str]
+) -> None:
+    response = client.get(f"/api/analytics/{path}", params=params)
+    assert response.status_code < 500, (params, response.text)

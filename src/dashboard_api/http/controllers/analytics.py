@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get
@@ -32,13 +32,21 @@ To = Annotated[
 ]
 
 
+# Far enough for any real window, and far from datetime's limits (hour and day arithmetic).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _moment(value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError as exc:
+        moment = as_utc(datetime.fromisoformat(value))
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidInput(f"{field} must fall between 1970 and 9000", field=field)
+    return moment
 
 
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
