@@ -71,7 +71,9 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def clean_postgres(postgres_engine: AsyncEngine) -> AsyncEngine:
     async with postgres_engine.begin() as connection:
-        await connection.execute(text("TRUNCATE tasks"))
+        await connection.execute(
+            text("TRUNCATE tasks, rollups_hourly, rollups_daily, rollup_deltas")
+        )
     return postgres_engine
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWorkFactory
+from dashboard_api.domain.ports import EventBus, RollupStore, TaskStore, UnitOfWorkFactory
 from dashboard_api.settings import Settings
 
 HealthCheck = Callable[[], Awaitable[None]]
@@ -17,6 +17,7 @@ class Adapters:
 
     unit_of_work: UnitOfWorkFactory
     task_reads: TaskStore
+    rollup_reads: RollupStore
     bus: EventBus
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
@@ -32,6 +33,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
     from dashboard_api.adapters.memory import (
         MemoryDatabase,
         MemoryEventBus,
+        MemoryRollupStore,
         MemoryTaskStore,
         MemoryUnitOfWork,
     )
@@ -41,6 +43,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
     return Adapters(
         unit_of_work=lambda: MemoryUnitOfWork(db),
         task_reads=MemoryTaskStore(db),
+        rollup_reads=MemoryRollupStore(db.rollups, lambda: db.tasks),
         bus=bus,
         closers=[bus.close],
     )
@@ -52,16 +55,19 @@ async def build_adapters(settings: Settings) -> Adapters:
 
     from dashboard_api.adapters.memory import MemoryEventBus
     from dashboard_api.adapters.sqlalchemy.engine import create_engine
+    from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
+    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    compactor = RollupCompactor(engine, interval=settings.rollup_compact_seconds)
 
     async def database_check() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     checks: dict[str, HealthCheck] = {"database": database_check}
-    closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
+    closers: list[Callable[[], Awaitable[None]]] = [engine.dispose, compactor.stop]
     bus: EventBus
     if settings.redis_url:
         from dashboard_api.adapters.redis.bus import RedisEventBus
@@ -76,9 +82,11 @@ async def build_adapters(settings: Settings) -> Adapters:
         memory_bus = MemoryEventBus(history_length=settings.history_length)
         bus = memory_bus
         closers.append(memory_bus.close)
+    compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
         task_reads=SqlTaskStore(engine),
+        rollup_reads=SqlRollupStore(engine, cache_entries=settings.analytics_cache_entries),
         bus=bus,
         health_checks=checks,
         closers=closers,

@@ -1,4 +1,4 @@
-"""The `dashboard-api` command: run the service, migrate the database."""
+"""The `dashboard-api` command: run the service, migrate the database, rebuild rollups."""
 
 from __future__ import annotations
 
@@ -28,11 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_commands.add_parser("downgrade", help="revert to a revision").add_argument("revision")
     db_commands.add_parser("current", help="show the applied revision")
 
+    analytics = commands.add_parser("analytics", help="analytics rollups")
+    analytics_commands = analytics.add_subparsers(dest="analytics_command", required=True)
+    analytics_commands.add_parser("rebuild", help="recompute every rollup from the tasks")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db":
         return _db(settings, args.db_command, getattr(args, "revision", "head"))
+    if args.command == "analytics":
+        return _rebuild_rollups(settings)
     return _run(settings, args)
 
 
@@ -49,6 +55,22 @@ def _db(settings: Settings, command: str, revision: str) -> int:
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+def _rebuild_rollups(settings: Settings) -> int:
+    import asyncio
+
+    from dashboard_api.adapters.sqlalchemy.engine import create_engine
+    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+
+    async def rebuild() -> int:
+        engine = create_engine(settings.database_url, null_pool=True)
+        try:
+            return await SqlRollupStore(engine).rebuild()
+        finally:
+            await engine.dispose()
+
+    counted = asyncio.run(rebuild())
+    print(f"dashboard-api: rollups rebuilt from {counted} tasks")
+    return 0
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

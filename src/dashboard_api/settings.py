@@ -24,6 +24,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     agents: tuple[str, ...] = ()
     api_tokens: str = ""
     history_length: int = 1000
+    # TOML price table of the cost engine; empty: the one shipped with the package.
+    prices_file: str | None = None
+    # How often pending rollup deltas are folded into hour and day rows (answers never wait).
+    rollup_compact_seconds: float = 2.0
+    # Analytics answers kept per process while no rollup changes (0: read every time).
+    analytics_cache_entries: int = 256
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

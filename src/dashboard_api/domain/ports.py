@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
+import msgspec
+
+from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskQuery, TaskSummary
 
 
@@ -29,11 +34,63 @@ class TaskStore(Protocol):
     async def active_counts(self) -> TaskCounts: ...
 
 
+class RollupSource(StrEnum):
+    """Where figures of a time range come from: day rows, hour rows, or the tasks themselves."""
+
+    DAYS = "days"
+    HOURS = "hours"
+    TASKS = "tasks"
+
+
+class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Sums over tasks created in [start, end) (None: unbounded), grouped as asked.
+
+    DAYS needs day-aligned bounds, HOURS hour-aligned ones; TASKS takes any bounds and reads
+    the tasks through the created_at index (for the partial hours at a window's edges).
+    """
+
+    source: RollupSource
+    start: datetime | None = None
+    end: datetime | None = None
+    agent_type: str | None = None
+    by_time: bool = False
+    by_agent_type: bool = False
+    by_model: bool = False
+
+
+class RollupTotal(NamedTuple):
+    """One group of a rollup read. `start` is the row's hour or day when grouped by time."""
+
+    start: datetime | None
+    agent_type: str | None
+    model: str | None
+    figures: Figures
+
+
+class RollupStore(Protocol):
+    """Pre-computed task figures per hour and day, agent type, model and status."""
+
+    async def record(self, changes: Sequence[RollupChange]) -> None:
+        """Add the changes in the current unit of work (the task change's transaction)."""
+        ...
+
+    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+        """The totals of every query, concatenated (one round of reads for one answer)."""
+        ...
+
+    async def rebuild(self) -> int:
+        """Recompute every rollup from the tasks; returns how many tasks were counted."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction across the stores: nothing is visible to others until `commit`."""
 
     @property
     def tasks(self) -> TaskStore: ...
+
+    @property
+    def rollups(self) -> RollupStore: ...
 
     async def __aenter__(self) -> Self: ...
 

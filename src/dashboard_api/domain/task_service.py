@@ -14,6 +14,8 @@ from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
+from dashboard_api.domain.pricing import PriceTable, priced
+from dashboard_api.domain.rollups import rollup_changes
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -78,10 +80,12 @@ def status_event(task: Task) -> dict[str, object]:
         "task_id": task.task_id,
         "status": task.status.value,
         "agent_type": task.agent_type,
+        "model": task.model,
         "cost_usd": float(task.cost_usd),
         "input_tokens": task.input_tokens,
         "output_tokens": task.output_tokens,
         "error": task.error,
+        "created_at": _iso(task.created_at),
         "started_at": _iso(task.started_at),
         "completed_at": _iso(task.completed_at),
         "version": task.version,
@@ -101,7 +105,9 @@ class TaskService:
         bus: EventBus,
         clock: Clock = utc_now,
         configured_agents: Sequence[str] = (),
+        prices: PriceTable | None = None,
     ) -> None:
+        self._prices = prices
         self._uow = unit_of_work
         self._reads = reads
         self._bus = bus
@@ -217,7 +223,9 @@ class TaskService:
             changes["completed_at"] = now
         if not new_status.is_terminal and "completed_at" in changes:
             raise InvalidInput("only a finished task has completed_at", field="completed_at")
-        changed = msgspec.structs.replace(task, **changes)
+        changed = priced(
+            task, msgspec.structs.replace(task, **changes), self._prices, "cost_usd" in changes
+        )
         if changed == task:
             return task
         check_times(changed)
@@ -227,6 +235,7 @@ class TaskService:
     # task (derived figures, processed-event marks) is recorded here.
     async def _store_new(self, uow: UnitOfWork, task: Task) -> None:
         await uow.tasks.add(task)
+        await uow.rollups.record(rollup_changes(None, task))
 
     async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
         if not await uow.tasks.replace(after, expected_version=before.version):
@@ -234,6 +243,9 @@ class TaskService:
                 f"task {before.task_id} changed while this update was applied; retry it",
                 task_id=before.task_id,
             )
+        # The replace above proved `before` is what was stored, so moving its contribution
+        # to `after` can never count a task twice.
+        await uow.rollups.record(rollup_changes(before, after))
 
     async def _announce(self, task: Task) -> None:
         event = status_event(task)

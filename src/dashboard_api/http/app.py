@@ -11,9 +11,11 @@ from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
 from dashboard_api.domain.access import Access, parse_tokens
+from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -25,6 +27,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
 
 
@@ -39,6 +42,7 @@ def create_app(
     yours to close. Without them the app builds (and closes) the ones `settings` describe."""
     settings = settings or Settings.from_env()
     access = Access(parse_tokens(settings.api_tokens))
+    prices = load_prices(settings.prices_file)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -50,8 +54,10 @@ def create_app(
             bus=ready.bus,
             clock=clock,
             configured_agents=settings.agents,
+            prices=prices,
         )
-        Runtime(adapters=ready, tasks=tasks, access=access).install(app.state)
+        analytics = AnalyticsService(rollups=ready.rollup_reads, clock=clock)
+        Runtime(adapters=ready, tasks=tasks, analytics=analytics, access=access).install(app.state)
         try:
             yield
         finally:
@@ -59,10 +65,19 @@ def create_app(
                 await ready.close()
 
     return Litestar(
-        route_handlers=[TaskController, SystemController, MetricsController, docs_assets_router()],
+        route_handlers=[
+            TaskController,
+            AnalyticsController,
+            SystemController,
+            MetricsController,
+            docs_assets_router(),
+        ],
         middleware=[RequestObserver()],
         guards=[require_token],
-        dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
+        dependencies={
+            "task_service": Provide(_task_service, sync_to_thread=False),
+            "analytics_service": Provide(_analytics_service, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
@@ -74,6 +89,10 @@ def create_app(
 
 def _task_service(state: State) -> TaskService:
     return Runtime.of(state).tasks
+
+
+def _analytics_service(state: State) -> AnalyticsService:
+    return Runtime.of(state).analytics
 
 
 def app_from_env() -> Litestar:

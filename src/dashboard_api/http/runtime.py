@@ -10,6 +10,7 @@ from litestar.datastructures import State
 
 from dashboard_api.bootstrap import Adapters
 from dashboard_api.domain.access import Access
+from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.task_service import TaskService
 
 _STATE_KEY = "runtime"
@@ -19,6 +20,7 @@ _STATE_KEY = "runtime"
 class Runtime:
     adapters: Adapters
     tasks: TaskService
+    analytics: AnalyticsService
     access: Access = field(default_factory=lambda: Access({}))
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started_monotonic: float = field(default_factory=time.monotonic)

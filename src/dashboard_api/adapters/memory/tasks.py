@@ -6,7 +6,9 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
+from dashboard_api.adapters.memory.rollups import MemoryRollupStore, RollupRows
 from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.rollups import RollupChange
 from dashboard_api.domain.tasks import (
     INPUT_PREVIEW_CHARS,
     AgentActivity,
@@ -23,6 +25,7 @@ class MemoryDatabase:
 
     def __init__(self) -> None:
         self.tasks: dict[str, Task] = {}
+        self.rollups = RollupRows()
         self.write_lock = asyncio.Lock()
 
 
@@ -137,7 +140,9 @@ class MemoryUnitOfWork:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
         self._pending: dict[str, Task] = {}
+        self._pending_rollups: list[RollupChange] = []
         self.tasks = MemoryTaskStore(db, self._pending)
+        self.rollups = MemoryRollupStore(db.rollups, lambda: db.tasks, self._pending_rollups)
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -151,9 +156,12 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._pending.clear()
+        self._pending_rollups.clear()
         self._db.write_lock.release()
 
     async def commit(self) -> None:
         self._db.tasks.update(self._pending)
+        self._db.rollups.apply(self._pending_rollups)
         self._pending.clear()
+        self._pending_rollups.clear()
         self.committed = True

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
@@ -249,6 +250,7 @@ class SqlUnitOfWork:
         self._connection = await self._engine.connect()
         await self._connection.begin()
         self.tasks = SqlTaskStore(self._connection)
+        self.rollups = SqlRollupStore(self._connection)
         return self
 
     async def __aexit__(

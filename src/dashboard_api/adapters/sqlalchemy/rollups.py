@@ -1,0 +1,289 @@
+"""RollupStore on SQL: writers append deltas, a compactor folds them into hour and day rows.
+
+Why deltas: an upsert into the current hour's row makes every concurrent writer of the same
+agent type, model and status queue on that row's lock (measured: 44% of write throughput
+lost with 8 writers). Appending a delta row locks nothing shared. Readers sum compacted rows
+and pending deltas in one statement, so they see each task change exactly once whether or not
+it has been compacted yet (docs/analytics.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Hashable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy.tables import (
+    DURATION_COLUMNS,
+    rollup_deltas,
+    rollup_state,
+    rollups_daily,
+    rollups_hourly,
+    tasks,
+)
+from dashboard_api.domain.money import from_micros
+from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.rollups import (
+    EMPTY,
+    Figures,
+    RollupChange,
+    RollupKey,
+    day_of,
+    rollup_changes,
+)
+from dashboard_api.domain.tasks import Task, TaskStatus
+
+SCALAR_FIGURES = tuple(name for name in Figures.__struct_fields__ if name != "durations")
+FIGURE_COLUMNS = (*SCALAR_FIGURES, *DURATION_COLUMNS)
+KEY_COLUMNS = ("agent_type", "model", "status")
+
+
+def figure_values(figures: Figures) -> dict[str, int]:
+    values = {name: getattr(figures, name) for name in SCALAR_FIGURES}
+    values.update(zip(DURATION_COLUMNS, figures.durations, strict=True))
+    return values
+
+
+def figures_of(row: Any) -> Figures:
+    mapping = row._mapping
+    return Figures(
+        **{name: int(mapping[name]) for name in SCALAR_FIGURES},
+        durations=tuple(int(mapping[name]) for name in DURATION_COLUMNS),
+    )
+
+
+# Changes whenever any rollup figure may have changed: writers only add deltas (the count
+# grows), and the only transactions that remove deltas (compaction, rebuild) bump generation.
+WATERMARK = select(
+    select(rollup_state.c.generation).where(rollup_state.c.id == 1).scalar_subquery(),
+    select(func.count()).select_from(rollup_deltas).scalar_subquery(),
+)
+
+
+class SqlRollupStore:
+    """Bound to a unit of work's connection for writes, or to an engine for reads.
+
+    Engine-bound, it keeps the last `cache_entries` answers in process memory, each under
+    the watermark it was read at: one small query per answer proves nothing changed since
+    (on any replica), else the answer is read again. Answers are never stale.
+    """
+
+    def __init__(self, source: AsyncEngine | AsyncConnection, *, cache_entries: int = 0) -> None:
+        self._engine = source if isinstance(source, AsyncEngine) else None
+        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
+        self._cache_entries = cache_entries if self._engine is not None else 0
+        self._cache: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self._source, AsyncConnection):
+            yield self._source
+        else:
+            async with self._source.connect() as connection:
+                yield connection
+
+    async def record(self, changes: Sequence[RollupChange]) -> None:
+        if not changes:
+            return
+        rows = [
+            {
+                "hour": key.hour,
+                "day": day_of(key.hour),
+                "agent_type": key.agent_type,
+                "model": key.model,
+                "status": key.status,
+                **figure_values(figures),
+            }
+            for key, figures in changes
+        ]
+        async with self._connection() as connection:
+            await connection.execute(insert(rollup_deltas), rows)
+
+    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+        async with self._connection() as connection:  # one checkout for all the parts
+            if not self._cache_entries:
+                return await _read_all(connection, queries)
+            watermark = tuple((await connection.execute(WATERMARK)).one())
+            key = (queries, watermark)
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return list(cached)
+            totals = await _read_all(connection, queries)
+        self._cache[key] = totals
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+        return list(totals)
+
+    async def rebuild(self) -> int:
+        from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
+
+        if self._engine is None:
+            assert isinstance(self._source, AsyncConnection)
+            return await rebuild(self._source)  # inside a unit of work: its commit applies it
+        async with self._engine.connect() as connection, connection.begin():
+            return await rebuild(connection)
+
+
+async def _read_all(
+    connection: AsyncConnection, queries: Sequence[RollupQuery]
+) -> list[RollupTotal]:
+    totals: list[RollupTotal] = []
+    for query in queries:
+        if query.source is RollupSource.TASKS:
+            totals += await _read_tasks(connection, query)
+        else:
+            totals += await _read_rollups(connection, query)
+    return totals
+
+
+async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
+    statement, parameters = _statement_and_parameters(query)
+    rows = (await connection.execute(statement, parameters)).all()
+    return [
+        RollupTotal(
+            row.moment if query.by_time else None,
+            row.agent_type if query.by_agent_type else None,
+            row.model if query.by_model else None,
+            figures_of(row),
+        )
+        for row in rows
+        if row.tasks is not None
+    ]
+
+
+async def _read_tasks(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
+    # Partial edge hours: the window's own tasks through the created_at index, priced into
+    # rollup figures by the same domain function the writers use.
+    statement = select(
+        tasks.c.task_id,
+        tasks.c.status,
+        tasks.c.agent_type,
+        tasks.c.model,
+        tasks.c.created_at,
+        tasks.c.completed_at,
+        tasks.c.cost_micros,
+        tasks.c.input_tokens,
+        tasks.c.output_tokens,
+        tasks.c.cache_read_tokens,
+        tasks.c.cache_write_tokens,
+    )
+    if query.start is not None:
+        statement = statement.where(tasks.c.created_at >= query.start)
+    if query.end is not None:
+        statement = statement.where(tasks.c.created_at < query.end)
+    if query.agent_type is not None:
+        statement = statement.where(tasks.c.agent_type == query.agent_type)
+    groups: dict[tuple[datetime | None, str | None, str | None], Figures] = defaultdict(
+        lambda: EMPTY
+    )
+    rows = (await connection.execute(statement)).all()
+    for row in rows:
+        for key, figures in rollup_changes(None, _figure_task(row)):
+            group = (
+                key.hour if query.by_time else None,
+                key.agent_type if query.by_agent_type else None,
+                key.model if query.by_model else None,
+            )
+            groups[group] = groups[group] + figures
+    return [RollupTotal(*group, figures) for group, figures in groups.items()]
+
+
+def _figure_task(row: Any) -> Task:
+    """A task with only the fields its rollup figures depend on."""
+    return Task(
+        task_id=row.task_id,
+        status=TaskStatus(row.status),
+        agent_type=row.agent_type,
+        source="",
+        created_at=row.created_at,
+        model=row.model,
+        cost_usd=from_micros(row.cost_micros),
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        cache_write_tokens=row.cache_write_tokens,
+        completed_at=row.completed_at,
+    )
+
+
+def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
+    moment = table.c[time_column]
+    statement = select(
+        moment.label("moment"),
+        *(table.c[name] for name in KEY_COLUMNS),
+        *(table.c[name] for name in FIGURE_COLUMNS),
+    )
+    if shape.bounded_start:
+        statement = statement.where(moment >= bindparam("start", type_=moment.type))
+    if shape.bounded_end:
+        statement = statement.where(moment < bindparam("end", type_=moment.type))
+    if shape.one_agent_type:
+        statement = statement.where(table.c.agent_type == bindparam("agent_type"))
+    return statement
+
+
+class _Shape(NamedTuple):
+    days: bool
+    bounded_start: bool
+    bounded_end: bool
+    one_agent_type: bool
+    by_time: bool
+    by_agent_type: bool
+    by_model: bool
+
+
+# One statement object per shape of query, with bound parameters: SQLAlchemy memoizes its
+# cache key on the object, so a request neither builds nor re-hashes a 60-column statement.
+@functools.cache
+def _rollup_statement(shape: _Shape) -> Select[Any]:
+    compacted, time_column = (rollups_daily, "day") if shape.days else (rollups_hourly, "hour")
+    rows = union_all(
+        _branch(compacted, time_column, shape), _branch(rollup_deltas, time_column, shape)
+    ).subquery("rows")
+    groups: list[ColumnElement[Any]] = []
+    if shape.by_time:
+        groups.append(rows.c.moment)
+    if shape.by_agent_type:
+        groups.append(rows.c.agent_type)
+    if shape.by_model:
+        groups.append(rows.c.model)
+    # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
+    sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
+    return select(*groups, *sums).group_by(*groups)
+
+
+def _statement_and_parameters(query: RollupQuery) -> tuple[Select[Any], dict[str, Any]]:
+    shape = _Shape(
+        days=query.source is RollupSource.DAYS,
+        bounded_start=query.start is not None,
+        bounded_end=query.end is not None,
+        one_agent_type=query.agent_type is not None,
+        by_time=query.by_time,
+        by_agent_type=query.by_agent_type,
+        by_model=query.by_model,
+    )
+    parameters = {"start": query.start, "end": query.end, "agent_type": query.agent_type}
+    return _rollup_statement(shape), {k: v for k, v in parameters.items() if v is not None}
+
+
+def key_of(row: Any, time_column: str) -> RollupKey:
+    return RollupKey(row._mapping[time_column], row.agent_type, row.model, row.status)

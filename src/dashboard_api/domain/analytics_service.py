@@ -1,0 +1,215 @@
+"""Analytics use cases: summary, cost histogram and performance, all read from rollups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import msgspec
+
+from dashboard_api.domain import analytics as metric
+from dashboard_api.domain.analytics_answers import (
+    CostBucket,
+    CostFigures,
+    CostHistogram,
+    Granularity,
+    HistogramGroup,
+    Performance,
+    PerformanceCursor,
+    Summary,
+)
+from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
+from dashboard_api.domain.ports import RollupStore, RollupTotal
+from dashboard_api.domain.rollups import EMPTY, NO_MODEL, Figures, day_of, hour_of
+
+__all__ = [
+    "AnalyticsService",
+    "CostBucket",
+    "CostFigures",
+    "CostHistogram",
+    "Granularity",
+    "HistogramGroup",
+    "Performance",
+    "Summary",
+    "check_window",
+    "trailing_window",
+]
+
+# Longest windows a histogram may span: bounded answers whatever the client asks.
+MAX_HOURLY_SPAN = timedelta(days=31)
+MAX_DAILY_SPAN = timedelta(days=366)
+MAX_PERFORMANCE_SPAN = timedelta(days=366)
+
+
+def trailing_window(
+    now: datetime, days: int, granularity: Granularity
+) -> tuple[datetime, datetime]:
+    """The last `days` days up to the end of the current hour or day: whole buckets only, so
+    the answer comes from rollups alone (no future task exists to fall in the rest)."""
+    step = timedelta(hours=1) if granularity is Granularity.HOUR else timedelta(days=1)
+    end = (hour_of(now) if granularity is Granularity.HOUR else day_of(now)) + step
+    return end - timedelta(days=days), end
+
+
+def check_window(start: datetime | None, end: datetime | None, limit: timedelta | None) -> None:
+    """A window runs forwards and, when `limit` is given, spans at most that long."""
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from must be before to", field="from")
+    if limit is not None and start is not None and end is not None and end - start > limit:
+        raise InvalidInput(f"the window spans more than {limit.days} days", field="to")
+
+
+class AnalyticsService:
+    def __init__(self, *, rollups: RollupStore, clock: Clock = utc_now) -> None:
+        self._rollups = rollups
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def summary(
+        self, start: datetime | None, end: datetime | None, agent_type: str | None = None
+    ) -> Summary:
+        check_window(start, end, None)
+        window = await self._figures(start, end, agent_type=agent_type)
+        today = day_of(self._clock())
+        today_figures = await self._figures(today, today + timedelta(days=1), agent_type=agent_type)
+        return Summary(
+            total_cost_usd=metric.total_cost(window),
+            total_tasks=window.tasks,
+            completed_tasks=window.completed,
+            failed_tasks=window.failed,
+            success_rate=metric.success_rate(window),
+            finished_success_rate=metric.finished_success_rate(window),
+            avg_tokens=metric.average_tokens(window),
+            avg_duration_seconds=metric.average_duration_seconds(window),
+            today_cost_usd=metric.total_cost(today_figures),
+            today_tasks=today_figures.tasks,
+        )
+
+    async def cost_histogram(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        group_by: HistogramGroup | None = None,
+    ) -> CostHistogram:
+        hourly = granularity is Granularity.HOUR
+        check_window(start, end, MAX_HOURLY_SPAN if hourly else MAX_DAILY_SPAN)
+        truncate = hour_of if hourly else day_of
+        step = timedelta(hours=1) if hourly else timedelta(days=1)
+        totals = await self._read(
+            start,
+            end,
+            use_days=not hourly,
+            by_time=True,
+            by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
+            by_model=group_by is HistogramGroup.MODEL,
+        )
+        sums: dict[datetime, dict[str, Figures]] = defaultdict(lambda: defaultdict(lambda: EMPTY))
+        for total in totals:
+            assert total.start is not None
+            group = total.agent_type if group_by is HistogramGroup.AGENT_TYPE else total.model
+            cell = sums[truncate(total.start)]
+            cell[group or NO_MODEL] = cell[group or NO_MODEL] + total.figures
+        for cell in sums.values():
+            # A group whose tasks all moved to another group (a model correction) sums to zero.
+            for group in [group for group, figures in cell.items() if figures.is_empty]:
+                del cell[group]
+        buckets = []
+        moment = truncate(start)
+        while moment < end:
+            groups = sums.get(moment, {})
+            whole = CostFigures.of(sum(groups.values(), EMPTY))
+            buckets.append(
+                CostBucket(
+                    start=moment,
+                    cost_usd=whole.cost_usd,
+                    tasks=whole.tasks,
+                    tokens=whole.tokens,
+                    errors=whole.errors,
+                    groups=None
+                    if group_by is None
+                    else {key: CostFigures.of(value) for key, value in sorted(groups.items())},
+                )
+            )
+            moment += step
+        return CostHistogram(granularity=granularity, buckets=buckets)
+
+    async def performance(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        by_model: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Performance]:
+        """Per agent type (and model), ordered by those names; the list is keyset-paginated."""
+        check_window(start, end, MAX_PERFORMANCE_SPAN)
+        after = decode_cursor(cursor, PerformanceCursor) if cursor else None
+        totals = await self._read(start, end, by_agent_type=True, by_model=by_model)
+        groups: dict[tuple[str, str], Figures] = defaultdict(lambda: EMPTY)
+        for total in totals:
+            key = (total.agent_type or "", total.model if by_model and total.model else NO_MODEL)
+            groups[key] = groups[key] + total.figures
+        groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
+        start_after = None if after is None else (after.agent_type, after.model)
+        keys = sorted(key for key in groups if start_after is None or key > start_after)
+        items = [_performance(key, groups[key], by_model, end - start) for key in keys[:limit]]
+        more = len(keys) > limit
+        next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def _figures(
+        self, start: datetime | None, end: datetime | None, *, agent_type: str | None
+    ) -> Figures:
+        totals = await self._read(start, end, agent_type=agent_type)
+        return sum((total.figures for total in totals), EMPTY)
+
+    async def _read(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        use_days: bool = True,
+        agent_type: str | None = None,
+        by_time: bool = False,
+        by_agent_type: bool = False,
+        by_model: bool = False,
+    ) -> list[RollupTotal]:
+        queries = [
+            msgspec.structs.replace(
+                read,
+                agent_type=agent_type,
+                by_time=by_time,
+                by_agent_type=by_agent_type,
+                by_model=by_model,
+            )
+            for read in metric.plan_reads(start, end, use_days=use_days)
+        ]
+        return await self._rollups.read(*queries) if queries else []
+
+
+def _performance(
+    key: tuple[str, str], figures: Figures, by_model: bool, span: timedelta
+) -> Performance:
+    agent_type, model = key
+    return Performance(
+        agent_type=agent_type,
+        model=(model or None) if by_model else None,
+        tasks=figures.tasks,
+        completed_tasks=figures.completed,
+        failed_tasks=figures.failed,
+        success_rate=metric.success_rate(figures),
+        finished_success_rate=metric.finished_success_rate(figures),
+        duration_p50_seconds=metric.duration_percentile(figures, 0.50),
+        duration_p95_seconds=metric.duration_percentile(figures, 0.95),
+        duration_p99_seconds=metric.duration_percentile(figures, 0.99),
+        avg_tokens=metric.average_tokens(figures),
+        cost_per_task_usd=metric.cost_per_task(figures),
+        cost_per_hour_usd=metric.cost_per_hour(figures, span),
+        tasks_per_day=metric.tasks_per_day(figures, span),
+    )

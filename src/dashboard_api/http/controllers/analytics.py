@@ -1,0 +1,117 @@
+"""`/api/analytics`: summary, cost histogram and performance, read from the rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from dashboard_api.domain.analytics_service import (
+    AnalyticsService,
+    CostHistogram,
+    Granularity,
+    HistogramGroup,
+    Performance,
+    Summary,
+    trailing_window,
+)
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
+from dashboard_api.http.schemas import as_utc
+
+# Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
+# query parameter the client sent ("from" is a keyword in Python).
+From = Annotated[
+    str | None, QueryParameter(name="from", max_length=64, description="inclusive, ISO 8601")
+]
+To = Annotated[
+    str | None, QueryParameter(name="to", max_length=64, description="exclusive, ISO 8601")
+]
+
+
+# Far enough for any real window, and far from datetime's limits (hour and day arithmetic).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _moment(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = as_utc(datetime.fromisoformat(value))
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidInput(f"{field} must fall between 1970 and 9000", field=field)
+    return moment
+
+
+Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
+
+
+def _window(
+    service: AnalyticsService,
+    raw_start: str | None,
+    raw_end: str | None,
+    days: int | None,
+    granularity: Granularity,
+) -> tuple[datetime, datetime]:
+    """Explicit `from`/`to`, or the trailing `days` (default 30) ending with the current bucket."""
+    start, end = _moment(raw_start, "from"), _moment(raw_end, "to")
+    if days is not None and (start is not None or end is not None):
+        raise InvalidInput("give either days or from/to, not both", field="days")
+    if start is None and end is not None:
+        raise InvalidInput("to needs from", field="from")
+    if start is None:
+        return trailing_window(service.now(), days or 30, granularity)
+    _, current_end = trailing_window(service.now(), 1, granularity)
+    return start, end if end is not None else current_end
+
+
+class AnalyticsController(Controller):
+    path = "/api/analytics"
+    tags = ["analytics"]
+
+    @get("/summary", summary="Totals and rates over a window (default: all time)")
+    async def summary(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        start: From = None,
+        end: To = None,
+        agent_type: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
+    ) -> Summary:
+        return await analytics_service.summary(
+            _moment(start, "from"), _moment(end, "to"), agent_type
+        )
+
+    @get("/costs/histogram", summary="Cost, tasks, tokens and errors per UTC hour or day")
+    async def cost_histogram(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        granularity: Annotated[Granularity, QueryParameter()] = Granularity.DAY,
+        start: From = None,
+        end: To = None,
+        days: Days = None,
+        group_by: Annotated[HistogramGroup | None, QueryParameter()] = None,
+    ) -> CostHistogram:
+        window = _window(analytics_service, start, end, days, granularity)
+        return await analytics_service.cost_histogram(*window, granularity, group_by)
+
+    @get("/performance", summary="Per agent type (optionally per model) over a window")
+    async def performance(
+        self,
+        analytics_service: NamedDependency[AnalyticsService],
+        start: From = None,
+        end: To = None,
+        days: Days = None,
+        group_by: Annotated[Literal["model"] | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> Page[Performance]:
+        window = _window(analytics_service, start, end, days, Granularity.HOUR)
+        return await analytics_service.performance(
+            *window, by_model=group_by == "model", limit=limit, cursor=cursor
+        )

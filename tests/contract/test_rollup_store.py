@@ -1,0 +1,147 @@
+"""The RollupStore contract, identical on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from dashboard_api.domain.ports import RollupQuery, RollupSource
+from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
+from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
+from dashboard_api.domain.tasks import TaskStatus
+from tests.contract.conftest import Backend
+from tests.unit.fakes import RecordingBus
+
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
+NOW = DAY + timedelta(days=2)
+
+
+def _key(
+    hours: int, agent: str = "coder", model: str = "m", status: str = "completed"
+) -> RollupKey:
+    return RollupKey(DAY + timedelta(hours=hours), agent, model, status)
+
+
+def _figures(tasks: int, cost_micros: int) -> Figures:
+    return Figures(tasks=tasks, completed=tasks, cost_micros=cost_micros)
+
+
+async def _record(backend: Backend, *changes: RollupChange) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.rollups.record(changes)
+        await uow.commit()
+
+
+def _service(backend: Backend) -> TaskService:
+    return TaskService(
+        unit_of_work=backend.unit_of_work,
+        reads=backend.reads,
+        bus=RecordingBus(),
+        clock=lambda: NOW,
+    )
+
+
+async def _whole(backend: Backend, source: RollupSource, **bounds: datetime) -> Figures:
+    totals = await backend.rollups.read(RollupQuery(source=source, **bounds))
+    return total(item.figures for item in totals)
+
+
+async def test_changes_count_only_once_committed(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.rollups.record([RollupChange(_key(1), _figures(1, 10))])
+    assert (await _whole(backend, RollupSource.DAYS)).tasks == 0
+    await _record(backend, RollupChange(_key(1), _figures(1, 10)))
+    assert (await _whole(backend, RollupSource.DAYS)).cost_micros == 10
+
+
+async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> None:
+    await _record(
+        backend,
+        RollupChange(_key(1), _figures(2, 100)),
+        RollupChange(_key(1, agent="planner", model=""), _figures(1, 7)),
+        RollupChange(_key(26), _figures(4, 1_000)),
+        RollupChange(_key(1), _figures(-1, -40)),  # a task moved away again
+    )
+    await backend.compact()
+    await _record(backend, RollupChange(_key(2), _figures(1, 5)))  # still a pending delta
+    by_day = await backend.rollups.read(
+        RollupQuery(source=RollupSource.DAYS, by_time=True, by_agent_type=True, by_model=True)
+    )
+    assert sorted(
+        (t.start, t.agent_type, t.model, t.figures.tasks, t.figures.cost_micros) for t in by_day
+    ) == [
+        (DAY, "coder", "m", 2, 65),
+        (DAY, "planner", "", 1, 7),
+        (DAY + timedelta(days=1), "coder", "m", 4, 1_000),
+    ]
+    hours = await backend.rollups.read(
+        RollupQuery(
+            source=RollupSource.HOURS,
+            start=DAY + timedelta(hours=1),
+            end=DAY + timedelta(hours=26),
+            agent_type="coder",
+            by_time=True,
+        )
+    )
+    assert sorted((t.start, t.figures.tasks) for t in hours) == [
+        (DAY + timedelta(hours=1), 1),
+        (DAY + timedelta(hours=2), 1),
+    ]
+
+
+async def test_compaction_never_changes_an_answer(backend: Backend) -> None:
+    service = _service(backend)
+    for minute in range(6):
+        task = await service.register(
+            NewTask(agent_type="coder", model="m", created_at=DAY + timedelta(minutes=minute * 25))
+        )
+        if minute % 2:
+            await service.update(task.task_id, TaskPatch(status=TaskStatus.FAILED))
+    before = await _whole(backend, RollupSource.HOURS)
+    assert await backend.compact() >= 0
+    assert await _whole(backend, RollupSource.HOURS) == before
+    assert await _whole(backend, RollupSource.DAYS) == before
+    assert (before.tasks, before.failed, before.finished) == (6, 3, 3)
+
+
+async def test_edge_hours_are_read_exactly_from_the_tasks(backend: Backend) -> None:
+    service = _service(backend)
+    inside = await service.register(
+        NewTask(agent_type="coder", created_at=DAY + timedelta(minutes=40))
+    )
+    await service.register(NewTask(agent_type="coder", created_at=DAY + timedelta(minutes=20)))
+    await service.update(
+        inside.task_id, TaskPatch(status=TaskStatus.COMPLETED, cost_usd=Decimal("1.5"))
+    )
+    whole = await _whole(
+        backend,
+        RollupSource.TASKS,
+        start=DAY + timedelta(minutes=30),
+        end=DAY + timedelta(minutes=50),
+    )
+    stored = await backend.reads.get(inside.task_id)
+    assert stored is not None
+    assert whole == task_figures(stored)
+
+
+async def test_a_rebuild_recomputes_what_the_changes_maintained(backend: Backend) -> None:
+    service = _service(backend)
+    for hour in range(0, 40, 3):
+        task = await service.register(
+            NewTask(
+                agent_type="coder", model="m", created_at=DAY + timedelta(hours=hour, minutes=7)
+            )
+        )
+        await service.update(
+            task.task_id,
+            TaskPatch(status=TaskStatus.COMPLETED, cost_usd=Decimal(hour) / 7, input_tokens=hour),
+        )
+    maintained = await backend.rollups.read(
+        RollupQuery(source=RollupSource.HOURS, by_time=True, by_model=True)
+    )
+    assert await backend.rollups.rebuild() == 14
+    rebuilt = await backend.rollups.read(
+        RollupQuery(source=RollupSource.HOURS, by_time=True, by_model=True)
+    )
+    assert sorted(rebuilt) == sorted(maintained)
+    assert await _whole(backend, RollupSource.DAYS) == total(t.figures for t in maintained)

@@ -1,0 +1,113 @@
+"""Analytics on the real PostgreSQL under concurrent writers, and the rebuild command."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import create_engine
+from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.tables import rollup_deltas, rollups_hourly
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.cli import main
+from dashboard_api.domain.analytics_service import AnalyticsService
+from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
+from dashboard_api.domain.tasks import TaskStatus
+from tests import naive_analytics as naive
+from tests.unit.fakes import RecordingBus
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+def _service(engine: AsyncEngine) -> TaskService:
+    return TaskService(
+        unit_of_work=lambda: SqlUnitOfWork(engine),
+        reads=SqlTaskStore(engine),
+        bus=RecordingBus(),
+        clock=lambda: NOW,
+    )
+
+
+async def _write(service: TaskService, writer: int) -> list[str]:
+    ids = []
+    for n in range(15):
+        created = NOW - timedelta(minutes=writer * 7 + n)
+        task = await service.register(
+            NewTask(agent_type=f"agent-{writer % 3}", model="m", created_at=created)
+        )
+        ids.append(task.task_id)
+        status = TaskStatus.FAILED if n % 4 == 0 else TaskStatus.COMPLETED
+        await service.update(
+            task.task_id,
+            TaskPatch(status=status, cost_usd=Decimal(n) / 1000, input_tokens=n, output_tokens=1),
+        )
+        if n % 5 == 0:  # a later correction of the figures
+            await service.update(task.task_id, TaskPatch(cost_usd=Decimal("0.5")))
+    return ids
+
+
+@pytest.mark.integration
+async def test_concurrent_writers_and_a_compactor_count_every_task_once(
+    clean_postgres: AsyncEngine,
+) -> None:
+    service = _service(clean_postgres)
+    compactor = RollupCompactor(clean_postgres, interval=0.01)
+    compactor.start()
+    try:
+        written = await asyncio.gather(*(_write(service, writer) for writer in range(8)))
+    finally:
+        await compactor.stop()
+    reads = SqlTaskStore(clean_postgres)
+    tasks = [task for ids in written for task_id in ids if (task := await reads.get(task_id))]
+    analytics = AnalyticsService(rollups=SqlRollupStore(clean_postgres), clock=lambda: NOW)
+    assert await analytics.summary(None, None) == naive.summary(tasks, None, None, None, NOW)
+    await compactor.run_once()
+    async with clean_postgres.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(rollup_deltas)) == 0
+        # Rows of statuses every task has left (queued) are gone, not kept at zero.
+        statuses = (await connection.execute(select(rollups_hourly.c.status))).scalars().all()
+    assert set(statuses) == {"completed", "failed"}
+    assert await analytics.summary(None, None) == naive.summary(tasks, None, None, None, NOW)
+
+
+@pytest.mark.integration
+async def test_the_rebuild_command_recomputes_rollups_from_tasks(
+    clean_postgres: AsyncEngine,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    written = await _write(_service(clean_postgres), 1)
+    async with clean_postgres.begin() as connection:
+        await connection.execute(rollups_hourly.delete())  # rollups lost or never built
+        await connection.execute(rollup_deltas.delete())
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", postgres_url)
+    assert await asyncio.to_thread(main, ["analytics", "rebuild"]) == 0
+    assert f"rebuilt from {len(written)} tasks" in capsys.readouterr().out
+    reads = SqlTaskStore(clean_postgres)
+    tasks = [task for task_id in written if (task := await reads.get(task_id))]
+    analytics = AnalyticsService(rollups=SqlRollupStore(clean_postgres), clock=lambda: NOW)
+    assert await analytics.summary(NOW - timedelta(days=1), NOW) == naive.summary(
+        tasks, NOW - timedelta(days=1), NOW, None, NOW
+    )
+
+
+async def test_the_rebuild_command_works_on_sqlite(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        written = await _write(_service(engine), 2)
+        monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_url)
+        assert await asyncio.to_thread(main, ["analytics", "rebuild"]) == 0
+        tasks = [task for task_id in written if (task := await SqlTaskStore(engine).get(task_id))]
+        analytics = AnalyticsService(rollups=SqlRollupStore(engine), clock=lambda: NOW)
+        assert await analytics.summary(None, None) == naive.summary(tasks, None, None, None, NOW)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,98 @@
+"""How a task's contribution to the rollups is computed and moved by a change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import msgspec
+
+from dashboard_api.domain.rollups import (
+    DURATION_BOUNDS_SECONDS,
+    NO_MODEL,
+    RollupKey,
+    duration_bucket,
+    rollup_changes,
+    task_figures,
+)
+from dashboard_api.domain.tasks import Task, TaskStatus
+
+CREATED = datetime(2026, 11, 20, 10, 42, 7, 123456, tzinfo=UTC)
+QUEUED = Task(
+    task_id="t",
+    status=TaskStatus.QUEUED,
+    agent_type="coder",
+    source="api",
+    created_at=CREATED,
+    model="m",
+)
+DONE = msgspec.structs.replace(
+    QUEUED,
+    status=TaskStatus.COMPLETED,
+    cost_usd=Decimal("0.123456"),
+    input_tokens=100,
+    output_tokens=50,
+    cache_read_tokens=7,
+    cache_write_tokens=3,
+    completed_at=CREATED + timedelta(seconds=90, microseconds=5),
+)
+
+
+def test_a_finished_task_contributes_its_exact_figures_and_one_duration() -> None:
+    figures = task_figures(DONE)
+    assert (figures.tasks, figures.completed, figures.failed, figures.finished) == (1, 1, 0, 1)
+    assert figures.cost_micros == 123_456
+    assert (figures.input_tokens, figures.output_tokens) == (100, 50)
+    assert (figures.cache_read_tokens, figures.cache_write_tokens) == (7, 3)
+    assert figures.duration_micros == 90_000_005
+    assert figures.durations[DURATION_BOUNDS_SECONDS.index(120)] == 1  # 90 s is in (60, 120]
+    assert sum(figures.durations) == 1
+
+
+def test_an_unfinished_task_has_no_duration() -> None:
+    figures = task_figures(QUEUED)
+    assert figures.finished == 0
+    assert figures.duration_micros == 0
+    assert sum(figures.durations) == 0
+
+
+def test_a_new_task_adds_one_to_the_row_of_its_hour_agent_model_and_status() -> None:
+    [change] = rollup_changes(None, QUEUED)
+    assert change.key == RollupKey(
+        CREATED.replace(minute=0, second=0, microsecond=0), "coder", "m", "queued"
+    )
+    assert change.figures == task_figures(QUEUED)
+
+
+def test_a_status_change_moves_the_contribution_between_rows() -> None:
+    leave, join = rollup_changes(QUEUED, DONE)
+    assert leave.key.status == "queued"
+    assert leave.figures.tasks == -1
+    assert join.key.status == "completed"
+    assert join.figures == task_figures(DONE)
+
+
+def test_a_correction_within_one_row_records_only_the_difference() -> None:
+    corrected = msgspec.structs.replace(DONE, input_tokens=130, cost_usd=Decimal("0.2"))
+    [change] = rollup_changes(DONE, corrected)
+    assert change.figures.tasks == 0
+    assert change.figures.input_tokens == 30
+    assert change.figures.cost_micros == 200_000 - 123_456
+
+
+def test_a_change_that_moves_no_figure_records_nothing() -> None:
+    renamed = msgspec.structs.replace(QUEUED, assigned_agent="coder-2", version=2)
+    assert rollup_changes(QUEUED, renamed) == []
+
+
+def test_a_task_without_model_is_keyed_under_no_model() -> None:
+    [change] = rollup_changes(None, msgspec.structs.replace(QUEUED, model=None))
+    assert change.key.model == NO_MODEL
+
+
+def test_bucket_bounds_are_inclusive_above() -> None:
+    assert duration_bucket(0) == 0
+    assert duration_bucket(1_000_000) == 0
+    assert duration_bucket(1_000_001) == 1
+    assert duration_bucket(14_400_000_000) == len(DURATION_BOUNDS_SECONDS) - 1
+    assert duration_bucket(14_400_000_001) == len(DURATION_BOUNDS_SECONDS)
