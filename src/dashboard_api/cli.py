@@ -55,6 +55,8 @@ def _db(settings: Settings, command: str, revision: str) -> int:
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _rebuild_rollups(settings: Settings) -> int:
     import asyncio
 
