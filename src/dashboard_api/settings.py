@@ -20,7 +20,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     port: int = 5000
     workers: int = 1
     migrate_on_start: bool = True
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     agents: tuple[str, ...] = ()
     api_tokens: str = ""
     history_length: int = 1000
