@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.conversations import record_task_in_conversation
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.money import usd
@@ -227,6 +228,7 @@ class TaskService:
     # task (derived figures, processed-event marks) is recorded here.
     async def _store_new(self, uow: UnitOfWork, task: Task) -> None:
         await uow.tasks.add(task)
+        await record_task_in_conversation(uow, None, task)
 
     async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
         if not await uow.tasks.replace(after, expected_version=before.version):
@@ -234,6 +236,15 @@ class TaskService:
                 f"task {before.task_id} changed while this update was applied; retry it",
                 task_id=before.task_id,
             )
+        await record_task_in_conversation(uow, before, after)
+
+    async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
+        """Write a new task inside a caller's unit of work (a message and its task together);
+        the caller commits, then calls `announce`."""
+        await self._store_new(uow, task)
+
+    async def announce(self, task: Task) -> None:
+        await self._announce(task)
 
     async def _announce(self, task: Task) -> None:
         event = status_event(task)

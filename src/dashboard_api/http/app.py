@@ -12,12 +12,16 @@ from litestar.di import Provide
 from dashboard_api.bootstrap import Adapters, build_adapters
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.controllers.conversations import ConversationController
+from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
+from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
 from dashboard_api.settings import Settings
 
 
@@ -44,15 +48,26 @@ def create_app(
             configured_agents=settings.agents,
         )
         Runtime(adapters=ready, tasks=tasks).install(app.state)
+        workspace = build_workspace(ready, tasks, settings, clock)
+        workspace.install(app.state)
         try:
-            yield
+            async with relay_loop(workspace.relay, settings.handoff_retry_seconds):
+                yield
         finally:
             if owned:
                 await ready.close()
 
     return Litestar(
-        route_handlers=[TaskController, SystemController, docs_assets_router()],
-        dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
+        route_handlers=[
+            TaskController,
+            SystemController,
+            *WORKSPACE_CONTROLLERS,
+            docs_assets_router(),
+        ],
+        dependencies={
+            "task_service": Provide(_task_service, sync_to_thread=False),
+            **WORKSPACE_DEPENDENCIES,
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
@@ -60,6 +75,14 @@ def create_app(
         response_class=JSONResponse,
         debug=debug,
     )
+
+
+WORKSPACE_CONTROLLERS = (
+    ConversationController,
+    WebhookController,
+    SourceController,
+    OAuthController,
+)
 
 
 def _task_service(state: State) -> TaskService:

@@ -6,6 +6,7 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
+from dashboard_api.adapters.memory.workspace import WorkspaceTables, WorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.tasks import (
     INPUT_PREVIEW_CHARS,
@@ -18,10 +19,11 @@ from dashboard_api.domain.tasks import (
 )
 
 
-class MemoryDatabase:
+class MemoryDatabase(WorkspaceTables):
     """The shared state of the memory stores; one writer at a time, like a serializable DB."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.tasks: dict[str, Task] = {}
         self.write_lock = asyncio.Lock()
 
@@ -131,10 +133,11 @@ def _summary(task: Task) -> TaskSummary:
     )
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(WorkspaceUnit):
     """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
 
     def __init__(self, db: MemoryDatabase) -> None:
+        super().__init__(db)
         self._db = db
         self._pending: dict[str, Task] = {}
         self.tasks = MemoryTaskStore(db, self._pending)
@@ -151,9 +154,11 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._pending.clear()
+        self.discard_workspace()
         self._db.write_lock.release()
 
     async def commit(self) -> None:
         self._db.tasks.update(self._pending)
         self._pending.clear()
+        self.apply_workspace()
         self.committed = True
