@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
+from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore
+from dashboard_api.adapters.memory.workspace import WorkspaceStores
+from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.ports import TaskStore, UnitOfWorkFactory
 
 
@@ -16,6 +21,7 @@ class Backend:
     name: str
     unit_of_work: UnitOfWorkFactory
     reads: TaskStore
+    workspace: WorkspaceReads
 
 
 @pytest.fixture(
@@ -24,7 +30,25 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
         db = MemoryDatabase()
-        return Backend("memory", lambda: MemoryUnitOfWork(db), MemoryTaskStore(db))
+        reads = WorkspaceStores(db)
+        reads.oauth = MemoryOAuthStatusStore()  # type: ignore[attr-defined]
+        return Backend("memory", lambda: MemoryUnitOfWork(db), MemoryTaskStore(db), reads)
     fixture = "sqlite_engine" if request.param == "sqlite" else "clean_postgres"
     engine = request.getfixturevalue(fixture)
-    return Backend(request.param, lambda: SqlUnitOfWork(engine), SqlTaskStore(engine))
+    return Backend(
+        request.param,
+        lambda: SqlUnitOfWork(engine),
+        SqlTaskStore(engine),
+        SqlWorkspaceReads(engine),
+    )
+
+
+class SqlWorkspaceReads(SqlWorkspaceUnit):
+    """The workspace stores on an engine: standalone reads, as the app's adapters use them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.bind_workspace(engine)
+        self.oauth = SqlOAuthStatusStore(engine)
+
+
+WorkspaceReads = WorkspaceStores | SqlWorkspaceReads

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.conversations import (
     SqlConversationStore,
@@ -23,7 +23,8 @@ class SqlWorkspaceUnit:
     webhook_rollups: SqlWebhookRollupStore
     sources: SqlSourceStore
 
-    def bind_workspace(self, connection: AsyncConnection) -> None:
+    def bind_workspace(self, connection: AsyncConnection | AsyncEngine) -> None:
+        """Bind every store to the unit's connection (or to an engine, for standalone reads)."""
         self.conversations = SqlConversationStore(connection)
         self.messages = SqlMessageStore(connection)
         self.outbox = SqlOutbox(connection)

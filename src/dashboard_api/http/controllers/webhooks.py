@@ -70,13 +70,13 @@ class WebhookController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[WebhookEventSummary]:
-        start, end = _window(start, end)
+        created_after, created_before = _window(start, end)
         query = WebhookEventQuery(
             webhook_id=webhook_id,
             provider=provider,
             status=status,
-            created_after=start,
-            created_before=end,
+            created_after=created_after,
+            created_before=created_before,
             limit=limit,
             after=decode_cursor(cursor, WebhookEventCursor) if cursor else None,
         )
@@ -116,7 +116,7 @@ class WebhookController(Controller):
         start: From = None,
         end: To = None,
     ) -> StatsReport:
-        start, end = _window(start, end)
+        window_from, window_to = _window(start, end)
         return await webhook_service.stats(
-            start=start, end=end, webhook_id=webhook_id, provider=provider
+            start=window_from, end=window_to, webhook_id=webhook_id, provider=provider
         )
