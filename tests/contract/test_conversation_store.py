@@ -166,7 +166,8 @@ async def test_uncommitted_messages_and_outbox_entries_are_rolled_back(backend: 
         == []
     )
     read = await backend.workspace.conversations.get(stored.conversation_id)
-    assert read is not None and read.totals.messages == 0
+    assert read is not None
+    assert read.totals.messages == 0
     async with backend.unit_of_work() as uow:
         assert await uow.outbox.claim(10) == []
 
