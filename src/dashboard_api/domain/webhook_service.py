@@ -212,7 +212,8 @@ class WebhookService:
         provider: str | None = None,
     ) -> StatsReport:
         """Figures per webhook and provider over [start, end), widened to whole UTC hours."""
-        window_to = _ceil_hour(end or self._clock())
+        # Without `to`, the window ends after the current hour, so that it includes "now".
+        window_to = _ceil_hour(end) if end else hour_of(self._clock()) + timedelta(hours=1)
         window_from = hour_of(start) if start is not None else None
         if window_from is not None and window_from >= window_to:
             raise InvalidInput("from must be before to", field="from")
