@@ -160,7 +160,7 @@ def test_the_example_config_file_loads_and_reads_secrets_only_for_presence() -> 
 def test_a_malformed_config_file_is_refused_with_its_name(tmp_path: Path, text: str) -> None:
     path = tmp_path / "hooks.toml"
     path.write_text(text)
-    with pytest.raises(ValueError, match="hooks.toml"):
+    with pytest.raises(ValueError, match=r"hooks\.toml"):
         load_webhook_file(path, {})
 
 
