@@ -30,18 +30,26 @@ from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEven
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
-From = Annotated[datetime | None, QueryParameter(name="from")]
-To = Annotated[datetime | None, QueryParameter(name="to")]
+# Parsed here rather than by the framework, so that an error names the parameter as the client
+# wrote it ("from" is a Python keyword and cannot be the handler's argument name).
+From = Annotated[str | None, QueryParameter(name="from", min_length=1, max_length=64)]
+To = Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)]
 
 
-def _window(
-    start: datetime | None, end: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    start = as_utc(start) if start else None
-    end = as_utc(end) if end else None
-    if start and end and start >= end:
+def _moment(text: str | None, field: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    window = _moment(start, "from"), _moment(end, "to")
+    if window[0] and window[1] and window[0] >= window[1]:
         raise InvalidInput("from must be before to", field="from")
-    return start, end
+    return window
 
 
 class WebhookController(Controller):
