@@ -211,12 +211,13 @@ class ConversationService:
                 created_at=now,
                 task_id=task_id,
             )
+            if task is not None:
+                await self._tasks.stage_new(uow, task)
             await uow.messages.add(message)
             await uow.conversations.add_totals(
                 conversation_id, ConversationTotals(messages=1), active_at=now
             )
             if task is not None:
-                await self._tasks.stage_new(uow, task)
                 await uow.outbox.add(
                     OutboxEntry(
                         entry_id=task.task_id,
@@ -226,13 +227,21 @@ class ConversationService:
                     )
                 )
             await uow.commit()
-        await self._bus.publish(conversation_channel(conversation_id), message_event(message))
-        if task is not None:
-            await self._tasks.announce(task)
-            await self._hand_off()
+        await self._after_commit(message, task)
         return message
 
-    async def _hand_off(self) -> None:
+    async def _after_commit(self, message: Message, task: Task | None) -> None:
+        # The message is stored: failing the request now would make a client retry post it
+        # twice. Live events are best effort; the hand-off is retried by the relay loop.
+        try:
+            channel = conversation_channel(message.conversation_id)
+            await self._bus.publish(channel, message_event(message))
+            if task is not None:
+                await self._tasks.announce(task)
+        except Exception:
+            _log.warning("message events not published", exc_info=True)
+        if task is None:
+            return
         try:
             await self._relay.deliver_pending()
         except Exception:  # the entry stays in the outbox; the relay's next round delivers it
