@@ -10,7 +10,7 @@ import pytest
 
 from dashboard_api.adapters.files.webhook_file import load_webhook_file
 from dashboard_api.domain.errors import Conflict, InvalidInput
-from dashboard_api.domain.webhook_service import NewWebhookEvent
+from dashboard_api.domain.webhook_service import NewWebhookEvent, webhook_event_from
 from dashboard_api.domain.webhook_stats import percentile_ms
 from dashboard_api.domain.webhooks import (
     RollupSpan,
@@ -180,3 +180,35 @@ def test_rollup_ranges_use_whole_days_and_edge_hours() -> None:
     assert rollup_ranges(day + timedelta(hours=1), day + timedelta(hours=4)) == [
         TimeRange(RollupSpan.HOUR, day + timedelta(hours=1), day + timedelta(hours=4))
     ]
+
+
+def test_an_ingested_stream_entry_becomes_an_event_or_a_named_error() -> None:
+    raw = {
+        "webhook_id": "gh",
+        "provider": "github",
+        "event_type": "push",
+        "status": "processed",
+        "latency_ms": "15",
+        "created_at": "2026-11-24T10:00:00",
+    }
+    new = webhook_event_from(raw)
+    assert (new.status, new.latency_ms, new.created_at) == (
+        WebhookStatus.PROCESSED,
+        15,
+        START.replace(hour=10),
+    )
+    for bad, field in (
+        ({**raw, "status": "odd"}, "status"),
+        ({**raw, "webhook_id": "x" * 129}, "webhook_id"),
+        ({**raw, "latency_ms": -4}, "latency_ms"),
+        ({k: v for k, v in raw.items() if k != "provider"}, "event"),
+    ):
+        with pytest.raises(InvalidInput) as error:
+            webhook_event_from(bad)
+        assert error.value.field == field
+
+
+async def test_the_ingestor_records_through_the_same_idempotent_method(world: World) -> None:
+    raw = {"event_id": "s-1", "webhook_id": "gh", "provider": "github", "event_type": "push"}
+    assert (await world.webhooks.record_event(webhook_event_from(raw)))[1]
+    assert not (await world.webhooks.record_event(webhook_event_from(raw)))[1]

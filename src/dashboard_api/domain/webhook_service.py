@@ -7,8 +7,8 @@ writes the event, so the figures always equal the events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -27,6 +27,7 @@ from dashboard_api.domain.ports import (
 from dashboard_api.domain.task_service import _iso
 from dashboard_api.domain.webhook_stats import WebhookStats, fold_stats
 from dashboard_api.domain.webhooks import (
+    MAX_PAYLOAD_BYTES,
     WebhookConfig,
     WebhookEvent,
     WebhookEventCursor,
@@ -74,6 +75,35 @@ class StatsReport(msgspec.Struct, kw_only=True, frozen=True):
     window_from: datetime | None
     window_to: datetime
     items: list[WebhookStats]
+
+
+_ID_FIELDS = ("webhook_id", "provider", "event_type", "event_id", "task_id")
+
+
+def webhook_event_from(raw: Mapping[str, Any]) -> NewWebhookEvent:
+    """A webhook event from a durable ingestion stream entry (already JSON-decoded), checked
+    as strictly as `POST /api/webhooks/events` checks it; InvalidInput names the bad field."""
+    try:
+        new = msgspec.convert(dict(raw), NewWebhookEvent, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc), field=_field_of(exc)) from exc
+    for name in _ID_FIELDS:
+        value = getattr(new, name)
+        if value is not None and not 0 < len(value) <= 128:
+            raise InvalidInput(f"{name} must have 1 to 128 characters", field=name)
+    if new.payload is not None and len(msgspec.json.encode(new.payload)) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(f"payload is larger than {MAX_PAYLOAD_BYTES} bytes", field="payload")
+    if new.latency_ms is not None and new.latency_ms < 0:
+        raise InvalidInput("latency_ms is negative", field="latency_ms")
+    if new.created_at is not None and new.created_at.tzinfo is None:
+        new = msgspec.structs.replace(new, created_at=new.created_at.replace(tzinfo=UTC))
+    return new
+
+
+def _field_of(error: msgspec.ValidationError) -> str:
+    # msgspec says "... - at `$.field`"; the field is what a producer needs to fix.
+    text = str(error)
+    return text.rsplit("$.", 1)[1].rstrip("`").split("[")[0] if "$." in text else "event"
 
 
 def event_notice(event: WebhookEvent) -> dict[str, object]:
