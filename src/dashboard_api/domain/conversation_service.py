@@ -165,8 +165,9 @@ class ConversationService:
             await uow.commit()
 
     async def messages(self, query: MessageQuery) -> Page[Message]:
-        await self.get(query.conversation_id)
         rows = await self._messages.find(msgspec.structs.replace(query, limit=query.limit + 1))
+        if not rows:
+            await self.get(query.conversation_id)  # an empty page, or no such conversation
         if len(rows) <= query.limit:
             return Page(items=rows, next_cursor=None)
         last = rows[query.limit - 1]
