@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, row_after
@@ -60,7 +60,7 @@ class SqlConversationStore(SqlStore):
         statement = select(conversations).where(conversations.c.conversation_id == conversation_id)
         async with self._connection() as connection:
             row = (await connection.execute(statement)).first()
-        return None if row is None else _conversation(row)
+        return None if row is None else _conversation(row._mapping)
 
     async def update(self, conversation: Conversation) -> bool:
         statement = (
@@ -84,6 +84,9 @@ class SqlConversationStore(SqlStore):
         return bool(result.rowcount == 1)
 
     async def find(self, query: ConversationQuery) -> list[Conversation]:
+        fast = await self._fetch_fast(*_conversations_sql(query))
+        if fast is not None:
+            return [_conversation(row) for row in fast]
         statement = select(conversations)
         if query.user_id is not None:
             statement = statement.where(conversations.c.user_id == query.user_id)
@@ -96,7 +99,7 @@ class SqlConversationStore(SqlStore):
         statement = statement.order_by(*(column.desc() for column in order)).limit(query.limit)
         async with self._connection() as connection:
             rows = (await connection.execute(statement)).all()
-        return [_conversation(row) for row in rows]
+        return [_conversation(row._mapping) for row in rows]
 
     async def add_totals(
         self, conversation_id: str, delta: ConversationTotals, *, active_at: datetime | None
@@ -140,6 +143,9 @@ class SqlMessageStore(SqlStore):
                 ) from exc
 
     async def find(self, query: MessageQuery) -> list[Message]:
+        fast = await self._fetch_fast(*_messages_sql(query))
+        if fast is not None:
+            return [_message(row) for row in fast]
         order = (messages.c.created_at, messages.c.message_id)
         statement = select(messages).where(messages.c.conversation_id == query.conversation_id)
         if query.after is not None:
@@ -148,17 +154,7 @@ class SqlMessageStore(SqlStore):
         statement = statement.order_by(*order).limit(query.limit)
         async with self._connection() as connection:
             rows = (await connection.execute(statement)).all()
-        return [
-            Message(
-                message_id=row.message_id,
-                conversation_id=row.conversation_id,
-                role=MessageRole(row.role),
-                content=row.content,
-                created_at=row.created_at,
-                task_id=row.task_id,
-            )
-            for row in rows
-        ]
+        return [_message(row._mapping) for row in rows]
 
 
 class SqlOutbox(SqlStore):
@@ -207,20 +203,72 @@ def _editable(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def _conversation(row: Row[Any]) -> Conversation:
+# The same reads as the SQLAlchemy statements above, in PostgreSQL's own words, for the
+# asyncpg fast path (the contract tests run both paths: PostgreSQL one, SQLite the other).
+_CONVERSATION_COLUMNS = ", ".join(column.name for column in conversations.c)
+_MESSAGE_COLUMNS = ", ".join(column.name for column in messages.c)
+
+
+def _conversations_sql(query: ConversationQuery) -> tuple[Any, ...]:
+    conditions: list[str] = []
+    args: list[Any] = []
+    if query.user_id is not None:
+        args.append(query.user_id)
+        conditions.append(f"user_id = ${len(args)}")
+    if query.archived is not None:
+        args.append(query.archived)
+        conditions.append(f"archived = ${len(args)}")
+    if query.after is not None:
+        args += [query.after.updated_at, query.after.conversation_id]
+        conditions.append(f"(updated_at, conversation_id) < (${len(args) - 1}, ${len(args)})")
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    args.append(query.limit)
+    sql = (
+        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}"
+        f"ORDER BY updated_at DESC, conversation_id DESC LIMIT ${len(args)}"
+    )
+    return (sql, *args)
+
+
+def _messages_sql(query: MessageQuery) -> tuple[Any, ...]:
+    args: list[Any] = [query.conversation_id]
+    after = ""
+    if query.after is not None:
+        args += [query.after.created_at, query.after.message_id]
+        after = "AND (created_at, message_id) > ($2, $3) "
+    args.append(query.limit)
+    sql = (
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 {after}"
+        f"ORDER BY created_at, message_id LIMIT ${len(args)}"
+    )
+    return (sql, *args)
+
+
+def _message(row: Mapping[Any, Any]) -> Message:
+    return Message(
+        message_id=row["message_id"],
+        conversation_id=row["conversation_id"],
+        role=MessageRole(row["role"]),
+        content=row["content"],
+        created_at=row["created_at"],
+        task_id=row["task_id"],
+    )
+
+
+def _conversation(row: Mapping[Any, Any]) -> Conversation:
     return Conversation(
-        conversation_id=row.conversation_id,
-        title=row.title,
-        agent_type=row.agent_type,
-        user_id=row.user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        archived=row.archived,
+        conversation_id=row["conversation_id"],
+        title=row["title"],
+        agent_type=row["agent_type"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        archived=row["archived"],
         totals=ConversationTotals(
-            messages=row.message_count,
-            tasks=row.task_count,
-            cost_usd=from_micros(row.cost_micros),
-            input_tokens=row.input_tokens,
-            output_tokens=row.output_tokens,
+            messages=row["message_count"],
+            tasks=row["task_count"],
+            cost_usd=from_micros(row["cost_micros"]),
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
         ),
     )

@@ -27,6 +27,17 @@ class SqlStore:
             async with self._source.connect() as connection:
                 yield connection
 
+    async def _fetch_fast(self, sql: str, *args: Any) -> list[Any] | None:
+        """Run one read straight on asyncpg (same pool, same transaction), or return None when
+        the backend is another one. For the hottest list reads: SQLAlchemy's statement building
+        and per-row processing cost three times the query (docs/benchmarks-conversations.md)."""
+        async with self._connection() as connection:
+            if connection.dialect.driver != "asyncpg":
+                return None
+            raw = await connection.get_raw_connection()
+            rows: list[Any] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
+            return rows
+
 
 def row_after(columns: tuple[Any, ...], values: tuple[Any, ...], *, descending: bool) -> Any:
     """The keyset condition: rows strictly past `values` in the order of `columns`."""
