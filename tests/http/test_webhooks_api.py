@@ -168,5 +168,7 @@ def test_oauth_status_reports_what_the_oauth_service_recorded(client: Client) ->
         "2026-12-01T09:00:00Z",
     )
     assert client.put("/api/oauth/status/Git Hub", json={"connected": True}).status_code == 400
+    unknown = client.put("/api/oauth/status/myspace", json={"connected": True})
+    assert (unknown.status_code, unknown.json()["field"]) == (422, "platform")
     bad_scope = {"connected": True, "scopes": ["a b"]}
     assert client.put("/api/oauth/status/github", json=bad_scope).status_code == 400

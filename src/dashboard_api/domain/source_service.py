@@ -173,12 +173,21 @@ class OAuthStatusService:
         self._platforms = tuple(platforms)
 
     async def status(self) -> list[OAuthInstallation]:
-        known = {row.platform: row for row in await self._store.all()}
+        known = {
+            row.platform: row for row in await self._store.all() if row.platform in self._platforms
+        }
         for platform in self._platforms:
             known.setdefault(platform, OAuthInstallation(platform=platform, connected=False))
         return sorted(known.values(), key=lambda row: row.platform)
 
     async def record(self, installation: OAuthInstallation) -> OAuthInstallation:
+        """Store what the OAuth service reports. Only configured platforms: the list stays
+        bounded by configuration, whatever a caller sends."""
+        if installation.platform not in self._platforms:
+            raise InvalidInput(
+                f"platform {installation.platform} is not one of {', '.join(self._platforms)}",
+                field="platform",
+            )
         await self._store.put(installation)
         return installation
 
