@@ -84,13 +84,12 @@ async def test_removed_or_unknown_sources_are_not_found(world: World) -> None:
 
 async def test_oauth_status_lists_known_platforms_even_before_installation(world: World) -> None:
     await world.oauth.record(
-        OAuthInstallation(
-            platform="slack", connected=True, scopes=("chat:write",), installed_at=START
-        )
+        OAuthInstallation(platform="jira", connected=True, scopes=("read",), installed_at=START)
     )
+    with pytest.raises(InvalidInput):
+        await world.oauth.record(OAuthInstallation(platform="myspace", connected=True))
     status = await world.oauth.status()
-    assert [(row.platform, row.connected) for row in status] == [
-        ("github", False),
-        ("jira", False),
-        ("slack", True),
+    assert [(row.platform, row.connected, row.scopes) for row in status] == [
+        ("github", False, ()),
+        ("jira", True, ("read",)),
     ]
