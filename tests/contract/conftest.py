@@ -1,4 +1,5 @@
-"""Each contract test runs against every TaskStore adapter: memory, SQLite, PostgreSQL."""
+"""Each contract test runs against every adapter of the stores (tasks, conversations, webhooks,
+sources): memory, SQLite, PostgreSQL."""
 
 from __future__ import annotations
 

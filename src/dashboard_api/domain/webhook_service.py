@@ -7,6 +7,7 @@ writes the event, so the figures always equal the events.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from dashboard_api.domain.webhooks import (
 )
 
 WEBHOOKS_CHANNEL = "webhooks"
+_log = logging.getLogger(__name__)
 
 
 class NewWebhookEvent(msgspec.Struct, kw_only=True, frozen=True):
@@ -161,7 +163,10 @@ class WebhookService:
             stored = await self._events.get(event.event_id)
             assert stored is not None
             return stored, False
-        await self._bus.publish(WEBHOOKS_CHANNEL, event_notice(changed))
+        try:
+            await self._bus.publish(WEBHOOKS_CHANNEL, event_notice(changed))
+        except Exception:  # the event is stored; a live notice is best effort
+            _log.warning("webhook event not published", exc_info=True)
         return changed, True
 
     async def _store(self, event: WebhookEvent) -> WebhookEvent | None:
