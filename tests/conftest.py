@@ -68,12 +68,26 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+TABLES = (
+    "tasks",
+    "rollups_hourly",
+    "rollups_daily",
+    "rollup_deltas",
+    "messages",
+    "conversations",
+    "handoff_outbox",
+    "webhook_events",
+    "webhook_rollups",
+    "webhook_configs",
+    "data_sources",
+    "oauth_installations",
+)
+
+
 @pytest.fixture
 async def clean_postgres(postgres_engine: AsyncEngine) -> AsyncEngine:
     async with postgres_engine.begin() as connection:
-        await connection.execute(
-            text("TRUNCATE tasks, rollups_hourly, rollups_daily, rollup_deltas")
-        )
+        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
     return postgres_engine
 
 

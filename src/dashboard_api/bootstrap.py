@@ -4,11 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dashboard_api.domain.ports import EventBus, RollupStore, TaskStore, UnitOfWorkFactory
+from dashboard_api.domain.ports import (
+    ConversationStore,
+    EventBus,
+    MessageStore,
+    OAuthStatusStore,
+    RollupStore,
+    SourceStore,
+    TaskStore,
+    UnitOfWorkFactory,
+    WebhookConfigSource,
+    WebhookEventStore,
+    WebhookRollupStore,
+    WorkQueue,
+)
 from dashboard_api.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 HealthCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class WorkspaceAdapters:
+    """Reads and outside services of conversations, webhooks, data sources and OAuth status.
+    Writes go through the unit of work, which has the same stores."""
+
+    conversations: ConversationStore
+    messages: MessageStore
+    webhook_events: WebhookEventStore
+    webhook_rollups: WebhookRollupStore
+    sources: SourceStore
+    oauth: OAuthStatusStore
+    work_queue: WorkQueue
+    # Config sources in order of precedence (the config file before the database).
+    webhook_configs: list[WebhookConfigSource] = field(default_factory=list)
 
 
 @dataclass
@@ -19,6 +52,7 @@ class Adapters:
     task_reads: TaskStore
     rollup_reads: RollupStore
     bus: EventBus
+    workspace: WorkspaceAdapters
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -37,14 +71,29 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         MemoryTaskStore,
         MemoryUnitOfWork,
     )
+    from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
+    from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore, MemoryWebhookConfigs
+    from dashboard_api.adapters.memory.workspace import WorkspaceStores
 
     db = MemoryDatabase()
     bus = MemoryEventBus(history_length=history_length)
+    stores = WorkspaceStores(db)
+    workspace = WorkspaceAdapters(
+        conversations=stores.conversations,
+        messages=stores.messages,
+        webhook_events=stores.webhook_events,
+        webhook_rollups=stores.webhook_rollups,
+        sources=stores.sources,
+        oauth=MemoryOAuthStatusStore(),
+        work_queue=MemoryWorkQueue(),
+        webhook_configs=[MemoryWebhookConfigs()],
+    )
     return Adapters(
         unit_of_work=lambda: MemoryUnitOfWork(db),
         task_reads=MemoryTaskStore(db),
         rollup_reads=MemoryRollupStore(db.rollups, lambda: db.tasks),
         bus=bus,
+        workspace=workspace,
         closers=[bus.close],
     )
 
@@ -88,6 +137,55 @@ async def build_adapters(settings: Settings) -> Adapters:
         task_reads=SqlTaskStore(engine),
         rollup_reads=SqlRollupStore(engine, cache_entries=settings.analytics_cache_entries),
         bus=bus,
+        workspace=_sql_workspace(settings, engine, bus, closers),
         health_checks=checks,
         closers=closers,
+    )
+
+
+def _sql_workspace(
+    settings: Settings,
+    engine: AsyncEngine,
+    bus: EventBus,
+    closers: list[Callable[[], Awaitable[None]]],
+) -> WorkspaceAdapters:
+    from pathlib import Path
+
+    from dashboard_api.adapters.files.webhook_file import WebhookConfigFile
+    from dashboard_api.adapters.memory.bus_queue import BusWorkQueue
+    from dashboard_api.adapters.sqlalchemy.conversations import (
+        SqlConversationStore,
+        SqlMessageStore,
+    )
+    from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+    from dashboard_api.adapters.sqlalchemy.webhooks import (
+        SqlWebhookConfigs,
+        SqlWebhookEventStore,
+        SqlWebhookRollupStore,
+    )
+
+    work_queue: WorkQueue
+    if settings.redis_url:
+        from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
+
+        stream_queue = RedisStreamWorkQueue.from_url(
+            settings.redis_url, max_length=settings.work_queue_max_length
+        )
+        closers.append(stream_queue.close)
+        work_queue = stream_queue
+    else:
+        work_queue = BusWorkQueue(bus)
+    configs: list[WebhookConfigSource] = []
+    if settings.webhooks_file:
+        configs.append(WebhookConfigFile(Path(settings.webhooks_file)))
+    configs.append(SqlWebhookConfigs(engine))
+    return WorkspaceAdapters(
+        conversations=SqlConversationStore(engine),
+        messages=SqlMessageStore(engine),
+        webhook_events=SqlWebhookEventStore(engine),
+        webhook_rollups=SqlWebhookRollupStore(engine),
+        sources=SqlSourceStore(engine),
+        oauth=SqlOAuthStatusStore(engine),
+        work_queue=work_queue,
+        webhook_configs=configs,
     )

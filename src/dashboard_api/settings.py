@@ -33,6 +33,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Conversations, webhooks, sources (docs/conversations.md).
+    engine_queue: str = "dashboard:engine:tasks"
+    indexer_queue: str = "dashboard:indexer:jobs"
+    work_queue_max_length: int = 100_000
+    handoff_retry_seconds: float = 5.0
+    webhooks_file: str | None = None
+    oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,13 +50,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             value = environ.get(PREFIX + field.upper())
             if value is None or value == "":
                 continue
-            raw[field] = _split(value) if field == "agents" else value
+            raw[field] = _split(value) if field in _LISTS else value
         try:
             settings = msgspec.convert(raw, cls, strict=False)
             parse_tokens(settings.api_tokens)
         except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
         return settings
+
+
+_LISTS = frozenset({"agents", "oauth_platforms"})
 
 
 def _split(value: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Each contract test runs against every store adapter: memory, SQLite, PostgreSQL."""
+"""Each contract test runs against every adapter of the stores (tasks, rollups, conversations,
+webhooks, sources): memory, SQLite, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.memory import (
     MemoryDatabase,
@@ -13,14 +15,29 @@ from dashboard_api.adapters.memory import (
     MemoryTaskStore,
     MemoryUnitOfWork,
 )
+from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore
+from dashboard_api.adapters.memory.workspace import WorkspaceStores
 from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.ports import RollupStore, TaskStore, UnitOfWorkFactory
 
 
 async def _no_compaction() -> int:
     return 0  # the memory store keeps hour and day rows current as it commits
+
+
+class SqlWorkspaceReads(SqlWorkspaceUnit):
+    """The workspace stores on an engine: standalone reads, as the app's adapters use them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.bind_workspace(engine)
+        self.oauth = SqlOAuthStatusStore(engine)
+
+
+WorkspaceReads = WorkspaceStores | SqlWorkspaceReads
 
 
 @dataclass
@@ -29,6 +46,7 @@ class Backend:
     unit_of_work: UnitOfWorkFactory
     reads: TaskStore
     rollups: RollupStore
+    workspace: WorkspaceReads
     compact: Callable[[], Awaitable[int]] = _no_compaction
 
 
@@ -38,11 +56,14 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
         db = MemoryDatabase()
+        reads = WorkspaceStores(db)
+        reads.oauth = MemoryOAuthStatusStore()  # type: ignore[attr-defined]
         return Backend(
             "memory",
             lambda: MemoryUnitOfWork(db),
             MemoryTaskStore(db),
             MemoryRollupStore(db.rollups, lambda: db.tasks),
+            reads,
         )
     fixture = "sqlite_engine" if request.param == "sqlite" else "clean_postgres"
     engine = request.getfixturevalue(fixture)
@@ -51,5 +72,6 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SqlUnitOfWork(engine),
         SqlTaskStore(engine),
         SqlRollupStore(engine, cache_entries=16),  # every contract test also checks the cache
+        SqlWorkspaceReads(engine),
         RollupCompactor(engine, interval=3600).run_once,
     )

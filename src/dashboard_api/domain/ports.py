@@ -6,12 +6,31 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 import msgspec
 
+from dashboard_api.domain.conversations import (
+    Conversation,
+    ConversationQuery,
+    ConversationTotals,
+    Message,
+    MessageQuery,
+)
 from dashboard_api.domain.rollups import Figures, RollupChange
+from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskQuery, TaskSummary
+from dashboard_api.domain.webhooks import (
+    RollupDelta,
+    RollupSum,
+    TimeRange,
+    WebhookConfig,
+    WebhookEvent,
+    WebhookEventQuery,
+)
+
+if TYPE_CHECKING:
+    from dashboard_api.domain.handoff import OutboxEntry
 
 
 class TaskStore(Protocol):
@@ -83,6 +102,104 @@ class RollupStore(Protocol):
         ...
 
 
+class ConversationStore(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def get(self, conversation_id: str) -> Conversation | None: ...
+
+    async def update(self, conversation: Conversation) -> bool:
+        """Store title, archived and updated_at (never totals); False if it does not exist."""
+        ...
+
+    async def delete(self, conversation_id: str) -> bool:
+        """Delete the conversation and its messages; False if it did not exist."""
+        ...
+
+    async def find(self, query: ConversationQuery) -> list[Conversation]:
+        """At most `query.limit`, most recently active first, after `query.after`."""
+        ...
+
+    async def add_totals(
+        self, conversation_id: str, delta: ConversationTotals, *, active_at: datetime | None
+    ) -> None:
+        """Add `delta` to the totals in place (no lost update under concurrency); move
+        `updated_at` to `active_at` when given. A conversation that does not exist is ignored."""
+        ...
+
+
+class MessageStore(Protocol):
+    async def add(self, message: Message) -> None: ...
+
+    async def find(self, query: MessageQuery) -> list[Message]:
+        """At most `query.limit` messages of one conversation, oldest first, after `query.after`."""
+        ...
+
+
+class Outbox(Protocol):
+    """Hand-offs written with the change that needs them, pending until relayed."""
+
+    async def add(self, entry: OutboxEntry) -> None: ...
+
+    async def claim(self, limit: int) -> list[OutboxEntry]:
+        """The oldest pending entries, locked against other relays until this unit ends."""
+        ...
+
+    async def remove(self, entry_id: str) -> None: ...
+
+
+class WorkQueue(Protocol):
+    """Where outside workers take their work from (a Redis Stream per queue in production)."""
+
+    async def push(self, queue: str, entry_id: str, payload: Mapping[str, Any]) -> None: ...
+
+
+class WebhookEventStore(Protocol):
+    async def add(self, event: WebhookEvent) -> None: ...
+
+    async def get(self, event_id: str) -> WebhookEvent | None: ...
+
+    async def replace(self, event: WebhookEvent) -> None: ...
+
+    async def find(self, query: WebhookEventQuery) -> list[WebhookEvent]:
+        """Newest first, without payloads."""
+        ...
+
+
+class WebhookRollupStore(Protocol):
+    async def apply(self, deltas: list[RollupDelta]) -> None: ...
+
+    async def sums(
+        self, ranges: list[TimeRange], *, webhook_id: str | None, provider: str | None
+    ) -> list[RollupSum]:
+        """Rows of the given spans whose start lies in a range, summed per webhook, provider
+        and status."""
+        ...
+
+
+class WebhookConfigSource(Protocol):
+    async def all(self) -> list[WebhookConfig]: ...
+
+
+class SourceStore(Protocol):
+    async def add(self, source: DataSource) -> None: ...
+
+    async def get(self, source_id: str) -> DataSource | None: ...
+
+    async def replace(self, source: DataSource, *, expected_version: int) -> bool: ...
+
+    async def delete(self, source_id: str) -> bool: ...
+
+    async def find(self, *, limit: int, after: SourceCursor | None) -> list[DataSource]:
+        """Newest first."""
+        ...
+
+
+class OAuthStatusStore(Protocol):
+    async def put(self, installation: OAuthInstallation) -> None: ...
+
+    async def all(self) -> list[OAuthInstallation]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction across the stores: nothing is visible to others until `commit`."""
 
@@ -91,6 +208,24 @@ class UnitOfWork(Protocol):
 
     @property
     def rollups(self) -> RollupStore: ...
+
+    @property
+    def conversations(self) -> ConversationStore: ...
+
+    @property
+    def messages(self) -> MessageStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def webhook_events(self) -> WebhookEventStore: ...
+
+    @property
+    def webhook_rollups(self) -> WebhookRollupStore: ...
+
+    @property
+    def sources(self) -> SourceStore: ...
 
     async def __aenter__(self) -> Self: ...
 

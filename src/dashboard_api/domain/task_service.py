@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.conversations import record_task_in_conversation
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.money import usd
@@ -236,6 +237,7 @@ class TaskService:
     async def _store_new(self, uow: UnitOfWork, task: Task) -> None:
         await uow.tasks.add(task)
         await uow.rollups.record(rollup_changes(None, task))
+        await record_task_in_conversation(uow, None, task)
 
     async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
         if not await uow.tasks.replace(after, expected_version=before.version):
@@ -246,6 +248,15 @@ class TaskService:
         # The replace above proved `before` is what was stored, so moving its contribution
         # to `after` can never count a task twice.
         await uow.rollups.record(rollup_changes(before, after))
+        await record_task_in_conversation(uow, before, after)
+
+    async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
+        """Write a new task inside a caller's unit of work (a message and its task together);
+        the caller commits, then calls `announce`."""
+        await self._store_new(uow, task)
+
+    async def announce(self, task: Task) -> None:
+        await self._announce(task)
 
     async def _announce(self, task: Task) -> None:
         event = status_event(task)

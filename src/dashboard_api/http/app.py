@@ -16,8 +16,11 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
+from dashboard_api.http.controllers.conversations import ConversationController
+from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
+from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.observability import (
@@ -27,6 +30,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
 from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
 
@@ -58,8 +62,11 @@ def create_app(
         )
         analytics = AnalyticsService(rollups=ready.rollup_reads, clock=clock)
         Runtime(adapters=ready, tasks=tasks, analytics=analytics, access=access).install(app.state)
+        workspace = build_workspace(ready, tasks, settings, clock)
+        workspace.install(app.state)
         try:
-            yield
+            async with relay_loop(workspace.relay, settings.handoff_retry_seconds):
+                yield
         finally:
             if owned:
                 await ready.close()
@@ -70,6 +77,7 @@ def create_app(
             AnalyticsController,
             SystemController,
             MetricsController,
+            *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
         ],
         middleware=[RequestObserver()],
@@ -77,6 +85,7 @@ def create_app(
         dependencies={
             "task_service": Provide(_task_service, sync_to_thread=False),
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
+            **WORKSPACE_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -85,6 +94,14 @@ def create_app(
         response_class=JSONResponse,
         debug=debug,
     )
+
+
+WORKSPACE_CONTROLLERS = (
+    ConversationController,
+    WebhookController,
+    SourceController,
+    OAuthController,
+)
 
 
 def _task_service(state: State) -> TaskService:

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore, RollupRows
+from dashboard_api.adapters.memory.workspace import WorkspaceTables, WorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.rollups import RollupChange
 from dashboard_api.domain.tasks import (
@@ -20,10 +21,11 @@ from dashboard_api.domain.tasks import (
 )
 
 
-class MemoryDatabase:
+class MemoryDatabase(WorkspaceTables):
     """The shared state of the memory stores; one writer at a time, like a serializable DB."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.tasks: dict[str, Task] = {}
         self.rollups = RollupRows()
         self.write_lock = asyncio.Lock()
@@ -134,10 +136,11 @@ def _summary(task: Task) -> TaskSummary:
     )
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(WorkspaceUnit):
     """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
 
     def __init__(self, db: MemoryDatabase) -> None:
+        super().__init__(db)
         self._db = db
         self._pending: dict[str, Task] = {}
         self._pending_rollups: list[RollupChange] = []
@@ -157,6 +160,7 @@ class MemoryUnitOfWork:
     ) -> None:
         self._pending.clear()
         self._pending_rollups.clear()
+        self.discard_workspace()
         self._db.write_lock.release()
 
     async def commit(self) -> None:
@@ -164,4 +168,5 @@ class MemoryUnitOfWork:
         self._db.rollups.apply(self._pending_rollups)
         self._pending.clear()
         self._pending_rollups.clear()
+        self.apply_workspace()
         self.committed = True

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 from dashboard_api.domain.rollups import DURATION_BOUNDS_SECONDS
 
@@ -120,4 +132,135 @@ rollup_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
+)
+
+# --- Conversations, hand-offs, webhooks, data sources, OAuth status (revision 0004) ---
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("conversation_id", String(128), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("agent_type", String(64), nullable=False),
+    Column("user_id", String(128)),
+    Column("archived", Boolean, nullable=False),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
+    # Totals are changed by increments in place (never read-modify-write), so concurrent
+    # messages and task reports cannot lose each other's updates.
+    Column("message_count", BigInteger, nullable=False),
+    Column("task_count", BigInteger, nullable=False),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Index("ix_conversations_updated_at", "updated_at", "conversation_id"),
+    Index("ix_conversations_user_id", "user_id", "updated_at", "conversation_id"),
+    Index("ix_conversations_archived", "archived", "updated_at", "conversation_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column(
+        "conversation_id",
+        String(128),
+        ForeignKey("conversations.conversation_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("task_id", String(128)),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Index("ix_messages_conversation_id", "conversation_id", "created_at", "message_id"),
+)
+
+handoff_outbox = Table(
+    "handoff_outbox",
+    metadata,
+    Column("entry_id", String(128), primary_key=True),
+    Column("queue", String(128), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Index("ix_handoff_outbox_created_at", "created_at", "entry_id"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("webhook_id", String(128), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("http_status", Integer),
+    Column("latency_ms", BigInteger),
+    Column("task_id", String(128)),
+    Column("error", Text),
+    Column("payload", Text),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Index("ix_webhook_events_created_at", "created_at", "event_id"),
+    Index("ix_webhook_events_webhook_id", "webhook_id", "created_at", "event_id"),
+    Index("ix_webhook_events_provider", "provider", "created_at", "event_id"),
+    Index("ix_webhook_events_status", "status", "created_at", "event_id"),
+)
+
+LATENCY_COLUMNS = tuple(f"latency_{i}" for i in range(12))
+
+webhook_rollups = Table(
+    "webhook_rollups",
+    metadata,
+    Column("span", String(8), nullable=False),
+    Column("bucket_start", DateTimeUTC(timezone=True), nullable=False),
+    Column("webhook_id", String(128), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("last_received_at", DateTimeUTC(timezone=True)),
+    *(Column(name, BigInteger, nullable=False) for name in LATENCY_COLUMNS),
+    # Leading (span, bucket_start): a window is one range scan of the primary key.
+    PrimaryKeyConstraint("span", "bucket_start", "webhook_id", "provider", "status", "shard"),
+)
+
+webhook_configs = Table(
+    "webhook_configs",
+    metadata,
+    Column("webhook_id", String(128), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("endpoint", String(512), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("has_secret", Boolean, nullable=False),
+)
+
+data_sources = Table(
+    "data_sources",
+    metadata,
+    Column("source_id", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("external_ref", String(300), nullable=False),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sync_job_id", String(128)),
+    Column("sync_status", String(16)),
+    Column("sync_requested_at", DateTimeUTC(timezone=True)),
+    Column("sync_started_at", DateTimeUTC(timezone=True)),
+    Column("sync_finished_at", DateTimeUTC(timezone=True)),
+    Column("sync_documents", BigInteger),
+    Column("sync_error", Text),
+    Index("ix_data_sources_created_at", "created_at", "source_id"),
+)
+
+oauth_installations = Table(
+    "oauth_installations",
+    metadata,
+    Column("platform", String(64), primary_key=True),
+    Column("connected", Boolean, nullable=False),
+    Column("scopes", Text, nullable=False),  # space-separated, as OAuth writes scopes
+    Column("account", String(200)),
+    Column("installed_at", DateTimeUTC(timezone=True)),
+    Column("token_expires_at", DateTimeUTC(timezone=True)),
+    Column("updated_at", DateTimeUTC(timezone=True)),
 )

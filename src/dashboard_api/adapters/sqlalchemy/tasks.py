@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dashboard_api.adapters.sqlalchemy.engine import autocommit
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
+from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
 from dashboard_api.domain.tasks import (
@@ -239,7 +240,7 @@ def _summary(row: Row[Any]) -> TaskSummary:
     )
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(SqlWorkspaceUnit):
     """One connection and one transaction; leaving without `commit` rolls everything back."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -251,6 +252,7 @@ class SqlUnitOfWork:
         await self._connection.begin()
         self.tasks = SqlTaskStore(self._connection)
         self.rollups = SqlRollupStore(self._connection)
+        self.bind_workspace(self._connection)
         return self
 
     async def __aexit__(

@@ -1,0 +1,1 @@
+"""Adapters over local files (configuration the operator ships with the deployment)."""

@@ -1,0 +1,62 @@
+"""What every SQL store shares: where its connection comes from, keyset and upsert building."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, literal, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dashboard_api.adapters.sqlalchemy.engine import autocommit
+
+
+class SqlStore:
+    """Bound to one connection inside a unit of work, or to an engine for standalone reads."""
+
+    def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
+        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self._source, AsyncConnection):
+            yield self._source
+        else:
+            async with self._source.connect() as connection:
+                yield connection
+
+    async def _fetch_fast(self, sql: str, *args: Any) -> list[Any] | None:
+        """Run one read straight on asyncpg (same pool, same transaction), or return None when
+        the backend is another one. For the hottest list reads: SQLAlchemy's statement building
+        and per-row processing cost three times the query (docs/benchmarks-conversations.md)."""
+        async with self._connection() as connection:
+            if connection.dialect.driver != "asyncpg":
+                return None
+            raw = await connection.get_raw_connection()
+            rows: list[Any] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
+            return rows
+
+
+def row_after(columns: tuple[Any, ...], values: tuple[Any, ...], *, descending: bool) -> Any:
+    """The keyset condition: rows strictly past `values` in the order of `columns`."""
+    position = tuple_(*columns)
+    bound = tuple_(
+        *(literal(value, column.type) for column, value in zip(columns, values, strict=True))
+    )
+    return position < bound if descending else position > bound
+
+
+def upsert(connection: AsyncConnection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT for the connection's backend (PostgreSQL and SQLite both have it)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def greatest(current: ColumnElement[Any], new: ColumnElement[Any]) -> Any:
+    """The later of two nullable times, on every backend."""
+    from sqlalchemy import case
+
+    return case((current.is_(None), new), (new > current, new), else_=current)

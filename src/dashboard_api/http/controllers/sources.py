@@ -1,0 +1,101 @@
+"""`/api/sources` (knowledge sources and their indexing) and `/api/oauth/status`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from dashboard_api.domain.clock import utc_now
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.source_service import OAuthStatusService, SourceService
+from dashboard_api.domain.sources import OAuthInstallation, SourceCursor
+from dashboard_api.http.workspace_schemas import (
+    OAuthInstallationBody,
+    OAuthStatusList,
+    SourceCreate,
+    SourceView,
+    SyncReportBody,
+)
+
+SourceId = Annotated[str, PathParameter(min_length=1, max_length=128)]
+Platform = Annotated[
+    str, PathParameter(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+]
+
+
+class SourceController(Controller):
+    path = "/api/sources"
+    tags = ["sources"]
+
+    @get("/", summary="Knowledge sources, newest first, with their latest sync job")
+    async def list_sources(
+        self,
+        source_service: NamedDependency[SourceService],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> Page[SourceView]:
+        after = decode_cursor(cursor, SourceCursor) if cursor else None
+        page = await source_service.list_sources(limit=limit, after=after)
+        return Page(items=[SourceView.of(s) for s in page.items], next_cursor=page.next_cursor)
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Register a knowledge source")
+    async def add_source(
+        self, source_service: NamedDependency[SourceService], data: JSONBody[SourceCreate]
+    ) -> SourceView:
+        return SourceView.of(await source_service.add(data.to_domain()))
+
+    @get("/{source_id:str}", summary="One knowledge source and its latest sync job")
+    async def get_source(
+        self, source_service: NamedDependency[SourceService], source_id: SourceId
+    ) -> SourceView:
+        return SourceView.of(await source_service.get(source_id))
+
+    @delete("/{source_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Remove a source")
+    async def delete_source(
+        self, source_service: NamedDependency[SourceService], source_id: SourceId
+    ) -> None:
+        await source_service.delete(source_id)
+
+    @post(
+        "/{source_id:str}/sync",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Queue an indexing job for the indexer (or return the one still pending)",
+    )
+    async def request_sync(
+        self, source_service: NamedDependency[SourceService], source_id: SourceId
+    ) -> SourceView:
+        return SourceView.of(await source_service.request_sync(source_id))
+
+    @put(
+        "/{source_id:str}/sync",
+        summary="The indexer reports its job: running, succeeded or failed",
+    )
+    async def report_sync(
+        self,
+        source_service: NamedDependency[SourceService],
+        source_id: SourceId,
+        data: JSONBody[SyncReportBody],
+    ) -> SourceView:
+        return SourceView.of(await source_service.report_sync(source_id, data.to_domain()))
+
+
+class OAuthController(Controller):
+    path = "/api/oauth/status"
+    tags = ["oauth"]
+
+    @get("/", summary="Per platform: connected, scopes, installed at, token expiry")
+    async def status(self, oauth_service: NamedDependency[OAuthStatusService]) -> OAuthStatusList:
+        return OAuthStatusList(items=await oauth_service.status())
+
+    @put("/{platform:str}", summary="The OAuth service records an installation (no tokens)")
+    async def record(
+        self,
+        oauth_service: NamedDependency[OAuthStatusService],
+        platform: Platform,
+        data: JSONBody[OAuthInstallationBody],
+    ) -> OAuthInstallation:
+        return await oauth_service.record(data.to_domain(platform, utc_now()))

@@ -1,0 +1,130 @@
+"""`/api/webhooks`: configs with their traffic, events, and health figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.webhook_service import (
+    StatsReport,
+    WebhookIdCursor,
+    WebhookService,
+    WebhookSummary,
+)
+from dashboard_api.domain.webhooks import (
+    WebhookEvent,
+    WebhookEventCursor,
+    WebhookEventQuery,
+    WebhookStatus,
+)
+from dashboard_api.http.schemas import as_utc
+from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
+
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, QueryParameter(max_length=512)]
+# Parsed here rather than by the framework, so that an error names the parameter as the client
+# wrote it ("from" is a Python keyword and cannot be the handler's argument name).
+From = Annotated[str | None, QueryParameter(name="from", min_length=1, max_length=64)]
+To = Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)]
+
+
+def _moment(text: str | None, field: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    window = _moment(start, "from"), _moment(end, "to")
+    if window[0] and window[1] and window[0] >= window[1]:
+        raise InvalidInput("from must be before to", field="from")
+    return window
+
+
+class WebhookController(Controller):
+    path = "/api/webhooks"
+    tags = ["webhooks"]
+
+    @get("/", summary="Webhooks (configured and seen) with event counts and last event time")
+    async def list_webhooks(
+        self,
+        webhook_service: NamedDependency[WebhookService],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[WebhookSummary]:
+        after = decode_cursor(cursor, WebhookIdCursor).webhook_id if cursor else None
+        return await webhook_service.list_webhooks(limit=limit, after=after)
+
+    @get("/events", summary="Webhook events, newest first, without payloads")
+    async def list_events(
+        self,
+        webhook_service: NamedDependency[WebhookService],
+        webhook_id: Filter = None,
+        provider: Filter = None,
+        status: Annotated[WebhookStatus | None, QueryParameter()] = None,
+        start: From = None,
+        end: To = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[WebhookEventSummary]:
+        created_after, created_before = _window(start, end)
+        query = WebhookEventQuery(
+            webhook_id=webhook_id,
+            provider=provider,
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            after=decode_cursor(cursor, WebhookEventCursor) if cursor else None,
+        )
+        page = await webhook_service.events(query)
+        return Page(
+            items=[WebhookEventSummary.of(event) for event in page.items],
+            next_cursor=page.next_cursor,
+        )
+
+    @get("/events/{event_id:str}", summary="One webhook event with its payload")
+    async def get_event(
+        self,
+        webhook_service: NamedDependency[WebhookService],
+        event_id: Annotated[str, PathParameter(min_length=1, max_length=128)],
+    ) -> WebhookEvent:
+        return await webhook_service.event(event_id)
+
+    @post(
+        "/events",
+        status_code=HTTP_201_CREATED,
+        summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
+    )
+    async def report_event(
+        self,
+        webhook_service: NamedDependency[WebhookService],
+        data: JSONBody[WebhookEventCreate],
+    ) -> Response[Any]:
+        event, changed = await webhook_service.record_event(data.to_domain())
+        return Response(event, status_code=HTTP_201_CREATED if changed else HTTP_200_OK)
+
+    @get("/stats", summary="Per webhook and provider: counts, success rate, latency p50/p95")
+    async def stats(
+        self,
+        webhook_service: NamedDependency[WebhookService],
+        webhook_id: Filter = None,
+        provider: Filter = None,
+        start: From = None,
+        end: To = None,
+    ) -> StatsReport:
+        window_from, window_to = _window(start, end)
+        return await webhook_service.stats(
+            start=window_from, end=window_to, webhook_id=webhook_id, provider=provider
+        )
