@@ -21,6 +21,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     db_pool_size: int = 10
     agents: tuple[str, ...] = ()
     history_length: int = 1000
+    history_ttl_seconds: float = 86_400
+    ws_send_queue: int = 1000
+    ws_max_frame_bytes: int = 16_384
+    ws_max_subscriptions: int = 100
+    ingest_stream: str = "dashboard:ingest"
+    ingest_group: str = "dashboard-api"
+    ingest_dead_letter_stream: str = "dashboard:ingest:rejected"
+    ingest_claim_idle_ms: int = 30_000
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -16,8 +16,10 @@ from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.settings import Settings
 
 
@@ -43,15 +45,20 @@ def create_app(
             clock=clock,
             configured_agents=settings.agents,
         )
-        Runtime(adapters=ready, tasks=tasks).install(app.state)
+        hub = build_hub(ready, tasks, settings)
+        ingestor = build_ingestor(ready, tasks)
+        Runtime(adapters=ready, tasks=tasks, hub=hub, ingestor=ingestor, settings=settings).install(
+            app.state
+        )
         try:
-            yield
+            async with running(hub, ingestor):
+                yield
         finally:
             if owned:
                 await ready.close()
 
     return Litestar(
-        route_handlers=[TaskController, SystemController, docs_assets_router()],
+        route_handlers=[TaskController, SystemController, websocket_hub, docs_assets_router()],
         dependencies={"task_service": Provide(_task_service, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from litestar.datastructures import State
 
 from dashboard_api.bootstrap import Adapters
+from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.settings import Settings
 
 _STATE_KEY = "runtime"
 
@@ -18,6 +21,9 @@ _STATE_KEY = "runtime"
 class Runtime:
     adapters: Adapters
     tasks: TaskService
+    hub: Hub
+    ingestor: Ingestor
+    settings: Settings
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started_monotonic: float = field(default_factory=time.monotonic)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +24,7 @@ class MemoryDatabase:
 
     def __init__(self) -> None:
         self.tasks: dict[str, Task] = {}
+        self.processed_events: dict[str, datetime] = {}
         self.write_lock = asyncio.Lock()
 
 
@@ -131,13 +133,29 @@ def _summary(task: Task) -> TaskSummary:
     )
 
 
+class MemoryProcessedEvents:
+    def __init__(self, db: MemoryDatabase, pending: dict[str, datetime]) -> None:
+        self._db = db
+        self._pending = pending
+
+    async def contains(self, event_id: str) -> bool:
+        return event_id in self._pending or event_id in self._db.processed_events
+
+    async def add(self, event_id: str, processed_at: datetime) -> None:
+        if await self.contains(event_id):
+            raise Conflict(f"event {event_id} was already processed", event_id=event_id)
+        self._pending[event_id] = processed_at
+
+
 class MemoryUnitOfWork:
     """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
 
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
         self._pending: dict[str, Task] = {}
+        self._pending_events: dict[str, datetime] = {}
         self.tasks = MemoryTaskStore(db, self._pending)
+        self.processed_events = MemoryProcessedEvents(db, self._pending_events)
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -151,9 +169,12 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._pending.clear()
+        self._pending_events.clear()
         self._db.write_lock.release()
 
     async def commit(self) -> None:
         self._db.tasks.update(self._pending)
+        self._db.processed_events.update(self._pending_events)
         self._pending.clear()
+        self._pending_events.clear()
         self.committed = True

@@ -54,3 +54,11 @@ KEYSET_INDEXES = (
     Index("ix_tasks_session_id", tasks.c.session_id, tasks.c.created_at, tasks.c.task_id),
     Index("ix_tasks_conversation_id", tasks.c.conversation_id, tasks.c.created_at, tasks.c.task_id),
 )
+
+# Engine events already applied: an event id is recorded in the transaction that applies it.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("processed_at", DateTimeUTC(timezone=True), nullable=False),
+)
