@@ -12,6 +12,7 @@ from litestar.di import Provide
 from dashboard_api.bootstrap import Adapters, build_adapters
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -51,7 +52,8 @@ def create_app(
             app.state
         )
         try:
-            async with running(hub, ingestor):
+            demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
+            async with running(hub, ingestor, demo_engine=demo):
                 yield
         finally:
             if owned:

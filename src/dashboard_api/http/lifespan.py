@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from dashboard_api.bootstrap import Adapters
+from dashboard_api.demo_engine import run_demo_engine
 from dashboard_api.domain.errors import NotFound
 from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
 from dashboard_api.domain.task_service import TaskService, status_event
+from dashboard_api.engine import EnginePublisher
 from dashboard_api.settings import Settings
 
 
@@ -43,14 +45,21 @@ def build_ingestor(adapters: Adapters, tasks: TaskService) -> Ingestor:
 
 
 @asynccontextmanager
-async def running(hub: Hub, ingestor: Ingestor) -> AsyncIterator[None]:
-    """Start the hub's live feed and the ingest loop; stop both on the way out."""
+async def running(
+    hub: Hub, ingestor: Ingestor, *, demo_engine: EnginePublisher | None = None
+) -> AsyncIterator[None]:
+    """Start the hub's live feed, the ingest loop and (in demo mode) the simulated engine;
+    stop them on the way out."""
     await hub.start()
-    consuming = asyncio.create_task(ingestor.run(), name="ingestor")
+    workers = [asyncio.create_task(ingestor.run(), name="ingestor")]
+    if demo_engine is not None:
+        workers.append(asyncio.create_task(run_demo_engine(demo_engine), name="demo-engine"))
     try:
         yield
     finally:
-        consuming.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consuming
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
         await hub.stop()
