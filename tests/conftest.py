@@ -71,7 +71,7 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def clean_postgres(postgres_engine: AsyncEngine) -> AsyncEngine:
     async with postgres_engine.begin() as connection:
-        await connection.execute(text("TRUNCATE tasks"))
+        await connection.execute(text("TRUNCATE tasks, processed_events"))
     return postgres_engine
 
 
