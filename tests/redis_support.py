@@ -26,7 +26,7 @@ def require_shared_redis() -> str:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, so it may be killed and restarted (never the shared one)."""
+    """A redis-server of the test's own: it may be killed and restarted, the shared one never."""
 
     def __init__(self, port: int) -> None:
         self.port = port

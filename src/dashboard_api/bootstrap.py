@@ -75,9 +75,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     bus: EventBus
     ingest: IngestQueue
     if settings.redis_url:
-        from redis.asyncio import Redis
-
-        from dashboard_api.adapters.redis.bus import RedisEventBus
+        from dashboard_api.adapters.redis.bus import RedisEventBus, resilient_client
         from dashboard_api.adapters.redis.ingest import RedisIngestQueue
 
         redis_bus = RedisEventBus.from_url(
@@ -87,9 +85,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         )
         bus = redis_bus
         # Its own client: XREADGROUP blocks a connection for seconds at a time.
-        ingest_redis = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=5, socket_timeout=10
-        )
+        ingest_redis = resilient_client(settings.redis_url)
         ingest = RedisIngestQueue(
             ingest_redis,
             stream=settings.ingest_stream,

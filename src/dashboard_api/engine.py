@@ -47,15 +47,13 @@ class EnginePublisher:
         ingest_stream: str = "dashboard:ingest",
     ) -> EnginePublisher:
         """A publisher on the Redis the API uses (same history and stream settings)."""
-        from redis.asyncio import Redis
-
-        from dashboard_api.adapters.redis.bus import RedisEventBus
+        from dashboard_api.adapters.redis.bus import RedisEventBus, resilient_client
         from dashboard_api.adapters.redis.ingest import RedisIngestQueue
 
         bus = RedisEventBus.from_url(
             redis_url, history_length=history_length, history_ttl_seconds=history_ttl_seconds
         )
-        redis = Redis.from_url(redis_url)
+        redis = resilient_client(redis_url)
         ingest = RedisIngestQueue(
             redis, stream=ingest_stream, group="-", dead_letter_stream="-", consumer="engine"
         )

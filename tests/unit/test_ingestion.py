@@ -84,7 +84,7 @@ async def test_a_redelivered_event_changes_nothing(rig: Rig) -> None:
     task = await rig.tasks.get("t1")
     assert (task.status, task.version) == (TaskStatus.FAILED, 2)
     assert len(rig.bus.on("tasks")) == 2  # announced once per applied event
-    assert rig.ingestor.applied == 4 and rig.ingestor.rejected == 0
+    assert (rig.ingestor.applied, rig.ingestor.rejected) == (4, 0)
 
 
 @pytest.mark.parametrize(

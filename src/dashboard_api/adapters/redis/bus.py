@@ -11,6 +11,10 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dashboard_api.adapters.redis.feed import RedisEventFeed
 from dashboard_api.domain.ports import Deliver, Event, Resubscribed
@@ -27,6 +31,18 @@ local message = '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2)
 redis.call('PUBLISH', ARGV[1], message)
 return id
 """
+
+
+def resilient_client(url: str) -> Redis:
+    """A client whose commands survive a Redis restart: a pooled connection that died with the
+    old server is replaced and the command retried, instead of failing the caller once."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 def encode_event(event: Event) -> bytes:
@@ -57,7 +73,7 @@ class RedisEventBus:
         cls, url: str, *, history_length: int = 1000, history_ttl_seconds: float = 86_400
     ) -> RedisEventBus:
         return cls(
-            Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10),
+            resilient_client(url),
             url=url,
             history_length=history_length,
             history_ttl_seconds=history_ttl_seconds,
