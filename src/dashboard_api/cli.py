@@ -89,6 +89,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        # Deflate runs once per frame per client: off by default, it costs the fan-out most.
+        ws_per_message_deflate=settings.ws_compression,
     )
     return 0
 

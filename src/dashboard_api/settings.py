@@ -25,6 +25,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ws_send_queue: int = 1000
     ws_max_frame_bytes: int = 16_384
     ws_max_subscriptions: int = 100
+    ws_compression: bool = False
     ingest_stream: str = "dashboard:ingest"
     ingest_group: str = "dashboard-api"
     ingest_dead_letter_stream: str = "dashboard:ingest:rejected"
