@@ -64,6 +64,14 @@ async def receive(socket: ClientConnection) -> dict[str, Any]:
     return message
 
 
+async def read_until_closed(socket: ClientConnection) -> ConnectionClosed:
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), 15)
+    except ConnectionClosed as closed:
+        return closed
+
+
 def sequence(event_id: str) -> tuple[int, int]:
     millis, _, number = event_id.partition("-")
     return int(millis), int(number)
@@ -157,10 +165,9 @@ async def test_a_slow_client_is_disconnected_and_the_others_go_on(
         async with httpx.AsyncClient(base_url=server.url) as http:
             status = (await http.get("/api/status")).json()["realtime"]
         assert status["dropped_slow_clients"] == 1
-        with pytest.raises(ConnectionClosed) as closed:
-            while True:
-                await asyncio.wait_for(slow.recv(), 15)
-        assert closed.value.rcvd is None or closed.value.rcvd.code in (1008, 1013)
+        closed = await read_until_closed(slow)
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 1013  # "try again later": the client may come back
     finally:
         server.stop()
 
