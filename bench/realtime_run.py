@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from dashboard_api.adapters.redis.bus import HISTORY_PREFIX, PUBLISH_SCRIPT
 
 HERE = Path(__file__).parent
+CLIENT_COMMAND = [sys.executable, "-m", "bench.realtime_clients"]
 UVICORN_FLAGS = ["--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
 
 
@@ -45,9 +46,9 @@ def free_port() -> int:
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server") or "redis-server"
     redis = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port)]
-        + ["--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)
@@ -90,8 +91,7 @@ class Clients:
         share = count // processes
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "bench.realtime_clients", url, str(n * share)]
-                + [str(share), pattern],
+                [*CLIENT_COMMAND, url, str(n * share), str(share), pattern],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

@@ -131,7 +131,10 @@ async def test_a_reconnecting_client_receives_what_it_missed_under_load(
         while int(seen[-1]["output"]) < total - 1:
             seen.append(await receive(socket))
     await publishing
-    assert [int(event["output"]) for event in seen] == list(range(total))
+    outputs = [int(event["output"]) for event in seen]
+    if outputs != list(range(total)):
+        print("DBG", [(i, e["output"], e["id"]) for i, e in enumerate(seen) if 95 < i < 112])
+    assert outputs == list(range(total))
     ids = [sequence(event["id"]) for event in seen]
     assert ids == sorted(set(ids))
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Coroutine
+from typing import Any, cast
 
 from litestar import WebSocket, websocket
 from litestar.datastructures import State
 
-from dashboard_api.domain.realtime.client import HubClient
+from dashboard_api.domain.realtime.client import HubClient, WriteNow
 from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.realtime.protocol import (
     PONG,
@@ -33,7 +34,7 @@ async def websocket_hub(socket: WebSocket[Any, Any, State]) -> None:
     runtime = Runtime.of(socket.app.state)
     hub = runtime.hub
     await socket.accept()
-    client = hub.connect(runtime.settings.ws_send_queue)
+    client = hub.connect(runtime.settings.ws_send_queue, _writer_now(socket))
     writer = asyncio.create_task(_write(socket, client))
     reader = asyncio.create_task(_read(socket, hub, client, runtime.settings.ws_max_frame_bytes))
     closed = asyncio.create_task(client.closed.wait())
@@ -55,7 +56,44 @@ async def _write(socket: WebSocket[Any, Any, State], client: HubClient) -> None:
     send = socket.send
     while frames := await client.take():
         for frame in frames:
-            await send({"type": "websocket.send", "text": frame, "bytes": None})
+            if isinstance(frame, str):
+                await send({"type": "websocket.send", "text": frame, "bytes": None})
+            else:
+                await frame
+
+
+def _writer_now(socket: WebSocket[Any, Any, State]) -> WriteNow:
+    """Write a frame without a task switch: step the ASGI send coroutine by hand. The server's
+    send completes at once while the socket is writable; when it must wait, the rest of the
+    coroutine is handed back for the connection's writer task to finish."""
+    send = socket.send
+
+    def write_now(frame: str) -> Awaitable[None] | None:
+        event = {"type": "websocket.send", "text": frame, "bytes": None}
+        step = cast("Coroutine[Any, Any, None]", send(event))  # type: ignore[arg-type]
+        try:
+            blocked_on = step.send(None)
+        except StopIteration:
+            return None
+        return _finish(step, blocked_on)
+
+    return write_now
+
+
+async def _finish(step: Coroutine[Any, Any, None], blocked_on: Any) -> None:
+    """Drive a started coroutine to its end, as a task would: wait for what it yielded, then
+    resume it."""
+    try:
+        while True:
+            if blocked_on is None:
+                await asyncio.sleep(0)
+            else:
+                await blocked_on
+            blocked_on = step.send(None)
+    except StopIteration:
+        return
+    finally:
+        step.close()
 
 
 async def _read(

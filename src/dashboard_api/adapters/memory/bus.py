@@ -38,7 +38,7 @@ class MemoryEventFeed:
     async def subscribe(self, channel: str) -> None:
         self.channels.add(channel)
 
-    async def unsubscribe(self, channel: str) -> None:
+    def unsubscribe(self, channel: str) -> None:
         self.channels.discard(channel)
 
     @property

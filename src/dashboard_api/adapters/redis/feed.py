@@ -51,7 +51,7 @@ class RedisEventFeed:
         # Without a connection the supervisor subscribes it on reconnecting.
         await waiter
 
-    async def unsubscribe(self, channel: str) -> None:
+    def unsubscribe(self, channel: str) -> None:
         self._wanted.discard(channel)
         if self._connection is not None:
             self._connection.send("UNSUBSCRIBE", channel)

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from dashboard_api.domain.ports import EventBus, EventFeed
-from dashboard_api.domain.realtime.client import HubClient
+from dashboard_api.domain.realtime.client import HubClient, WriteNow
 from dashboard_api.domain.realtime.event_ids import EventKey, message_key
 from dashboard_api.domain.realtime.protocol import (
     ErrorCode,
@@ -34,7 +34,7 @@ FinalStatus = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
 class _Channel:
-    __slots__ = ("buffer", "last", "name", "prefix", "ready", "subscribers")
+    __slots__ = ("baseline", "buffer", "floors", "last", "name", "prefix", "ready", "subscribers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -42,6 +42,12 @@ class _Channel:
         # None: live; a list: the client is catching up and its frames wait there.
         self.subscribers: dict[HubClient, list[tuple[EventKey | None, str]] | None] = {}
         self.last: EventKey | None = None  # newest id fanned out, for dedupe and gap filling
+        # Newest id in history when the channel was opened: where a refill starts if nothing
+        # was fanned out yet.
+        self.baseline: EventKey | None = None
+        # Clients whose replay ran ahead of live delivery: events up to their floor, still on
+        # their way from Redis, were already sent to them from history.
+        self.floors: dict[HubClient, EventKey] = {}
         self.buffer: list[bytes] | None = None  # set while the channel refills after a reconnect
         self.ready: asyncio.Task[None] | None = None
 
@@ -78,8 +84,8 @@ class Hub:
         if self._feed is not None:
             await self._feed.close()
 
-    def connect(self, capacity: int) -> HubClient:
-        client = HubClient(capacity)
+    def connect(self, capacity: int, write_now: WriteNow | None = None) -> HubClient:
+        client = HubClient(capacity, write_now)
         self._clients.add(client)
         return client
 
@@ -144,6 +150,8 @@ class Hub:
             frames.append(final)
         frames.extend(frame for key, frame in pending if key is None or sent is None or key > sent)
         state.subscribers[client] = None
+        if sent is not None and (state.last is None or sent > state.last):
+            state.floors[client] = sent
         for frame in frames:
             if not client.offer(frame):
                 self._drop_slow(client)
@@ -154,12 +162,14 @@ class Hub:
         state = self._channels.get(channel)
         if state is None or state.subscribers.pop(client, False) is False:
             return
+        state.floors.pop(client, None)
         if not state.subscribers:
             del self._channels[channel]
             if state.ready is not None and not state.ready.done():
                 state.ready.cancel()
             if self._feed is not None:
-                self._spawn(self._feed.unsubscribe(channel))
+                # At once, not in a task: a SUBSCRIBE for the same channel may follow at once.
+                self._feed.unsubscribe(channel)
 
     def _open(self, channel: str) -> _Channel:
         state = self._channels[channel] = _Channel(channel)
@@ -171,9 +181,7 @@ class Hub:
         await self._feed.subscribe(state.name)
         # Where the channel stands now: the point a reconnection refills from.
         tail = await self._bus.history(state.name, after=None, limit=1)
-        key = message_key(tail[0]) if tail else None
-        if key is not None and (state.last is None or key > state.last):
-            state.last = key
+        state.baseline = message_key(tail[0]) if tail else None
 
     async def _final_frame(self, state: _Channel) -> str | None:
         if self._final_status is None or not state.name.startswith("task:"):
@@ -182,8 +190,9 @@ class Hub:
         if event is None:
             return None
         body = {"channel": state.name, **event}
-        if state.last is not None:
-            body["id"] = f"{state.last[0]}-{state.last[1]}"
+        newest = max(state.last or (0, 0), state.baseline or (0, 0))
+        if newest != (0, 0):
+            body["id"] = f"{newest[0]}-{newest[1]}"
         return msgspec.json.encode(body).decode()
 
     def _on_message(self, channel: str, message: bytes) -> None:
@@ -206,10 +215,16 @@ class Hub:
             state.last = key
         frame = event_frame(state.prefix, message)
         slow: list[HubClient] = []
+        floors = state.floors
         for client, pending in state.subscribers.items():
             if pending is not None:
                 pending.append((key, frame))
-            elif not client.offer(frame):
+                continue
+            if floors and key is not None and client in floors:
+                if key <= floors[client]:
+                    continue  # it had this one from history
+                del floors[client]
+            if not client.offer(frame):
                 slow.append(client)
         for client in slow:
             self._drop_slow(client)
@@ -221,7 +236,11 @@ class Hub:
     def _on_resubscribed(self, channels: list[str]) -> None:
         for channel in channels:
             state = self._channels.get(channel)
-            if state is not None and state.last is not None and state.buffer is None:
+            if state is None or state.buffer is not None:
+                continue
+            if state.last is None:
+                state.last = state.baseline
+            if state.last is not None:
                 state.buffer = []
                 self._spawn(self._refill(state))
 
