@@ -91,6 +91,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,
         # Deflate runs once per frame per client: off by default, it costs the fan-out most.
         ws_per_message_deflate=settings.ws_compression,
+        # Frames over our limit get an `error` frame; far larger ones are not even buffered.
+        ws_max_size=max(1024 * 1024, settings.ws_max_frame_bytes * 4),
     )
     return 0
 

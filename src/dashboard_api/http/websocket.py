@@ -88,6 +88,9 @@ async def _finish(step: Coroutine[Any, Any, None], blocked_on: Any) -> None:
             if blocked_on is None:
                 await asyncio.sleep(0)
             else:
+                # The future was yielded to no task: clear the flag a task would have cleared,
+                # or awaiting it again is refused ("await wasn't used with future").
+                blocked_on._asyncio_future_blocking = False
                 await blocked_on
             blocked_on = step.send(None)
     except StopIteration:
@@ -107,7 +110,7 @@ async def _read(
         try:
             if not isinstance(text, str):
                 raise FrameError(ErrorCode.BINARY_FRAME, "frames are JSON text, not binary")
-            if len(text) > max_frame_bytes:
+            if len(text) > max_frame_bytes or len(text.encode()) > max_frame_bytes:
                 raise FrameError(
                     ErrorCode.FRAME_TOO_LARGE, f"frames are at most {max_frame_bytes} bytes"
                 )

@@ -246,7 +246,8 @@ class Hub:
 
     async def _refill(self, state: _Channel) -> None:
         """Deliver from history what was published while the live connection was down."""
-        assert state.last is not None
+        if state.last is None or state.buffer is None:
+            return
         try:
             missed = await self._bus.history(
                 state.name, after=f"{state.last[0]}-{state.last[1]}", limit=self._history_limit
