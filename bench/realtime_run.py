@@ -192,6 +192,8 @@ def run_kind(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(1)
         results["per_task"] = summary(clients.stop())
         print(kind, "per-task", results["per_task"], flush=True)
+        if args.per_task_only:
+            return results
 
         clients = Clients(url, args.clients, "task:broadcast", args.client_processes)
         clients.go()
@@ -228,6 +230,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--burst-rate", type=float, default=150, help="broadcasts per second")
     parser.add_argument("--kinds", nargs="+", default=["service", "floor"])
+    parser.add_argument("--per-task-only", action="store_true")
     args = parser.parse_args()
     report = {
         "conditions": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -54,6 +55,10 @@ def create_app(
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with running(hub, ingestor, demo_engine=demo):
+                # What start-up built lives as long as the process: keep it out of the cyclic
+                # collector, whose full passes would otherwise walk it (tail latency of /ws).
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
             if owned:
