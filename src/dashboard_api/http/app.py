@@ -31,9 +31,12 @@ def create_app(
     adapters: Adapters | None = None,
     clock: Clock = utc_now,
     debug: bool = False,
+    freeze_gc: bool = False,
 ) -> Litestar:
     """Build the app. Pass `adapters` to embed it on storage and a bus of your own; they stay
-    yours to close. Without them the app builds (and closes) the ones `settings` describe."""
+    yours to close. Without them the app builds (and closes) the ones `settings` describe.
+    `freeze_gc` (what the server entry point sets) moves everything start-up built out of the
+    cyclic garbage collector's reach: a process-wide choice, so an embedder makes it."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -55,10 +58,11 @@ def create_app(
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with running(hub, ingestor, demo_engine=demo):
-                # What start-up built lives as long as the process: keep it out of the cyclic
-                # collector, whose full passes would otherwise walk it (tail latency of /ws).
-                gc.collect()
-                gc.freeze()
+                if freeze_gc:
+                    # What start-up built lives as long as the process: keep it out of the
+                    # cyclic collector, whose full passes would walk it (tail latency of /ws).
+                    gc.collect()
+                    gc.freeze()
                 yield
         finally:
             if owned:
@@ -82,4 +86,4 @@ def _task_service(state: State) -> TaskService:
 
 def app_from_env() -> Litestar:
     """Entry point for ASGI servers: `uvicorn --factory dashboard_api.http.app:app_from_env`."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), freeze_gc=True)
