@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check migrate bench clean
+.PHONY: run demo test lint typecheck check migrate bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)  ## migrate, then serve on 127.0.0.1:5000 (SQLite + in-process bus by default)
 	$(BIN)/dashboard-api run
+
+demo: $(STAMP)  ## serve with a simulated agent engine streaming live tasks
+	$(BIN)/dashboard-api demo
 
 migrate: $(STAMP)
 	$(BIN)/dashboard-api db upgrade
@@ -32,6 +35,9 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-realtime: $(STAMP)
+	$(BIN)/python -m bench.realtime_run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

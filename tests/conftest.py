@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
+
+if TYPE_CHECKING:
+    from tests.redis_support import PrivateRedis
 
 ADMIN_URL = os.environ.get(
     "DASHBOARD_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -73,6 +77,7 @@ TABLES = (
     "rollups_hourly",
     "rollups_daily",
     "rollup_deltas",
+    "processed_events",
     "messages",
     "conversations",
     "handoff_outbox",
@@ -116,3 +121,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if REQUIRE_SERVICES and skipped and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own on a free port, stopped afterwards."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    from tests.redis_support import PrivateRedis
+
+    server = PrivateRedis(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

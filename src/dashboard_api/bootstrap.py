@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from dashboard_api.domain.ports import (
     ConversationStore,
     EventBus,
+    IngestQueue,
     MessageStore,
     OAuthStatusStore,
     RollupStore,
@@ -53,6 +54,8 @@ class Adapters:
     rollup_reads: RollupStore
     bus: EventBus
     workspace: WorkspaceAdapters
+    # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
+    ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -62,11 +65,18 @@ class Adapters:
             await close()
 
 
+def _memory_ingest() -> IngestQueue:
+    from dashboard_api.adapters.memory import MemoryIngestQueue
+
+    return MemoryIngestQueue()
+
+
 def memory_adapters(*, history_length: int = 1000) -> Adapters:
     """Everything in process memory: for embedders, tests and demos."""
     from dashboard_api.adapters.memory import (
         MemoryDatabase,
         MemoryEventBus,
+        MemoryIngestQueue,
         MemoryRollupStore,
         MemoryTaskStore,
         MemoryUnitOfWork,
@@ -94,6 +104,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         rollup_reads=MemoryRollupStore(db.rollups, lambda: db.tasks),
         bus=bus,
         workspace=workspace,
+        ingest=MemoryIngestQueue(),
         closers=[bus.close],
     )
 
@@ -102,7 +113,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     """Adapters for the configured database and bus. Opens pools; call inside the event loop."""
     from sqlalchemy import text
 
-    from dashboard_api.adapters.memory import MemoryEventBus
+    from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
     from dashboard_api.adapters.sqlalchemy.engine import create_engine
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
@@ -118,18 +129,35 @@ async def build_adapters(settings: Settings) -> Adapters:
     checks: dict[str, HealthCheck] = {"database": database_check}
     closers: list[Callable[[], Awaitable[None]]] = [engine.dispose, compactor.stop]
     bus: EventBus
+    ingest: IngestQueue
     if settings.redis_url:
-        from dashboard_api.adapters.redis.bus import RedisEventBus
+        from dashboard_api.adapters.redis.bus import RedisEventBus, resilient_client
+        from dashboard_api.adapters.redis.ingest import RedisIngestQueue
 
         redis_bus = RedisEventBus.from_url(
-            settings.redis_url, history_length=settings.history_length
+            settings.redis_url,
+            history_length=settings.history_length,
+            history_ttl_seconds=settings.history_ttl_seconds,
         )
         bus = redis_bus
+        # Its own client: XREADGROUP blocks a connection for seconds at a time.
+        ingest_redis = resilient_client(settings.redis_url)
+        ingest = RedisIngestQueue(
+            ingest_redis,
+            stream=settings.ingest_stream,
+            group=settings.ingest_group,
+            dead_letter_stream=settings.ingest_dead_letter_stream,
+            claim_idle_ms=settings.ingest_claim_idle_ms,
+        )
         checks["redis"] = redis_bus.ping
-        closers.append(redis_bus.close)
+        closers += [redis_bus.close, ingest_redis.aclose]
     else:
-        memory_bus = MemoryEventBus(history_length=settings.history_length)
+        memory_bus = MemoryEventBus(
+            history_length=settings.history_length,
+            history_ttl_seconds=settings.history_ttl_seconds,
+        )
         bus = memory_bus
+        ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
     compactor.start()
     return Adapters(
@@ -138,6 +166,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         rollup_reads=SqlRollupStore(engine, cache_entries=settings.analytics_cache_entries),
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
+        ingest=ingest,
         health_checks=checks,
         closers=closers,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT or 5000)")
     run.add_argument("--workers", type=int, help="worker processes (default: DASHBOARD_WORKERS)")
     run.add_argument("--no-migrate", action="store_true", help="serve the schema as it is")
+
+    demo = commands.add_parser(
+        "demo", help="serve with a simulated agent engine streaming live tasks (try /ws)"
+    )
+    demo.add_argument("--host", help="bind address (default: DASHBOARD_HOST or 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT or 5000)")
+    demo.set_defaults(workers=1, no_migrate=False)
 
     db = commands.add_parser("db", help="schema migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -39,6 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _db(settings, args.db_command, getattr(args, "revision", "head"))
     if args.command == "analytics":
         return _rebuild_rollups(settings)
+    if args.command == "demo":
+        # The ASGI factory reads the environment in the worker: demo mode travels there.
+        os.environ["DASHBOARD_DEMO"] = "true"
+        port = args.port or settings.port
+        print(
+            f"dashboard-api demo: a simulated engine streams tasks. Watch them live:\n"
+            f"  {sys.executable} -m websockets ws://127.0.0.1:{port}/ws\n"
+            '  then send {"type":"subscribe","channel":"tasks"}  '
+            f"(or a task:<id> from http://127.0.0.1:{port}/api/tasks)",
+            file=sys.stderr,
+        )
     return _run(settings, args)
 
 
@@ -102,6 +121,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        # Deflate runs once per frame per client: off by default, it costs the fan-out most.
+        ws_per_message_deflate=settings.ws_compression,
+        # Frames over our limit get an `error` frame; far larger ones are not even buffered.
+        ws_max_size=max(1024 * 1024, settings.ws_max_frame_bytes * 4),
     )
     return 0
 

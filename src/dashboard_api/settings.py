@@ -30,6 +30,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rollup_compact_seconds: float = 2.0
     # Analytics answers kept per process while no rollup changes (0: read every time).
     analytics_cache_entries: int = 256
+    history_ttl_seconds: float = 86_400
+    ws_send_queue: int = 1000
+    ws_max_frame_bytes: int = 16_384
+    ws_max_subscriptions: int = 100
+    ws_compression: bool = False
+    ingest_stream: str = "dashboard:ingest"
+    ingest_group: str = "dashboard-api"
+    ingest_dead_letter_stream: str = "dashboard:ingest:rejected"
+    ingest_claim_idle_ms: int = 30_000
+    demo: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from dashboard_api.adapters.memory import MemoryEventBus
 from dashboard_api.domain.ports import Event
 
 
-class RecordingBus:
+class RecordingBus(MemoryEventBus):
+    """A real in-process bus that also keeps every event it was asked to publish."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.published: list[tuple[str, dict[str, object]]] = []
 
     async def publish(self, channel: str, event: Event) -> str:
         self.published.append((channel, dict(event)))
-        return str(len(self.published))
+        return await super().publish(channel, event)
 
     def on(self, channel: str) -> list[dict[str, object]]:
         return [event for name, event in self.published if name == channel]

@@ -227,6 +227,9 @@ class UnitOfWork(Protocol):
     @property
     def sources(self) -> SourceStore: ...
 
+    @property
+    def processed_events(self) -> ProcessedEvents: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -245,6 +248,30 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 Event = Mapping[str, Any]
 
+# A live message as the bus carries it: (channel, JSON object bytes). Events published through
+# the bus carry their history id as the first member, `{"id":"<id>",...}`; a raw publish from
+# another Redis client may carry none.
+Deliver = Callable[[str, bytes], None]
+# Called with the channels that were subscribed again after the live connection came back.
+Resubscribed = Callable[[list[str]], None]
+
+
+class EventFeed(Protocol):
+    """Live delivery of some of the bus's channels to this process."""
+
+    async def subscribe(self, channel: str) -> None:
+        """Returns once messages published on `channel` from now on will be delivered."""
+        ...
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop live delivery of `channel`; takes effect in order with later `subscribe`s."""
+        ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
 
 class EventBus(Protocol):
     """Delivers events to whoever listens on a channel, and remembers recent ones."""
@@ -252,3 +279,52 @@ class EventBus(Protocol):
     async def publish(self, channel: str, event: Event) -> str:
         """Publish `event` on `channel`; returns the id it got in the channel's history."""
         ...
+
+    async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
+        """Messages of `channel` still in history, oldest first, with ids after `after`
+        (or the latest `limit` when `after` is None), each `{"id":"<id>",...}`."""
+        ...
+
+    async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> EventFeed:
+        """Start live delivery to `deliver`; `resubscribed` learns of every reconnection."""
+        ...
+
+
+class IngestDelivery(Protocol):
+    """One entry of the durable ingest queue, handed out until it is acknowledged."""
+
+    @property
+    def entry_id(self) -> str: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+
+class IngestQueue(Protocol):
+    """The durable queue of engine events: delivered at least once, acknowledged after use."""
+
+    async def add(self, payload: bytes) -> str:
+        """Append an event (what an engine does); returns the entry id."""
+        ...
+
+    async def claim_stale(self, *, limit: int) -> list[IngestDelivery]:
+        """Entries handed to a consumer that never acknowledged them (it crashed)."""
+        ...
+
+    async def read(self, *, limit: int, block_ms: int) -> list[IngestDelivery]:
+        """New entries, waiting up to `block_ms` for the first one."""
+        ...
+
+    async def ack(self, delivery: IngestDelivery) -> None: ...
+
+    async def reject(self, delivery: IngestDelivery, reason: str) -> None:
+        """Record the entry as refused (dead letter) and acknowledge it."""
+        ...
+
+
+class ProcessedEvents(Protocol):
+    """Ids of engine events already applied: what makes a redelivered event change nothing."""
+
+    async def contains(self, event_id: str) -> bool: ...
+
+    async def add(self, event_id: str, processed_at: datetime) -> None: ...

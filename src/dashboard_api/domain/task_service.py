@@ -130,13 +130,43 @@ class TaskService:
         return Page(items=rows[: query.limit], next_cursor=cursor)
 
     async def register(self, new: NewTask) -> Task:
+        task = self._new_task(new)
+        async with self._uow() as uow:
+            await self._store_new(uow, task)
+            await uow.commit()
+        await self._announce(task)
+        return task
+
+    async def ingest(self, event_id: str, change: NewTask | tuple[str, TaskPatch]) -> Task | None:
+        """Apply an engine event exactly once: the change and the event's processed mark commit
+        together, so a redelivered event changes nothing (and returns None)."""
+        async with self._uow() as uow:
+            if await uow.processed_events.contains(event_id):
+                return None
+            if isinstance(change, NewTask):
+                task = self._new_task(change)
+                await self._store_new(uow, task)
+            else:
+                task_id, patch = change
+                current = await uow.tasks.get(task_id)
+                if current is None:
+                    raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+                task = self._apply(current, patch)
+                if task != current:
+                    await self._store_change(uow, current, task)
+            await uow.processed_events.add(event_id, self._clock())
+            await uow.commit()
+        await self._announce(task)
+        return task
+
+    def _new_task(self, new: NewTask) -> Task:
         if new.status not in _NEW_TASK_STATUSES:
             raise InvalidInput("a new task is queued or running", field="status")
         now = self._clock()
         created_at = new.created_at or now
         if created_at > now:
             raise InvalidInput("created_at is in the future", field="created_at")
-        task = Task(
+        return Task(
             task_id=new.task_id or uuid7(),
             status=new.status,
             agent_type=new.agent_type,
@@ -149,11 +179,6 @@ class TaskService:
             model=new.model,
             started_at=now if new.status is TaskStatus.RUNNING else None,
         )
-        async with self._uow() as uow:
-            await self._store_new(uow, task)
-            await uow.commit()
-        await self._announce(task)
-        return task
 
     async def update(self, task_id: str, patch: TaskPatch) -> Task:
         async with self._uow() as uow:

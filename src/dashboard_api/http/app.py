@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
@@ -23,6 +25,7 @@ from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.observability import (
     MetricsController,
     RequestObserver,
@@ -30,6 +33,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
 from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
@@ -41,9 +45,12 @@ def create_app(
     adapters: Adapters | None = None,
     clock: Clock = utc_now,
     debug: bool = False,
+    freeze_gc: bool = False,
 ) -> Litestar:
     """Build the app. Pass `adapters` to embed it on storage and a bus of your own; they stay
-    yours to close. Without them the app builds (and closes) the ones `settings` describe."""
+    yours to close. Without them the app builds (and closes) the ones `settings` describe.
+    `freeze_gc` (what the server entry point sets) moves everything start-up built out of the
+    cyclic garbage collector's reach: a process-wide choice, so an embedder makes it."""
     settings = settings or Settings.from_env()
     access = Access(parse_tokens(settings.api_tokens))
     prices = load_prices(settings.prices_file)
@@ -61,11 +68,30 @@ def create_app(
             prices=prices,
         )
         analytics = AnalyticsService(rollups=ready.rollup_reads, clock=clock)
-        Runtime(adapters=ready, tasks=tasks, analytics=analytics, access=access).install(app.state)
+        hub = build_hub(ready, tasks, settings)
+        ingestor = build_ingestor(ready, tasks)
+        Runtime(
+            adapters=ready,
+            tasks=tasks,
+            analytics=analytics,
+            hub=hub,
+            ingestor=ingestor,
+            settings=settings,
+            access=access,
+        ).install(app.state)
         workspace = build_workspace(ready, tasks, settings, clock)
         workspace.install(app.state)
         try:
-            async with relay_loop(workspace.relay, settings.handoff_retry_seconds):
+            demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
+            async with (
+                running(hub, ingestor, demo_engine=demo),
+                relay_loop(workspace.relay, settings.handoff_retry_seconds),
+            ):
+                if freeze_gc:
+                    # What start-up built lives as long as the process: keep it out of the
+                    # cyclic collector, whose full passes would walk it (tail latency of /ws).
+                    gc.collect()
+                    gc.freeze()
                 yield
         finally:
             if owned:
@@ -77,6 +103,7 @@ def create_app(
             AnalyticsController,
             SystemController,
             MetricsController,
+            websocket_hub,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
         ],
@@ -116,4 +143,4 @@ def app_from_env() -> Litestar:
     """Entry point for ASGI servers: `uvicorn --factory dashboard_api.http.app:app_from_env`."""
     settings = Settings.from_env()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)

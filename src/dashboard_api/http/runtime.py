@@ -11,7 +11,10 @@ from litestar.datastructures import State
 from dashboard_api.bootstrap import Adapters
 from dashboard_api.domain.access import Access
 from dashboard_api.domain.analytics_service import AnalyticsService
+from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.settings import Settings
 
 _STATE_KEY = "runtime"
 
@@ -21,6 +24,9 @@ class Runtime:
     adapters: Adapters
     tasks: TaskService
     analytics: AnalyticsService
+    hub: Hub
+    ingestor: Ingestor
+    settings: Settings
     access: Access = field(default_factory=lambda: Access({}))
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started_monotonic: float = field(default_factory=time.monotonic)

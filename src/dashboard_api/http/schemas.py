@@ -166,6 +166,16 @@ class Reachability(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
+class RealtimeStatus(msgspec.Struct, kw_only=True):
+    connections: int
+    subscriptions: int
+    channels: int
+    bus_connected: bool
+    dropped_slow_clients: int
+    ingested_events: int
+    rejected_events: int
+
+
 class ServiceStatus(msgspec.Struct, kw_only=True):
     status: str
     version: str
@@ -174,6 +184,7 @@ class ServiceStatus(msgspec.Struct, kw_only=True):
     database: Reachability
     redis: Reachability
     tasks: TaskCounts | None
+    realtime: RealtimeStatus
 
 
 class Health(msgspec.Struct, kw_only=True):

@@ -1,33 +1,116 @@
-"""The in-process event bus: the embedded default, with bounded per-channel history."""
+"""The in-process event bus: the embedded default, with bounded, expiring per-channel history."""
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
+from collections.abc import Callable
 
-from dashboard_api.domain.ports import Event
+import msgspec
+
+from dashboard_api.domain.ports import Deliver, Event, Resubscribed
+from dashboard_api.domain.realtime.event_ids import event_key, with_id
+
+_SWEEP_EVERY = 1000  # publishes between sweeps of expired channels
+
+
+class _History:
+    __slots__ = ("events", "touched")
+
+    def __init__(self, length: int) -> None:
+        self.events: deque[tuple[str, bytes]] = deque(maxlen=length)
+        self.touched = 0.0
+
+
+class MemoryEventFeed:
+    """Live delivery inside the process: never disconnects, so never resubscribes."""
+
+    def __init__(self, bus: MemoryEventBus, deliver: Deliver) -> None:
+        self._bus = bus
+        self._deliver = deliver
+        self.channels: set[str] = set()
+
+    def offer(self, channel: str, message: bytes) -> None:
+        if channel in self.channels:
+            self._deliver(channel, message)
+
+    async def subscribe(self, channel: str) -> None:
+        self.channels.add(channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        self.channels.discard(channel)
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self.channels.clear()
+        self._bus.feeds.discard(self)
 
 
 class MemoryEventBus:
-    def __init__(self, *, history_length: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        history_length: int = 1000,
+        history_ttl_seconds: float = 86_400,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._history_length = history_length
-        self._history: dict[str, deque[tuple[str, Event]]] = {}
+        self._ttl = history_ttl_seconds
+        self._monotonic = monotonic
+        self._history: dict[str, _History] = {}
         self._sequence = itertools.count(1)
+        self.feeds: set[MemoryEventFeed] = set()
 
     async def publish(self, channel: str, event: Event) -> str:
-        event_id = f"{next(self._sequence)}"
+        sequence = next(self._sequence)
+        event_id = f"0-{sequence}"
+        message = with_id(event_id, msgspec.json.encode(dict(event)))
         history = self._history.get(channel)
         if history is None:
-            history = self._history[channel] = deque(maxlen=self._history_length)
-        history.append((event_id, event))
+            history = self._history[channel] = _History(self._history_length)
+        history.events.append((event_id, message))
+        history.touched = self._monotonic()
+        if sequence % _SWEEP_EVERY == 0:
+            self._forget_expired()
+        for feed in tuple(self.feeds):
+            feed.offer(channel, message)
         return event_id
 
-    def history(self, channel: str) -> list[tuple[str, Event]]:
-        """What the channel still remembers, oldest first."""
-        return list(self._history.get(channel, ()))
+    def publish_raw(self, channel: str, message: bytes) -> None:
+        """Deliver a message live without history, as a raw Redis PUBLISH would."""
+        for feed in tuple(self.feeds):
+            feed.offer(channel, message)
+
+    async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
+        history = self._history.get(channel)
+        if history is None or self._expired(history):
+            return []
+        if after is None:
+            return [message for _, message in list(history.events)[-limit:]]
+        start = event_key(after)
+        newer = [message for event_id, message in history.events if event_key(event_id) > start]
+        return newer[:limit]
+
+    async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> MemoryEventFeed:
+        feed = MemoryEventFeed(self, deliver)
+        self.feeds.add(feed)
+        return feed
+
+    def _expired(self, history: _History) -> bool:
+        return self._monotonic() - history.touched > self._ttl
+
+    def _forget_expired(self) -> None:
+        for channel in [name for name, kept in self._history.items() if self._expired(kept)]:
+            del self._history[channel]
 
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
         self._history.clear()
+        for feed in tuple(self.feeds):
+            await feed.close()

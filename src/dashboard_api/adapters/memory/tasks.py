@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -28,6 +29,7 @@ class MemoryDatabase(WorkspaceTables):
         super().__init__()
         self.tasks: dict[str, Task] = {}
         self.rollups = RollupRows()
+        self.processed_events: dict[str, datetime] = {}
         self.write_lock = asyncio.Lock()
 
 
@@ -136,6 +138,20 @@ def _summary(task: Task) -> TaskSummary:
     )
 
 
+class MemoryProcessedEvents:
+    def __init__(self, db: MemoryDatabase, pending: dict[str, datetime]) -> None:
+        self._db = db
+        self._pending = pending
+
+    async def contains(self, event_id: str) -> bool:
+        return event_id in self._pending or event_id in self._db.processed_events
+
+    async def add(self, event_id: str, processed_at: datetime) -> None:
+        if await self.contains(event_id):
+            raise Conflict(f"event {event_id} was already processed", event_id=event_id)
+        self._pending[event_id] = processed_at
+
+
 class MemoryUnitOfWork(WorkspaceUnit):
     """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
 
@@ -146,6 +162,9 @@ class MemoryUnitOfWork(WorkspaceUnit):
         self._pending_rollups: list[RollupChange] = []
         self.tasks = MemoryTaskStore(db, self._pending)
         self.rollups = MemoryRollupStore(db.rollups, lambda: db.tasks, self._pending_rollups)
+        self._pending_events: dict[str, datetime] = {}
+        self.tasks = MemoryTaskStore(db, self._pending)
+        self.processed_events = MemoryProcessedEvents(db, self._pending_events)
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -161,6 +180,7 @@ class MemoryUnitOfWork(WorkspaceUnit):
         self._pending.clear()
         self._pending_rollups.clear()
         self.discard_workspace()
+        self._pending_events.clear()
         self._db.write_lock.release()
 
     async def commit(self) -> None:
@@ -169,4 +189,7 @@ class MemoryUnitOfWork(WorkspaceUnit):
         self._pending.clear()
         self._pending_rollups.clear()
         self.apply_workspace()
+        self._db.processed_events.update(self._pending_events)
+        self._pending.clear()
+        self._pending_events.clear()
         self.committed = True

@@ -1,56 +1,121 @@
 """EventBus on Redis: each event is appended to its channel's history stream and published.
 
-One Lua script does both, so the id a subscriber sees live is the id it can resume from,
-and no event is in history without having been published or the reverse.
+One Lua script does both, so the id a subscriber sees live is the id it can resume from, the
+live order is the history order, and no event is in history without having been published or
+the reverse. Live delivery goes through one supervised pub/sub connection (`RedisEventFeed`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dashboard_api.domain.ports import Event
+from dashboard_api.adapters.redis.feed import RedisEventFeed
+from dashboard_api.domain.ports import Deliver, Event, Resubscribed
+from dashboard_api.domain.realtime.event_ids import with_id
 
 HISTORY_PREFIX = "dashboard:history:"
 
-# KEYS[1] history stream, ARGV[1] channel, ARGV[2] event JSON without id, ARGV[3] max length.
-# The id is spliced into the JSON object so the published message carries it.
-_PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
+# KEYS[1] history stream; ARGV: channel, event JSON without id, max length, retention in ms.
+# The id is spliced into the JSON object as its first member, so the message carries it.
+PUBLISH_SCRIPT = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'event', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local message = '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2)
 redis.call('PUBLISH', ARGV[1], message)
 return id
 """
 
 
+def resilient_client(url: str) -> Redis:
+    """A client whose commands survive a Redis restart: a pooled connection that died with the
+    old server is replaced and the command retried, instead of failing the caller once."""
+    # A blocking pool makes a burst of callers wait for a connection; the default pool raises
+    # "Too many connections" instead, which would fail requests under load.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=64,
+        timeout=10,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
+
+
+def encode_event(event: Event) -> bytes:
+    payload = msgspec.json.encode(dict(event))
+    if payload == b"{}":
+        raise ValueError("an event is a non-empty JSON object (it needs at least a type)")
+    return payload
+
+
 class RedisEventBus:
-    def __init__(self, redis: Redis, *, history_length: int = 1000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        url: str | None = None,
+        history_length: int = 1000,
+        history_ttl_seconds: float = 86_400,
+    ) -> None:
         self._redis = redis
+        self._url = url
         self._history_length = history_length
-        self._publish = redis.register_script(_PUBLISH)
+        self._ttl_ms = int(history_ttl_seconds * 1000)
+        self._publish = redis.register_script(PUBLISH_SCRIPT)
+        self._feeds: list[RedisEventFeed] = []
 
     @classmethod
     def from_url(
-        cls, url: str, *, history_length: int = 1000, max_connections: int = 64
+        cls, url: str, *, history_length: int = 1000, history_ttl_seconds: float = 86_400
     ) -> RedisEventBus:
-        # A blocking pool makes a burst of publishers wait for a connection; the default pool
-        # raises "Too many connections" instead, which would fail requests under load.
-        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
-        return cls(Redis(connection_pool=pool), history_length=history_length)
+        return cls(
+            resilient_client(url),
+            url=url,
+            history_length=history_length,
+            history_ttl_seconds=history_ttl_seconds,
+        )
 
     async def publish(self, channel: str, event: Event) -> str:
-        payload = json.dumps(dict(event), separators=(",", ":"))
-        if payload == "{}":
-            payload = '{"type":"empty"}'
         keys: list[Any] = [HISTORY_PREFIX + channel]
-        args: list[Any] = [channel, payload, self._history_length]
+        args: list[Any] = [channel, encode_event(event), self._history_length, self._ttl_ms]
         event_id = await self._publish(keys=keys, args=args)
         return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+    async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
+        key = HISTORY_PREFIX + channel
+        entries: Any
+        if after is None:
+            entries = list(reversed(await self._redis.xrevrange(key, count=limit) or []))
+        else:
+            entries = await self._redis.xrange(key, min=f"({after}", count=limit) or []
+        return [with_id(_text(entry_id), fields[b"event"]) for entry_id, fields in entries]
+
+    async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> RedisEventFeed:
+        if self._url is None:
+            raise RuntimeError("live delivery needs the bus to be built with from_url")
+        feed = RedisEventFeed(self._url, deliver, resubscribed)
+        feed.start()
+        self._feeds.append(feed)
+        return feed
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     async def close(self) -> None:
+        for feed in self._feeds:
+            await feed.close()
+        self._feeds.clear()
         await self._redis.aclose(close_connection_pool=True)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -264,3 +264,11 @@ oauth_installations = Table(
     Column("token_expires_at", DateTimeUTC(timezone=True)),
     Column("updated_at", DateTimeUTC(timezone=True)),
 )
+
+# Engine events already applied: an event id is recorded in the transaction that applies it.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("processed_at", DateTimeUTC(timezone=True), nullable=False),
+)

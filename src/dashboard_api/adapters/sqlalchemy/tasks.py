@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import autocommit
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
-from dashboard_api.adapters.sqlalchemy.tables import tasks
+from dashboard_api.adapters.sqlalchemy.tables import processed_events, tasks
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
@@ -240,6 +241,24 @@ def _summary(row: Row[Any]) -> TaskSummary:
     )
 
 
+class SqlProcessedEvents:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def contains(self, event_id: str) -> bool:
+        statement = select(processed_events.c.event_id).where(
+            processed_events.c.event_id == event_id
+        )
+        return (await self._connection.execute(statement)).first() is not None
+
+    async def add(self, event_id: str, processed_at: datetime) -> None:
+        row = {"event_id": event_id, "processed_at": processed_at}
+        try:
+            await self._connection.execute(insert(processed_events).values(row))
+        except IntegrityError as exc:
+            raise Conflict(f"event {event_id} was already processed", event_id=event_id) from exc
+
+
 class SqlUnitOfWork(SqlWorkspaceUnit):
     """One connection and one transaction; leaving without `commit` rolls everything back."""
 
@@ -253,6 +272,7 @@ class SqlUnitOfWork(SqlWorkspaceUnit):
         self.tasks = SqlTaskStore(self._connection)
         self.rollups = SqlRollupStore(self._connection)
         self.bind_workspace(self._connection)
+        self.processed_events = SqlProcessedEvents(self._connection)
         return self
 
     async def __aexit__(

@@ -14,7 +14,13 @@ from dashboard_api.domain.task_service import TaskService
 from dashboard_api.http.auth import PUBLIC
 from dashboard_api.http.problems import problem
 from dashboard_api.http.runtime import Runtime
-from dashboard_api.http.schemas import AgentList, Health, Reachability, ServiceStatus
+from dashboard_api.http.schemas import (
+    AgentList,
+    Health,
+    Reachability,
+    RealtimeStatus,
+    ServiceStatus,
+)
 
 PROBE_TIMEOUT_SECONDS = 2.0
 
@@ -71,6 +77,15 @@ class SystemController(Controller):
             database=database,
             redis=redis,
             tasks=await task_service.counts() if database.reachable is not False else None,
+            realtime=RealtimeStatus(
+                connections=runtime.hub.connections,
+                subscriptions=runtime.hub.subscriptions,
+                channels=runtime.hub.channels,
+                bus_connected=runtime.hub.bus_connected,
+                dropped_slow_clients=runtime.hub.dropped_slow_clients,
+                ingested_events=runtime.ingestor.applied,
+                rejected_events=runtime.ingestor.rejected,
+            ),
         )
 
     @get("/api/agents", summary="Configured and seen agents with live counts")

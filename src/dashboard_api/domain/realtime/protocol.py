@@ -1,0 +1,106 @@
+"""The `/ws` protocol (SPEC §6): what a client may send, and the frames the server answers."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+import msgspec
+
+from dashboard_api.domain.realtime.event_ids import is_event_id
+
+# task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
+_CHANNEL = re.compile(
+    r"^(?:tasks|webhooks|(?:task|conversation):[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127})$"
+)
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_CHANNEL = "missing_channel"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    INVALID_SINCE = "invalid_since"
+    BINARY_FRAME = "binary_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    BUS_UNAVAILABLE = "bus_unavailable"
+
+
+class FrameError(Exception):
+    """A client frame the server refuses; answered with an `error` frame, the socket stays."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ClientFrame(msgspec.Struct, kw_only=True, frozen=True):
+    type: str
+    channel: str | None = None
+    since: str | None = None
+
+
+_decoder = msgspec.json.Decoder(ClientFrame)
+_KNOWN_TYPES = frozenset({"subscribe", "unsubscribe", "ping"})
+
+
+def parse_frame(text: str) -> ClientFrame:
+    """Decode and check one client frame, or raise `FrameError` saying what is wrong."""
+    try:
+        frame = _decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        raise FrameError(ErrorCode.INVALID_FRAME, f"invalid frame: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise FrameError(ErrorCode.INVALID_JSON, "a frame is one JSON object") from exc
+    if frame.type not in _KNOWN_TYPES:
+        raise FrameError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"unknown type {frame.type[:64]!r}: expected subscribe, unsubscribe or ping",
+        )
+    if frame.type == "ping":
+        return frame
+    if not frame.channel:
+        raise FrameError(ErrorCode.MISSING_CHANNEL, f"{frame.type} needs a channel")
+    if _CHANNEL.match(frame.channel) is None:
+        raise FrameError(
+            ErrorCode.UNKNOWN_CHANNEL,
+            "channels are task:{id}, tasks, conversation:{id} and webhooks",
+        )
+    if frame.since is not None and not is_event_id(frame.since):
+        raise FrameError(ErrorCode.INVALID_SINCE, "since is an event id such as 1700000000000-0")
+    return frame
+
+
+def error_frame(code: ErrorCode, message: str) -> str:
+    return msgspec.json.encode({"type": "error", "code": code.value, "message": message}).decode()
+
+
+def reply_frame(kind: str, channel: str | None = None) -> str:
+    body: dict[str, str] = {"type": kind}
+    if channel is not None:
+        body["channel"] = channel
+    return msgspec.json.encode(body).decode()
+
+
+PONG = reply_frame("pong")
+
+
+def event_frame(channel_prefix: bytes, message: bytes) -> str:
+    """A bus message as a client frame: the channel spliced in as the object's first member."""
+    return (channel_prefix + message[1:]).decode()
+
+
+def channel_prefix(channel: str) -> bytes:
+    return b'{"channel":' + msgspec.json.encode(channel) + b","
+
+
+def is_event_object(message: bytes) -> bool:
+    """A raw publish is forwarded only when it is a JSON object with a string `type`."""
+    try:
+        decoded = msgspec.json.decode(message)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(decoded, dict) and isinstance(decoded.get("type"), str) and bool(decoded)

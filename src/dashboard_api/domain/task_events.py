@@ -1,0 +1,119 @@
+"""Task lifecycle events an engine sends on the durable stream, and how they become changes.
+
+{"event_id": "run-42-done", "type": "task.completed", "task_id": "42",
+ "occurred_at": "2026-11-24T20:00:00Z", "output": "...", "cost_usd": "0.0123",
+ "input_tokens": 1200, "output_tokens": 340}
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.ingestion import IngestHandler
+from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
+from dashboard_api.domain.tasks import TaskStatus
+
+Id = Annotated[str, Meta(min_length=1, max_length=128)]
+Tokens = Annotated[int, Meta(ge=0, le=10**12)]
+Text = Annotated[str, Meta(max_length=1_000_000)]
+
+LIFECYCLE_TYPES = (
+    "task.created",
+    "task.started",
+    "task.completed",
+    "task.failed",
+    "task.cancelled",
+)
+_STATUS_OF = {
+    "task.started": TaskStatus.RUNNING,
+    "task.completed": TaskStatus.COMPLETED,
+    "task.failed": TaskStatus.FAILED,
+    "task.cancelled": TaskStatus.CANCELLED,
+}
+MAX_COST_USD = Decimal("1000000")
+
+
+class TaskLifecycleEvent(msgspec.Struct, kw_only=True, frozen=True):
+    event_id: Id
+    type: Literal["task.created", "task.started", "task.completed", "task.failed", "task.cancelled"]
+    task_id: Id
+    occurred_at: datetime | None = None
+    agent_type: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    input_message: Text = ""
+    source: Annotated[str, Meta(min_length=1, max_length=32)] = "api"
+    assigned_agent: Id | None = None
+    session_id: Id | None = None
+    conversation_id: Id | None = None
+    model: Id | None = None
+    output: Text | None = None
+    error: Text | None = None
+    cost_usd: Decimal | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_read_tokens: Tokens | None = None
+    cache_write_tokens: Tokens | None = None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_T = TypeVar("_T")
+
+
+def _or_unset(value: _T | None) -> _T | UnsetType:
+    return UNSET if value is None else value
+
+
+def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
+    """The task change an event stands for."""
+    if event.type == "task.created":
+        if event.agent_type is None:
+            raise InvalidInput("task.created needs agent_type", field="agent_type")
+        return NewTask(
+            task_id=event.task_id,
+            agent_type=event.agent_type,
+            input_message=event.input_message,
+            source=event.source,
+            assigned_agent=event.assigned_agent,
+            session_id=event.session_id,
+            conversation_id=event.conversation_id,
+            model=event.model,
+            created_at=_utc(event.occurred_at),
+        )
+    if event.cost_usd is not None and not (0 <= event.cost_usd <= MAX_COST_USD):
+        raise InvalidInput(f"cost_usd must be between 0 and {MAX_COST_USD}", field="cost_usd")
+    status = _STATUS_OF[event.type]
+    moment = _utc(event.occurred_at)
+    return event.task_id, TaskPatch(
+        status=status,
+        assigned_agent=_or_unset(event.assigned_agent),
+        model=_or_unset(event.model),
+        output=_or_unset(event.output),
+        error=_or_unset(event.error),
+        cost_usd=_or_unset(event.cost_usd),
+        input_tokens=_or_unset(event.input_tokens),
+        output_tokens=_or_unset(event.output_tokens),
+        cache_read_tokens=_or_unset(event.cache_read_tokens),
+        cache_write_tokens=_or_unset(event.cache_write_tokens),
+        started_at=moment if status is TaskStatus.RUNNING and moment else UNSET,
+        completed_at=moment if status.is_terminal and moment else UNSET,
+    )
+
+
+def lifecycle_handler(tasks: TaskService) -> IngestHandler:
+    """The ingest handler for every task lifecycle type (register it under each)."""
+
+    async def handle(payload: bytes) -> None:
+        event = msgspec.json.decode(payload, type=TaskLifecycleEvent)
+        await tasks.ingest(event.event_id, change_of(event))
+
+    return handle

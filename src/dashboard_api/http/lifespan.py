@@ -1,0 +1,65 @@
+"""What runs beside the HTTP handlers for the app's lifetime: the hub and the ingestor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from dashboard_api.bootstrap import Adapters
+from dashboard_api.demo_engine import run_demo_engine
+from dashboard_api.domain.errors import NotFound
+from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.realtime.hub import Hub
+from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
+from dashboard_api.domain.task_service import TaskService, status_event
+from dashboard_api.engine import EnginePublisher
+from dashboard_api.settings import Settings
+
+
+def build_hub(adapters: Adapters, tasks: TaskService, settings: Settings) -> Hub:
+    async def final_status(task_id: str) -> Mapping[str, Any] | None:
+        # Once per subscription to task:{id}: a finished task's status is sent at once.
+        try:
+            task = await tasks.get(task_id)
+        except NotFound:
+            return None
+        return status_event(task) if task.status.is_terminal else None
+
+    return Hub(
+        adapters.bus,
+        history_limit=settings.history_length,
+        max_subscriptions=settings.ws_max_subscriptions,
+        final_status=final_status,
+    )
+
+
+def build_ingestor(adapters: Adapters, tasks: TaskService) -> Ingestor:
+    ingestor = Ingestor(adapters.ingest)
+    handler = lifecycle_handler(tasks)
+    for event_type in LIFECYCLE_TYPES:
+        ingestor.register(event_type, handler)
+    return ingestor
+
+
+@asynccontextmanager
+async def running(
+    hub: Hub, ingestor: Ingestor, *, demo_engine: EnginePublisher | None = None
+) -> AsyncIterator[None]:
+    """Start the hub's live feed, the ingest loop and (in demo mode) the simulated engine;
+    stop them on the way out."""
+    await hub.start()
+    workers = [asyncio.create_task(ingestor.run(), name="ingestor")]
+    if demo_engine is not None:
+        workers.append(asyncio.create_task(run_demo_engine(demo_engine), name="demo-engine"))
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        await hub.stop()

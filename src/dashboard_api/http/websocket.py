@@ -1,0 +1,128 @@
+"""`/ws`: one reader and one writer per socket around the hub (SPEC §6).
+
+Frames are received as raw ASGI messages and decoded with msgspec here, so a bad frame gets an
+`error` frame and the connection stays open (a `websocket_listener` with a DTO would drop it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Coroutine
+from typing import Any, cast
+
+from litestar import WebSocket, websocket
+from litestar.datastructures import State
+
+from dashboard_api.domain.realtime.client import HubClient, WriteNow
+from dashboard_api.domain.realtime.hub import Hub
+from dashboard_api.domain.realtime.protocol import (
+    PONG,
+    ErrorCode,
+    FrameError,
+    error_frame,
+    parse_frame,
+    reply_frame,
+)
+from dashboard_api.http.runtime import Runtime
+
+CLOSE_TIMEOUT_SECONDS = 2.0
+
+
+@websocket("/ws")
+async def websocket_hub(socket: WebSocket[Any, Any, State]) -> None:
+    runtime = Runtime.of(socket.app.state)
+    hub = runtime.hub
+    await socket.accept()
+    client = hub.connect(runtime.settings.ws_send_queue, _writer_now(socket))
+    writer = asyncio.create_task(_write(socket, client))
+    reader = asyncio.create_task(_read(socket, hub, client, runtime.settings.ws_max_frame_bytes))
+    closed = asyncio.create_task(client.closed.wait())
+    try:
+        await asyncio.wait({writer, reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.disconnect(client)
+        for task in (writer, reader, closed):
+            task.cancel()
+        await asyncio.gather(writer, reader, closed, return_exceptions=True)
+    if client.close_code is not None:
+        # A slow client (or shutdown): its writer may be stuck on a full socket, so the close
+        # frame is not waited for long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(socket.close(code=client.close_code), CLOSE_TIMEOUT_SECONDS)
+
+
+async def _write(socket: WebSocket[Any, Any, State], client: HubClient) -> None:
+    send = socket.send
+    while frames := await client.take():
+        for frame in frames:
+            if isinstance(frame, str):
+                await send({"type": "websocket.send", "text": frame, "bytes": None})
+            else:
+                await frame
+
+
+def _writer_now(socket: WebSocket[Any, Any, State]) -> WriteNow:
+    """Write a frame without a task switch: step the ASGI send coroutine by hand. The server's
+    send completes at once while the socket is writable; when it must wait, the rest of the
+    coroutine is handed back for the connection's writer task to finish."""
+    send = socket.send
+
+    def write_now(frame: str) -> Awaitable[None] | None:
+        event = {"type": "websocket.send", "text": frame, "bytes": None}
+        step = cast("Coroutine[Any, Any, None]", send(event))  # type: ignore[arg-type]
+        try:
+            blocked_on = step.send(None)
+        except StopIteration:
+            return None
+        return _finish(step, blocked_on)
+
+    return write_now
+
+
+async def _finish(step: Coroutine[Any, Any, None], blocked_on: Any) -> None:
+    """Drive a started coroutine to its end, as a task would: wait for what it yielded, then
+    resume it."""
+    try:
+        while True:
+            if blocked_on is None:
+                await asyncio.sleep(0)
+            else:
+                # The future was yielded to no task: clear the flag a task would have cleared,
+                # or awaiting it again is refused ("await wasn't used with future").
+                blocked_on._asyncio_future_blocking = False
+                await blocked_on
+            blocked_on = step.send(None)
+    except StopIteration:
+        return
+    finally:
+        step.close()
+
+
+async def _read(
+    socket: WebSocket[Any, Any, State], hub: Hub, client: HubClient, max_frame_bytes: int
+) -> None:
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        try:
+            if not isinstance(text, str):
+                raise FrameError(ErrorCode.BINARY_FRAME, "frames are JSON text, not binary")
+            if len(text) > max_frame_bytes or len(text.encode()) > max_frame_bytes:
+                raise FrameError(
+                    ErrorCode.FRAME_TOO_LARGE, f"frames are at most {max_frame_bytes} bytes"
+                )
+            frame = parse_frame(text)
+            if frame.type == "ping":
+                client.offer(PONG)
+            elif frame.type == "unsubscribe":
+                assert frame.channel is not None
+                hub.unsubscribe(client, frame.channel)
+                client.offer(reply_frame("unsubscribed", frame.channel))
+            else:
+                assert frame.channel is not None
+                await hub.subscribe(client, frame.channel, frame.since)
+        except FrameError as refused:
+            client.offer(error_frame(refused.code, refused.message))

@@ -1,0 +1,103 @@
+"""The EventBus contract, run against the memory bus and the Redis bus on the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+
+from dashboard_api.adapters.memory import MemoryEventBus
+from dashboard_api.adapters.redis.bus import RedisEventBus
+from dashboard_api.domain.ports import EventBus
+from tests.redis_support import require_shared_redis, unique
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
+    if request.param == "memory":
+        memory = MemoryEventBus(history_length=5)
+        yield memory
+        await memory.close()
+        return
+    redis_bus = RedisEventBus.from_url(require_shared_redis(), history_length=5)
+    yield redis_bus
+    await redis_bus.close()
+
+
+def decode(message: bytes) -> dict[str, object]:
+    decoded: dict[str, object] = msgspec.json.decode(message)
+    return decoded
+
+
+async def test_history_keeps_the_latest_events_with_their_ids(bus: EventBus) -> None:
+    channel = unique("task:contract-")
+    ids = [await bus.publish(channel, {"type": "task_output", "n": n}) for n in range(8)]
+    kept = [decode(message) for message in await bus.history(channel, after=None, limit=100)]
+    assert [event["n"] for event in kept] == [3, 4, 5, 6, 7]  # bounded to history_length
+    assert [event["id"] for event in kept] == ids[3:]
+
+
+async def test_history_after_an_id_holds_only_what_came_later(bus: EventBus) -> None:
+    channel = unique("task:contract-")
+    ids = [await bus.publish(channel, {"type": "task_output", "n": n}) for n in range(4)]
+    later = [decode(message) for message in await bus.history(channel, after=ids[1], limit=100)]
+    assert [event["id"] for event in later] == ids[2:]
+    assert await bus.history(channel, after=ids[-1], limit=100) == []
+    assert len(await bus.history(channel, after=ids[0], limit=2)) == 2
+
+
+async def test_an_unknown_channel_has_no_history(bus: EventBus) -> None:
+    assert await bus.history(unique("task:none-"), after=None, limit=10) == []
+
+
+async def test_the_feed_delivers_subscribed_channels_live_with_ids(bus: EventBus) -> None:
+    wanted, other = unique("task:live-"), unique("task:other-")
+    received: list[tuple[str, bytes]] = []
+    arrived = asyncio.Event()
+
+    def deliver(channel: str, message: bytes) -> None:
+        received.append((channel, message))
+        if len(received) == 3:
+            arrived.set()
+
+    feed = await bus.open_feed(deliver, lambda channels: None)
+    try:
+        await feed.subscribe(wanted)
+        assert feed.connected
+        await bus.publish(other, {"type": "task_output", "n": -1})
+        ids = [await bus.publish(wanted, {"type": "task_output", "n": n}) for n in range(3)]
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert [channel for channel, _ in received] == [wanted] * 3
+        assert [decode(message)["id"] for _, message in received] == ids
+        assert [decode(message)["n"] for _, message in received] == [0, 1, 2]
+        # What goes live is what history keeps, byte for byte: a resume replays the same frames.
+        assert [message for _, message in received] == await bus.history(
+            wanted, after=None, limit=3
+        )
+    finally:
+        await feed.close()
+
+
+async def test_the_feed_stops_after_unsubscribe(bus: EventBus) -> None:
+    first, second = unique("task:a-"), unique("task:b-")
+    received: list[str] = []
+    done = asyncio.Event()
+
+    def deliver(channel: str, message: bytes) -> None:
+        received.append(channel)
+        if channel == second:
+            done.set()
+
+    feed = await bus.open_feed(deliver, lambda channels: None)
+    try:
+        await feed.subscribe(first)
+        await feed.subscribe(second)
+        feed.unsubscribe(first)
+        await bus.publish(first, {"type": "task_output"})
+        await bus.publish(second, {"type": "task_output"})
+        await asyncio.wait_for(done.wait(), 10)
+        assert received == [second]
+    finally:
+        await feed.close()

@@ -1,0 +1,38 @@
+"""Processed-event marks commit with the unit of work, on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dashboard_api.domain.errors import Conflict
+from tests.contract.conftest import Backend
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+async def test_a_mark_is_visible_once_committed(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("event-1", NOW)
+        assert await uow.processed_events.contains("event-1")
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.contains("event-1")
+        assert not await uow.processed_events.contains("event-2")
+
+
+async def test_a_mark_not_committed_is_forgotten(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("event-1", NOW)
+    async with backend.unit_of_work() as uow:
+        assert not await uow.processed_events.contains("event-1")
+
+
+async def test_an_event_is_marked_only_once(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("event-1", NOW)
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        with pytest.raises(Conflict):
+            await uow.processed_events.add("event-1", NOW)

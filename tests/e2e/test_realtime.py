@@ -1,0 +1,274 @@
+"""The real server process, a real Redis of the test's own and a real WebSocket client library.
+
+Each test drives the service the way a dashboard and an engine do: sockets on /ws, the engine
+publisher on Redis, REST for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket as socket_module
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from dashboard_api.engine import EnginePublisher
+from tests.e2e.conftest import Server
+from tests.redis_support import PrivateRedis
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def start_server(database_url: str, redis: PrivateRedis, **settings: str) -> Server:
+    env = {"DASHBOARD_DATABASE_URL": database_url, "DASHBOARD_REDIS_URL": redis.url}
+    server = Server({**env, **{f"DASHBOARD_{key.upper()}": v for key, v in settings.items()}})
+    try:
+        server.wait_ready()
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture
+def realtime_server(e2e_database_url: str, private_redis: PrivateRedis) -> Iterator[Server]:
+    server = start_server(e2e_database_url, private_redis)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def engine(private_redis: PrivateRedis) -> AsyncIterator[EnginePublisher]:
+    publisher = EnginePublisher.from_url(private_redis.url)
+    yield publisher
+    await publisher.close()
+
+
+def ws_url(server: Server) -> str:
+    return server.url.replace("http://", "ws://") + "/ws"
+
+
+async def request(socket: ClientConnection, **frame: Any) -> dict[str, Any]:
+    await socket.send(json.dumps(frame))
+    return await receive(socket)
+
+
+async def receive(socket: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 15))
+    return message
+
+
+async def read_until_closed(socket: ClientConnection) -> ConnectionClosed:
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), 15)
+    except ConnectionClosed as closed:
+        return closed
+
+
+def sequence(event_id: str) -> tuple[int, int]:
+    millis, _, number = event_id.partition("-")
+    return int(millis), int(number)
+
+
+async def test_the_protocol_over_a_real_socket(
+    realtime_server: Server, engine: EnginePublisher, private_redis: PrivateRedis
+) -> None:
+    async with connect(ws_url(realtime_server)) as socket:
+        assert await request(socket, type="ping") == {"type": "pong"}
+        assert (await request(socket, type="subscribe"))["code"] == "missing_channel"
+        await socket.send(b"\x01\x02")
+        assert (await receive(socket))["code"] == "binary_frame"
+        assert (await request(socket, type="subscribe", channel="task:e1"))["type"] == "subscribed"
+        event_id = await engine.output("e1", "hello ")
+        output = await receive(socket)
+        assert output == {
+            "channel": "task:e1",
+            "id": event_id,
+            "type": "task_output",
+            "task_id": "e1",
+            "output": "hello ",
+        }
+        # A raw PUBLISH from any Redis client is delivered live too (without an id).
+        raw = {"type": "task_output", "task_id": "e1", "output": "raw"}
+        private_redis.client().publish("task:e1", json.dumps(raw))
+        assert await receive(socket) == {"channel": "task:e1", **raw}
+        reply = await request(socket, type="unsubscribe", channel="task:e1")
+        assert reply == {"type": "unsubscribed", "channel": "task:e1"}
+
+
+async def test_a_reconnecting_client_receives_what_it_missed_under_load(
+    realtime_server: Server, engine: EnginePublisher
+) -> None:
+    task_id = uuid.uuid4().hex
+    total = 400
+
+    async def publish_all() -> None:
+        for n in range(total):
+            await engine.output(task_id, str(n))
+            if n % 10 == 0:
+                await asyncio.sleep(0.005)
+
+    seen: list[dict[str, Any]] = []
+    async with connect(ws_url(realtime_server)) as socket:
+        await request(socket, type="subscribe", channel=f"task:{task_id}")
+        publishing = asyncio.create_task(publish_all())
+        while len(seen) < 50:
+            seen.append(await receive(socket))
+    # Disconnected while the engine keeps publishing; back with the last id it saw.
+    await asyncio.sleep(0.05)
+    async with connect(ws_url(realtime_server)) as socket:
+        subscribed = await request(
+            socket, type="subscribe", channel=f"task:{task_id}", since=seen[-1]["id"]
+        )
+        assert subscribed["type"] == "subscribed"
+        while int(seen[-1]["output"]) < total - 1:
+            seen.append(await receive(socket))
+    await publishing
+    outputs = [int(event["output"]) for event in seen]
+    if outputs != list(range(total)):
+        print("DBG", [(i, e["output"], e["id"]) for i, e in enumerate(seen) if 95 < i < 112])
+    assert outputs == list(range(total))
+    ids = [sequence(event["id"]) for event in seen]
+    assert ids == sorted(set(ids))
+
+
+async def test_a_slow_client_is_disconnected_and_the_others_go_on(
+    e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
+) -> None:
+    server = start_server(e2e_database_url, private_redis, ws_send_queue="50")
+    try:
+        channel = f"task:{uuid.uuid4().hex}"
+        # The slow client reads nothing, and its library and kernel buffer little.
+        raw = socket_module.socket()
+        raw.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", server.port))
+        raw.setblocking(False)
+        slow = await connect(ws_url(server), sock=raw, max_queue=1, compression=None)
+        async with connect(ws_url(server)) as fast:
+            await slow.send(json.dumps({"type": "subscribe", "channel": channel}))
+            await request(fast, type="subscribe", channel=channel)
+            received = 0
+            chunk = "x" * 8000
+            for n in range(1000):
+                await engine.output(channel.removeprefix("task:"), f"{n}:{chunk}")
+                if n % 20 == 19:
+                    while received < n + 1:
+                        await receive(fast)
+                        received += 1
+            while received < 1000:
+                await receive(fast)
+                received += 1
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            status = (await http.get("/api/status")).json()["realtime"]
+        assert status["dropped_slow_clients"] == 1
+        closed = await read_until_closed(slow)
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 1013  # "try again later": the client may come back
+    finally:
+        server.stop()
+
+
+async def test_clients_keep_receiving_after_redis_restarts(
+    realtime_server: Server, engine: EnginePublisher, private_redis: PrivateRedis
+) -> None:
+    async with connect(ws_url(realtime_server)) as socket:
+        await request(socket, type="subscribe", channel="task:restart")
+        private_redis.restart()
+        # Publish until the hub is back on the new server; then nothing more may be lost.
+        first: dict[str, Any] | None = None
+        for n in range(100):
+            await engine.output("restart", str(n))
+            try:
+                first = json.loads(await asyncio.wait_for(socket.recv(), 0.2))
+                break
+            except TimeoutError:
+                continue
+        assert first is not None
+        after = int(first["output"])
+        for n in range(after + 1, after + 20):
+            await engine.output("restart", str(n))
+        outputs = [int((await receive(socket))["output"]) for _ in range(19)]
+        assert outputs[-1] == after + 19
+        assert outputs == sorted(set(outputs))
+
+
+async def test_two_replicas_deliver_every_event_to_every_client(
+    e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
+) -> None:
+    first = start_server(e2e_database_url, private_redis)
+    second = start_server(e2e_database_url, private_redis)
+    try:
+        task_id = uuid.uuid4().hex
+        async with connect(ws_url(first)) as on_first, connect(ws_url(second)) as on_second:
+            for socket in (on_first, on_second):
+                await request(socket, type="subscribe", channel=f"task:{task_id}")
+            # A change made through one replica reaches clients of both.
+            async with httpx.AsyncClient(base_url=second.url) as http:
+                created = await http.post(
+                    "/api/tasks", json={"agent_type": "coder", "task_id": task_id}
+                )
+                assert created.status_code == 201
+            await engine.output(task_id, "streamed")
+            for socket in (on_first, on_second):
+                status, output = await receive(socket), await receive(socket)
+                assert (status["type"], status["status"]) == ("task_status", "queued")
+                assert output["output"] == "streamed"
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_events_sent_while_the_api_was_down_are_persisted_once(
+    e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
+) -> None:
+    task_id = uuid.uuid4().hex
+    await engine.lifecycle("task.created", task_id, event_id=f"{task_id}-1", agent_type="coder")
+    await engine.lifecycle("task.started", task_id, event_id=f"{task_id}-2")
+    done = {"cost_usd": "0.0125", "input_tokens": 900, "output_tokens": 120}
+    await engine.lifecycle("task.completed", task_id, event_id=f"{task_id}-3", **done)
+    # The engine retries the last one: the same event id must change nothing.
+    await engine.lifecycle("task.completed", task_id, event_id=f"{task_id}-3", **done)
+    await engine.lifecycle("task.exploded", task_id, event_id=f"{task_id}-4")
+    server = start_server(e2e_database_url, private_redis)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            task: dict[str, Any] = {}
+            for _ in range(150):
+                response = await http.get(f"/api/tasks/{task_id}")
+                task = response.json()
+                if response.status_code == 200 and task["status"] == "completed":
+                    break
+                await asyncio.sleep(0.1)
+            assert task["status"] == "completed"
+            assert (task["cost_usd"], task["input_tokens"]) == (0.0125, 900)
+            status = (await http.get("/api/status")).json()["realtime"]
+            assert (status["ingested_events"], status["rejected_events"]) == (4, 1)
+            async with connect(ws_url(server)) as socket:
+                await request(socket, type="subscribe", channel=f"task:{task_id}")
+                final = await receive(socket)
+                assert (final["status"], final["cost_usd"]) == ("completed", 0.0125)
+            stop = await http.post(f"/api/tasks/{task_id}/stop")
+            assert stop.status_code == 409  # finished: nothing to stop
+        dead = private_redis.client().xrange("dashboard:ingest:rejected")
+        assert [fields[b"reason"] for _, fields in dead] == [b"unknown event type 'task.exploded'"]
+    finally:
+        server.stop()
+
+
+async def test_a_stop_request_reaches_the_engine(
+    realtime_server: Server, engine: EnginePublisher
+) -> None:
+    async with httpx.AsyncClient(base_url=realtime_server.url) as http:
+        created = await http.post("/api/tasks", json={"agent_type": "coder", "status": "running"})
+        task_id = created.json()["task_id"]
+        assert (await http.post(f"/api/tasks/{task_id}/stop")).status_code == 202
+    commands = [command async for command in engine.stop_requests()]
+    assert commands[-1]["type"] == "stop_requested"
+    assert commands[-1]["task_id"] == task_id

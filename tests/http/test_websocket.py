@@ -1,0 +1,78 @@
+"""`/ws` on the app with memory adapters: the protocol as a frontend speaks it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+
+def test_subscribe_receive_and_unsubscribe(client: TestClient[Any]) -> None:
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "tasks"})
+        assert socket.receive_json() == {"type": "subscribed", "channel": "tasks"}
+        created = client.post("/api/tasks", json={"agent_type": "coder", "task_id": "w1"})
+        assert created.status_code == 201
+        event = socket.receive_json()
+        assert event["channel"] == "tasks"
+        assert (event["type"], event["task_id"], event["status"]) == ("task_status", "w1", "queued")
+        assert event["id"]
+        status = client.get("/api/status").json()["realtime"]
+        assert (status["connections"], status["subscriptions"]) == (1, 1)
+        socket.send_json({"type": "unsubscribe", "channel": "tasks"})
+        assert socket.receive_json() == {"type": "unsubscribed", "channel": "tasks"}
+        socket.send_json({"type": "ping"})
+        assert socket.receive_json() == {"type": "pong"}
+
+
+def test_bad_frames_get_an_error_and_the_socket_stays_open(client: TestClient[Any]) -> None:
+    with client.websocket_connect("/ws") as socket:
+        sent: list[Any] = [
+            "{not json",
+            '{"type":"dance"}',
+            '{"type":"subscribe"}',
+            '{"type":"subscribe","channel":"passwords"}',
+            '{"type":"subscribe","channel":"tasks","since":"x"}',
+            "x" * 20_000,
+        ]
+        for text in sent:
+            socket.send_text(text)
+        socket.send_bytes(b'{"type":"ping"}')
+        codes = [socket.receive_json()["code"] for _ in range(len(sent) + 1)]
+        assert codes == [
+            "invalid_json",
+            "unknown_type",
+            "missing_channel",
+            "unknown_channel",
+            "invalid_since",
+            "frame_too_large",
+            "binary_frame",
+        ]
+        socket.send_json({"type": "ping"})
+        assert socket.receive_json() == {"type": "pong"}
+
+
+def test_resume_since_an_id_replays_the_missed_events(client: TestClient[Any]) -> None:
+    client.post("/api/tasks", json={"agent_type": "coder", "task_id": "r1"})
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "task:r1"})
+        socket.receive_json()
+        client.patch("/api/tasks/r1", json={"status": "running"})
+        first = socket.receive_json()
+    client.patch("/api/tasks/r1", json={"status": "completed", "cost_usd": 0.25})
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "task:r1", "since": first["id"]})
+        assert socket.receive_json()["type"] == "subscribed"
+        missed = socket.receive_json()
+        assert (missed["status"], missed["cost_usd"]) == ("completed", 0.25)
+        assert int(missed["id"].split("-")[1]) > int(first["id"].split("-")[1])
+
+
+def test_a_finished_task_sends_its_final_status_on_subscribe(client: TestClient[Any]) -> None:
+    client.post("/api/tasks", json={"agent_type": "coder", "task_id": "f1"})
+    client.post("/api/tasks/f1/stop")
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "task:f1"})
+        assert socket.receive_json()["type"] == "subscribed"
+        final = socket.receive_json()
+        assert (final["channel"], final["status"]) == ("task:f1", "cancelled")

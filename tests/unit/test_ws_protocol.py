@@ -1,0 +1,44 @@
+"""Client frames of the `/ws` protocol: what is accepted and how each mistake is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard_api.domain.realtime.protocol import ErrorCode, FrameError, parse_frame
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("not json", ErrorCode.INVALID_JSON),
+        ("[1, 2]", ErrorCode.INVALID_FRAME),
+        ('{"channel": "tasks"}', ErrorCode.INVALID_FRAME),
+        ('{"type": 5}', ErrorCode.INVALID_FRAME),
+        ('{"type": "shout"}', ErrorCode.UNKNOWN_TYPE),
+        ('{"type": "subscribe"}', ErrorCode.MISSING_CHANNEL),
+        ('{"type": "unsubscribe", "channel": ""}', ErrorCode.MISSING_CHANNEL),
+        ('{"type": "subscribe", "channel": "secrets"}', ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type": "subscribe", "channel": "task:"}', ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type": "subscribe", "channel": "task:a b"}', ErrorCode.UNKNOWN_CHANNEL),
+        (
+            '{"type": "subscribe", "channel": "tasks", "since": "yesterday"}',
+            ErrorCode.INVALID_SINCE,
+        ),
+    ],
+)
+def test_a_bad_frame_is_refused_with_its_reason(text: str, code: ErrorCode) -> None:
+    with pytest.raises(FrameError) as refused:
+        parse_frame(text)
+    assert refused.value.code is code
+
+
+@pytest.mark.parametrize(
+    "channel", ["tasks", "webhooks", "task:0193-abc", "conversation:c1", "task:repo/issue@12"]
+)
+def test_every_channel_kind_is_accepted(channel: str) -> None:
+    frame = parse_frame(f'{{"type": "subscribe", "channel": "{channel}", "since": "12-0"}}')
+    assert (frame.channel, frame.since) == (channel, "12-0")
+
+
+def test_ping_needs_nothing_else() -> None:
+    assert parse_frame('{"type": "ping"}').type == "ping"
