@@ -8,7 +8,7 @@ writes the event, so the figures always equal the events.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -285,3 +285,20 @@ def _summary(
         events_total=traffic[0],
         last_event_at=traffic[1],
     )
+
+
+WEBHOOK_EVENT_TYPE = "webhook_event"
+
+
+def webhook_ingest_handler(webhooks: WebhookService) -> Callable[[bytes], Awaitable[None]]:
+    """The ingest handler for durable stream entries of type `webhook_event`: the fields of
+    `POST /api/webhooks/events` plus `type` and `event_id`, recorded idempotently by event id."""
+
+    async def handle(payload: bytes) -> None:
+        raw = msgspec.json.decode(payload)
+        if not isinstance(raw, dict):
+            raise InvalidInput("a webhook event is a JSON object", field="event")
+        raw.pop("type", None)
+        await webhooks.record_event(webhook_event_from(raw))
+
+    return handle

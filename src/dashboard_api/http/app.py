@@ -15,6 +15,7 @@ from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
@@ -81,6 +82,7 @@ def create_app(
         ).install(app.state)
         workspace = build_workspace(ready, tasks, settings, clock)
         workspace.install(app.state)
+        ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with (
