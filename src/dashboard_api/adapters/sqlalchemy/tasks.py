@@ -7,19 +7,19 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Select, func, insert, literal, select, tuple_, update
-from sqlalchemy.engine import Row
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Select, String, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy import task_sql
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import processed_events, tasks
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
@@ -54,19 +54,8 @@ _SUMMARY_COLUMNS = (
 )
 
 
-class SqlTaskStore:
+class SqlTaskStore(SqlStore):
     """Bound to one connection inside a unit of work, or to an engine for standalone reads."""
-
-    def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
-        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        if isinstance(self._source, AsyncConnection):
-            yield self._source
-        else:
-            async with self._source.connect() as connection:
-                yield connection
 
     async def add(self, task: Task) -> None:
         async with self._connection() as connection:
@@ -76,10 +65,13 @@ class SqlTaskStore:
                 raise Conflict(f"task {task.task_id} already exists", task_id=task.task_id) from exc
 
     async def get(self, task_id: str) -> Task | None:
+        native = await self._fetch_fast(task_sql.GET_TASK, task_id)
+        if native is not None:
+            return _task(native[0]) if native else None
         async with self._connection() as connection:
             result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
             row = result.first()
-        return None if row is None else _task(row)
+        return None if row is None else _task(row._mapping)
 
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         values = _row(task)
@@ -94,27 +86,34 @@ class SqlTaskStore:
         return bool(result.rowcount == 1)
 
     async def find(self, query: TaskQuery) -> list[TaskSummary]:
+        sql, args = task_sql.find_tasks(query)
+        native = await self._fetch_fast(sql, *args)
+        if native is not None:
+            return [_summary(row) for row in native]
         async with self._connection() as connection:
             result = await connection.execute(_list_statement(query))
             rows = result.all()
-        return [_summary(row) for row in rows]
+        return [_summary(row._mapping) for row in rows]
 
     async def agent_activity(self) -> list[AgentActivity]:
-        statement = (
-            select(
-                tasks.c.agent_type,
-                func.count().filter(tasks.c.status == TaskStatus.QUEUED.value),
-                func.count().filter(tasks.c.status == TaskStatus.RUNNING.value),
-                func.max(tasks.c.created_at),
-            )
-            .group_by(tasks.c.agent_type)
-            .order_by(tasks.c.agent_type)
+        # Two index walks instead of a scan of every task: the agent types and their latest
+        # task come from ix_tasks_agent_type, the live counts from ix_tasks_status.
+        live = (
+            select(tasks.c.agent_type, tasks.c.status, func.count())
+            .where(tasks.c.status.in_([TaskStatus.QUEUED.value, TaskStatus.RUNNING.value]))
+            .group_by(tasks.c.agent_type, tasks.c.status)
         )
         async with self._connection() as connection:
-            rows = (await connection.execute(statement)).all()
+            latest = (await connection.execute(_AGENT_TYPES)).all()
+            counts = {(agent, status): n for agent, status, n in await connection.execute(live)}
         return [
-            AgentActivity(agent_type=agent, queued=queued, running=running, last_activity_at=last)
-            for agent, queued, running, last in rows
+            AgentActivity(
+                agent_type=agent,
+                queued=counts.get((agent, TaskStatus.QUEUED.value), 0),
+                running=counts.get((agent, TaskStatus.RUNNING.value), 0),
+                last_activity_at=last,
+            )
+            for agent, last in latest
         ]
 
     async def active_counts(self) -> TaskCounts:
@@ -130,6 +129,22 @@ class SqlTaskStore:
             running=counts.get(TaskStatus.RUNNING.value, 0),
             waiting_input=counts.get(TaskStatus.WAITING_INPUT.value, 0),
         )
+
+
+# A loose index scan: each step jumps to the next agent type in ix_tasks_agent_type.
+_AGENT_TYPES = text(
+    """
+    WITH RECURSIVE agent_types(agent_type) AS (
+        SELECT min(agent_type) FROM tasks
+        UNION ALL
+        SELECT (SELECT min(t.agent_type) FROM tasks t WHERE t.agent_type > a.agent_type)
+        FROM agent_types a WHERE a.agent_type IS NOT NULL
+    )
+    SELECT a.agent_type,
+           (SELECT max(t.created_at) FROM tasks t WHERE t.agent_type = a.agent_type) AS latest
+    FROM agent_types a WHERE a.agent_type IS NOT NULL ORDER BY a.agent_type
+    """
+).columns(agent_type=String(), latest=DateTimeUTC(timezone=True))
 
 
 def _list_statement(query: TaskQuery) -> Select[Any]:
@@ -151,7 +166,7 @@ def _list_statement(query: TaskQuery) -> Select[Any]:
     if query.created_before is not None:
         statement = statement.where(tasks.c.created_at < query.created_before)
     if query.text:
-        pattern = "%" + _escape_like(query.text) + "%"
+        pattern = "%" + task_sql.escape_like(query.text) + "%"
         statement = statement.where(tasks.c.input_message.ilike(pattern, escape="\\"))
     if query.after is not None:
         position = tuple_(tasks.c.created_at, tasks.c.task_id)
@@ -163,10 +178,6 @@ def _list_statement(query: TaskQuery) -> Select[Any]:
             )
         )
     return statement.order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc()).limit(query.limit)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _row(task: Task) -> dict[str, Any]:
@@ -195,49 +206,49 @@ def _row(task: Task) -> dict[str, Any]:
     }
 
 
-def _task(row: Row[Any]) -> Task:
+def _task(row: Mapping[Any, Any]) -> Task:
     return Task(
-        task_id=row.task_id,
-        status=TaskStatus(row.status),
-        agent_type=row.agent_type,
-        source=row.source,
-        created_at=row.created_at,
-        input_message=row.input_message,
-        assigned_agent=row.assigned_agent,
-        session_id=row.session_id,
-        conversation_id=row.conversation_id,
-        output=row.output,
-        error=row.error,
-        model=row.model,
-        cost_usd=from_micros(row.cost_micros),
-        price_version=row.price_version,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cache_read_tokens=row.cache_read_tokens,
-        cache_write_tokens=row.cache_write_tokens,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
-        version=row.version,
+        task_id=row["task_id"],
+        status=TaskStatus(row["status"]),
+        agent_type=row["agent_type"],
+        source=row["source"],
+        created_at=row["created_at"],
+        input_message=row["input_message"],
+        assigned_agent=row["assigned_agent"],
+        session_id=row["session_id"],
+        conversation_id=row["conversation_id"],
+        output=row["output"],
+        error=row["error"],
+        model=row["model"],
+        cost_usd=from_micros(row["cost_micros"]),
+        price_version=row["price_version"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cache_read_tokens=row["cache_read_tokens"],
+        cache_write_tokens=row["cache_write_tokens"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        version=row["version"],
     )
 
 
-def _summary(row: Row[Any]) -> TaskSummary:
+def _summary(row: Mapping[Any, Any]) -> TaskSummary:
     return TaskSummary(
-        task_id=row.task_id,
-        status=TaskStatus(row.status),
-        agent_type=row.agent_type,
-        source=row.source,
-        created_at=row.created_at,
-        input_preview=row.input_preview,
-        assigned_agent=row.assigned_agent,
-        session_id=row.session_id,
-        conversation_id=row.conversation_id,
-        model=row.model,
-        cost_usd=from_micros(row.cost_micros),
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
+        task_id=row["task_id"],
+        status=TaskStatus(row["status"]),
+        agent_type=row["agent_type"],
+        source=row["source"],
+        created_at=row["created_at"],
+        input_preview=row["input_preview"],
+        assigned_agent=row["assigned_agent"],
+        session_id=row["session_id"],
+        conversation_id=row["conversation_id"],
+        model=row["model"],
+        cost_usd=from_micros(row["cost_micros"]),
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
     )
 
 

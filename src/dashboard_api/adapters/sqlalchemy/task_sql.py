@@ -1,0 +1,57 @@
+"""The task store's hottest reads as native PostgreSQL, run straight on asyncpg.
+
+SQLAlchemy's statement building, compilation-cache lookup and per-row result processing cost
+more than the query itself on a one-row read (docs/benchmarks.md). These builders only splice
+constant column names; every value travels as a parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboard_api.domain.tasks import INPUT_PREVIEW_CHARS, TaskQuery
+
+SUMMARY_COLUMNS = (
+    "task_id, status, agent_type, source, created_at, "
+    f"substr(input_message, 1, {INPUT_PREVIEW_CHARS}) AS input_preview, assigned_agent, "
+    "session_id, conversation_id, model, cost_micros, input_tokens, output_tokens, "
+    "started_at, completed_at"
+)
+
+GET_TASK = "SELECT * FROM tasks WHERE task_id = $1"
+
+_EQUAL_FILTERS = ("agent_type", "assigned_agent", "source", "session_id", "conversation_id")
+
+
+def find_tasks(query: TaskQuery) -> tuple[str, list[Any]]:
+    """SQL and arguments of one page of the task list, newest first (keyset on the index)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def bind(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    for column in _EQUAL_FILTERS:
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = {bind(value)}")
+    if query.statuses:
+        clauses.append(f"status = ANY({bind([status.value for status in query.statuses])})")
+    if query.created_after is not None:
+        clauses.append(f"created_at >= {bind(query.created_after)}")
+    if query.created_before is not None:
+        clauses.append(f"created_at < {bind(query.created_before)}")
+    if query.text:
+        pattern = "%" + escape_like(query.text) + "%"
+        clauses.append(f"input_message ILIKE {bind(pattern)} ESCAPE '\\'")
+    if query.after is not None:
+        position = f"({bind(query.after.created_at)}, {bind(query.after.task_id)})"
+        clauses.append(f"(created_at, task_id) < {position}")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    order = " ORDER BY created_at DESC, task_id DESC"
+    return f"SELECT {SUMMARY_COLUMNS} FROM tasks{where}{order} LIMIT {bind(query.limit)}", args
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
