@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ingest_group: str = "dashboard-api"
     ingest_dead_letter_stream: str = "dashboard:ingest:rejected"
     ingest_claim_idle_ms: int = 30_000
+    processed_events_retention_hours: float = 168.0
     demo: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     log_format: Literal["json", "console"] = "console"

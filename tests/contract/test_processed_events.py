@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -36,3 +36,26 @@ async def test_an_event_is_marked_only_once(backend: Backend) -> None:
     async with backend.unit_of_work() as uow:
         with pytest.raises(Conflict):
             await uow.processed_events.add("event-1", NOW)
+
+
+async def test_retention_forgets_only_marks_older_than_the_cutoff(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("old", NOW - timedelta(days=8))
+        await uow.processed_events.add("recent", NOW - timedelta(days=1))
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.forget_before(NOW - timedelta(days=7)) == 1
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert not await uow.processed_events.contains("old")
+        assert await uow.processed_events.contains("recent")
+
+
+async def test_retention_not_committed_forgets_nothing(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("old", NOW - timedelta(days=8))
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.forget_before(NOW)
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.contains("old")

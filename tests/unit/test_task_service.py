@@ -219,3 +219,15 @@ def test_a_foreign_cursor_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidInput) as raised:
         decode_cursor("not-a-cursor!", TaskCursor)
     assert raised.value.field == "cursor"
+
+
+async def test_an_engine_retry_past_the_retention_is_applied_again(
+    service: TaskService, clock: SteppingClock
+) -> None:
+    first = await service.ingest("evt-1", NewTask(agent_type="coder", task_id="r-1"))
+    assert first is not None
+    assert await service.ingest("evt-1", NewTask(agent_type="coder", task_id="r-1")) is None
+    clock.advance(days=8)
+    assert await service.forget_processed_events(timedelta(days=7)) == 1
+    with pytest.raises(Conflict):  # the mark is gone: the retry is new, and the id is taken
+        await service.ingest("evt-1", NewTask(agent_type="coder", task_id="r-1"))

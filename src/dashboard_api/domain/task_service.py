@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -136,6 +136,13 @@ class TaskService:
             await uow.commit()
         await self._announce(task)
         return task
+
+    async def forget_processed_events(self, older_than: timedelta) -> int:
+        """Retention of the processed-event marks: an engine retry older than this is new again."""
+        async with self._uow() as uow:
+            forgotten = await uow.processed_events.forget_before(self._clock() - older_than)
+            await uow.commit()
+        return forgotten
 
     async def ingest(self, event_id: str, change: NewTask | tuple[str, TaskPatch]) -> Task | None:
         """Apply an engine event exactly once: the change and the event's processed mark commit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -86,7 +87,12 @@ def create_app(
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with (
-                running(hub, ingestor, demo_engine=demo),
+                running(
+                    hub,
+                    ingestor,
+                    demo_engine=demo,
+                    retention=(tasks, timedelta(hours=settings.processed_events_retention_hours)),
+                ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
             ):
                 if freeze_gc:

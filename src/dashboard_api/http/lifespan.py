@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from dashboard_api.bootstrap import Adapters
@@ -17,6 +19,8 @@ from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
 from dashboard_api.domain.task_service import TaskService, status_event
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_hub(adapters: Adapters, tasks: TaskService, settings: Settings) -> Hub:
@@ -44,14 +48,36 @@ def build_ingestor(adapters: Adapters, tasks: TaskService) -> Ingestor:
     return ingestor
 
 
+async def forget_processed_events(tasks: TaskService, retention: timedelta) -> None:
+    """Keep the processed-event marks for `retention`, pruning a few times per period."""
+    interval = min(retention.total_seconds() / 4, 3600.0)
+    while True:
+        try:
+            forgotten = await tasks.forget_processed_events(retention)
+        except Exception as exc:  # a database outage: try again next time
+            log.warning("processed-event retention failed: %r", exc)
+        else:
+            if forgotten:
+                log.info("forgot %d processed-event marks older than %s", forgotten, retention)
+        await asyncio.sleep(interval)
+
+
 @asynccontextmanager
 async def running(
-    hub: Hub, ingestor: Ingestor, *, demo_engine: EnginePublisher | None = None
+    hub: Hub,
+    ingestor: Ingestor,
+    *,
+    demo_engine: EnginePublisher | None = None,
+    retention: tuple[TaskService, timedelta] | None = None,
 ) -> AsyncIterator[None]:
-    """Start the hub's live feed, the ingest loop and (in demo mode) the simulated engine;
-    stop them on the way out."""
+    """Start the hub's live feed, the ingest loop, the retention of processed-event marks
+    and (in demo mode) the simulated engine; stop them on the way out."""
     await hub.start()
     workers = [asyncio.create_task(ingestor.run(), name="ingestor")]
+    if retention is not None:
+        workers.append(
+            asyncio.create_task(forget_processed_events(*retention), name="event-retention")
+        )
     if demo_engine is not None:
         workers.append(asyncio.create_task(run_demo_engine(demo_engine), name="demo-engine"))
     try:

@@ -142,6 +142,7 @@ class MemoryProcessedEvents:
     def __init__(self, db: MemoryDatabase, pending: dict[str, datetime]) -> None:
         self._db = db
         self._pending = pending
+        self.cutoffs: list[datetime] = []
 
     async def contains(self, event_id: str) -> bool:
         return event_id in self._pending or event_id in self._db.processed_events
@@ -150,6 +151,11 @@ class MemoryProcessedEvents:
         if await self.contains(event_id):
             raise Conflict(f"event {event_id} was already processed", event_id=event_id)
         self._pending[event_id] = processed_at
+
+    async def forget_before(self, moment: datetime) -> int:
+        # Applied at commit, like every other write of a unit of work.
+        self.cutoffs.append(moment)
+        return sum(1 for at in self._db.processed_events.values() if at < moment)
 
 
 class MemoryUnitOfWork(WorkspaceUnit):
@@ -190,6 +196,10 @@ class MemoryUnitOfWork(WorkspaceUnit):
         self._pending_rollups.clear()
         self.apply_workspace()
         self._db.processed_events.update(self._pending_events)
+        for cutoff in self.processed_events.cutoffs:
+            kept = {key: at for key, at in self._db.processed_events.items() if at >= cutoff}
+            self._db.processed_events = kept
+        self.processed_events.cutoffs.clear()
         self._pending.clear()
         self._pending_events.clear()
         self.committed = True

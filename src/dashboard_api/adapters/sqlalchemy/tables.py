@@ -272,3 +272,5 @@ processed_events = Table(
     Column("event_id", String(128), primary_key=True),
     Column("processed_at", DateTimeUTC(timezone=True), nullable=False),
 )
+# Retention deletes the oldest marks; without this index each pass would scan them all.
+Index("ix_processed_events_processed_at", processed_events.c.processed_at)

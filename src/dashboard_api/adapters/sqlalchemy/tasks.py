@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Select, String, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Select, String, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -268,6 +268,10 @@ class SqlProcessedEvents:
             await self._connection.execute(insert(processed_events).values(row))
         except IntegrityError as exc:
             raise Conflict(f"event {event_id} was already processed", event_id=event_id) from exc
+
+    async def forget_before(self, moment: datetime) -> int:
+        statement = delete(processed_events).where(processed_events.c.processed_at < moment)
+        return int((await self._connection.execute(statement)).rowcount)
 
 
 class SqlUnitOfWork(SqlWorkspaceUnit):
