@@ -7,7 +7,7 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, func, insert, literal, select, text, tupl
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy import task_sql
+from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import processed_events, tasks
@@ -33,6 +33,7 @@ from dashboard_api.domain.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskWindow,
 )
 
 _SUMMARY_COLUMNS = (
@@ -129,6 +130,18 @@ class SqlTaskStore(SqlStore):
             running=counts.get(TaskStatus.RUNNING.value, 0),
             waiting_input=counts.get(TaskStatus.WAITING_INPUT.value, 0),
         )
+
+    async def session_ids(self, window: TaskWindow, *, after: str | None, limit: int) -> list[str]:
+        async with self._connection() as connection:
+            result = await connection.execute(session_sql.session_ids(window, after, limit))
+            return list(result.scalars().all())
+
+    async def session_tasks(self, window: TaskWindow, session_ids: Sequence[str]) -> list[Task]:
+        if not session_ids:
+            return []
+        async with self._connection() as connection:
+            result = await connection.execute(session_sql.session_tasks(window, session_ids))
+            return [session_sql.figure_task(row._mapping) for row in result]
 
 
 # A loose index scan: each step jumps to the next agent type in ix_tasks_agent_type.
