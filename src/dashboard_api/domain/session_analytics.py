@@ -40,8 +40,9 @@ class SessionPerformance(msgspec.Struct, kw_only=True, frozen=True):
     ended_at: datetime | None
 
 
-class SessionCursor(msgspec.Struct, frozen=True, array_like=True):
-    """Keyset position in the session list: the last session a page showed."""
+class SessionCursor(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Keyset position in the session list: the last session a page showed (strict, so a
+    cursor of the agent type list is refused rather than misread)."""
 
     session_id: str
 
