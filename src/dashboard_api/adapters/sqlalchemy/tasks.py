@@ -8,7 +8,6 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
+from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
-from dashboard_api.adapters.sqlalchemy.tables import processed_events, tasks
+from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
@@ -263,24 +263,6 @@ def _summary(row: Mapping[Any, Any]) -> TaskSummary:
         started_at=row["started_at"],
         completed_at=row["completed_at"],
     )
-
-
-class SqlProcessedEvents:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def contains(self, event_id: str) -> bool:
-        statement = select(processed_events.c.event_id).where(
-            processed_events.c.event_id == event_id
-        )
-        return (await self._connection.execute(statement)).first() is not None
-
-    async def add(self, event_id: str, processed_at: datetime) -> None:
-        row = {"event_id": event_id, "processed_at": processed_at}
-        try:
-            await self._connection.execute(insert(processed_events).values(row))
-        except IntegrityError as exc:
-            raise Conflict(f"event {event_id} was already processed", event_id=event_id) from exc
 
 
 class SqlUnitOfWork(SqlWorkspaceUnit):
