@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dashboard_api.domain.analytics_service import AnalyticsService, Granularity, HistogramGroup
 from dashboard_api.domain.errors import DomainError
+from dashboard_api.domain.session_analytics import SessionPerformance
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
 from dashboard_api.domain.tasks import Task, TaskStatus
 from tests import naive_analytics as naive
@@ -21,6 +22,7 @@ NOW = BASE + timedelta(days=3, hours=5, minutes=17)  # tasks are created before 
 SPAN_US = int((NOW - BASE) / timedelta(microseconds=1))
 AGENTS = ("coder", "planner")
 MODELS = (None, "claude-sonnet-4", "unpriced-model")
+SESSIONS = (None, "s-a", "s-b", "s-c")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Insert:
     model: str | None
     created_us: int
     running: bool
+    session_id: str | None
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ operations = st.one_of(
     advances,  # twice: most histories should see tasks finish
     st.builds(
         Insert, st.sampled_from(AGENTS), st.sampled_from(MODELS), st.integers(0, SPAN_US - 1),
-        st.booleans(),
+        st.booleans(), st.sampled_from(SESSIONS),
     ),
     st.builds(
         Correct, st.integers(0, 1000), st.one_of(st.none(), st.integers(0, 50_000_000)),
@@ -101,7 +104,12 @@ async def apply(
         try:
             if isinstance(step, Insert):
                 created = BASE + timedelta(microseconds=step.created_us)
-                new = NewTask(agent_type=step.agent_type, model=step.model, created_at=created)
+                new = NewTask(
+                    agent_type=step.agent_type,
+                    model=step.model,
+                    created_at=created,
+                    session_id=step.session_id,
+                )
                 task = await service.register(new)
                 ids.append(task.task_id)
                 if step.running:  # started by the engine a moment after it was created
@@ -157,8 +165,10 @@ async def check_answers(
             answer = await analytics.cost_histogram(start, end, granularity, group)
             assert answer == naive.histogram(tasks, start, end, granularity, group)
     for by_model in (False, True):
-        page = await analytics.performance(start, end, by_model=by_model, limit=200)
-        expected = naive.performance_groups(tasks, start, end, by_model)
+        page = await analytics.performance(
+            start, end, by_model=by_model, agent_type=agent_type, limit=200
+        )
+        expected = naive.performance_groups(tasks, start, end, by_model, agent_type)
         assert [(item.agent_type, item.model or "") for item in page.items] == [
             (agent, model if by_model else "") for agent, model in expected
         ]
@@ -178,3 +188,54 @@ async def check_answers(
                 (0.99, item.duration_p99_seconds),
             ):
                 assert naive.same_bucket(reported, naive.percentile_seconds(group, quantile))
+    await check_sessions(analytics, tasks, window, agent_type)
+
+
+async def check_sessions(
+    analytics: AnalyticsService,
+    tasks: list[Task],
+    window: list[datetime],
+    agent_type: str | None,
+) -> None:
+    """Performance per session, read in pages of two, equals the naive answer per session, in
+    the window and over every task (where most sessions are)."""
+    for start, end in (window, (BASE, NOW)):
+        items: list[SessionPerformance] = []
+        cursor = None
+        while True:
+            page = await analytics.session_performance(
+                start, end, agent_type=agent_type, limit=2, cursor=cursor
+            )
+            items += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+        expected = naive.session_groups(tasks, start, end, agent_type)
+        assert [item.session_id for item in items] == list(expected)
+        for item, group in zip(items, expected.values(), strict=True):
+            _check_session(item, group)
+
+
+def _check_session(item: SessionPerformance, group: list[Task]) -> None:
+    summary = naive.summary(group, None, None, None, NOW)
+    assert item.agent_type == naive.main_agent_type(group)
+    assert (item.tasks, item.completed_tasks, item.failed_tasks) == (
+        summary.total_tasks,
+        summary.completed_tasks,
+        summary.failed_tasks,
+    )
+    assert (item.success_rate, item.finished_success_rate, item.avg_tokens) == (
+        summary.success_rate,
+        summary.finished_success_rate,
+        summary.avg_tokens,
+    )
+    assert item.cost_usd == summary.total_cost_usd
+    assert item.cost_per_task_usd == naive.usd(summary.total_cost_usd / item.tasks)
+    assert item.started_at == min(task.created_at for task in group)
+    ends = [task.completed_at for task in group if task.completed_at is not None]
+    assert item.ended_at == (max(ends) if ends else None)
+    for quantile, reported in (
+        (0.50, item.duration_p50_seconds),
+        (0.95, item.duration_p95_seconds),
+        (0.99, item.duration_p99_seconds),
+    ):
+        assert naive.same_bucket(reported, naive.percentile_seconds(group, quantile))

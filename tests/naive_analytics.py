@@ -127,12 +127,31 @@ def histogram(
 
 
 def performance_groups(
-    tasks: list[Task], start: datetime, end: datetime, by_model: bool
+    tasks: list[Task], start: datetime, end: datetime, by_model: bool, agent_type: str | None
 ) -> dict[tuple[str, str], list[Task]]:
     groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
-    for task in within(tasks, start, end):
+    for task in within(tasks, start, end, agent_type):
         groups[(task.agent_type, (task.model or "") if by_model else "")].append(task)
     return dict(sorted(groups.items()))
+
+
+def session_groups(
+    tasks: list[Task], start: datetime, end: datetime, agent_type: str | None
+) -> dict[str, list[Task]]:
+    """The window's tasks per session id, ids in order; tasks without a session left out."""
+    groups: dict[str, list[Task]] = defaultdict(list)
+    for task in within(tasks, start, end, agent_type):
+        if task.session_id is not None:
+            groups[task.session_id].append(task)
+    return dict(sorted(groups.items()))
+
+
+def main_agent_type(tasks: list[Task]) -> str:
+    """The agent type with most tasks; on a tie, the first by name."""
+    counts: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        counts[task.agent_type] += 1
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[0][0]
 
 
 def percentile_seconds(tasks: list[Task], quantile: float) -> float | None:

@@ -33,8 +33,16 @@ def client(bus: RecordingBus) -> Iterator[Any]:
         yield test_client
 
 
-def _task(client: Any, task_id: str, created_at: str, agent: str = "coder", **done: Any) -> None:
+def _task(
+    client: Any,
+    task_id: str,
+    created_at: str,
+    agent: str = "coder",
+    session: str | None = None,
+    **done: Any,
+) -> None:
     body = {"agent_type": agent, "task_id": task_id, "created_at": created_at, "model": "m1"}
+    body |= {"session_id": session} if session else {}
     assert client.post("/api/tasks", json=body).status_code == 201
     if done:
         assert client.patch(f"/api/tasks/{task_id}", json=done).status_code == 200
@@ -134,6 +142,49 @@ def test_performance_per_agent_type_and_model_with_pagination(client: Any) -> No
     }
 
 
+def test_performance_per_session_pages_through_sessions_with_tasks_in_the_window(
+    client: Any,
+) -> None:
+    _task(client, "a", "2026-11-23T10:00:00Z", session="s-1", status="completed",
+          cost_usd=1.25, input_tokens=100, output_tokens=20,
+          completed_at="2026-11-23T10:00:45Z")  # fmt: skip
+    _task(client, "b", "2026-11-23T10:05:00Z", session="s-1", status="failed", cost_usd=0.5,
+          input_tokens=10, completed_at="2026-11-23T10:35:00Z")  # fmt: skip
+    _task(client, "c", "2026-11-23T10:10:00Z", agent="planner", session="s-1")
+    _task(client, "d", "2026-11-23T12:00:00Z", agent="planner", session="s-2")
+    _task(client, "e", "2026-11-23T12:00:00Z")  # no session: not listed
+    _task(client, "f", "2026-11-20T12:00:00Z", session="s-0")  # before the window
+    window = {"from": "2026-11-23T00:00:00Z", "to": "2026-11-24T00:00:00Z"}
+    params = window | {"group_by": "session", "limit": 1}
+    first = client.get("/api/analytics/performance", params=params).json()
+    assert first["items"] == [
+        {
+            "session_id": "s-1", "agent_type": "coder", "tasks": 3, "completed_tasks": 1,
+            "failed_tasks": 1, "success_rate": 1 / 3, "finished_success_rate": 0.5,
+            "duration_p50_seconds": 60.0, "duration_p95_seconds": 1800.0,
+            "duration_p99_seconds": 1800.0, "avg_tokens": 130 / 3,
+            "cost_per_task_usd": 0.583333, "cost_usd": 1.75,
+            "started_at": "2026-11-23T10:00:00Z", "ended_at": "2026-11-23T10:35:00Z",
+        }
+    ]  # fmt: skip
+    rest = client.get(
+        "/api/analytics/performance", params=params | {"cursor": first["next_cursor"]}
+    ).json()
+    assert [(item["session_id"], item["agent_type"]) for item in rest["items"]] == [
+        ("s-2", "planner")
+    ]
+    assert rest["items"][0]["ended_at"] is None
+    assert rest["next_cursor"] is None
+    planners = client.get(
+        "/api/analytics/performance",
+        params=window | {"group_by": "session", "agent_type": "planner"},
+    ).json()
+    assert [(item["session_id"], item["tasks"]) for item in planners["items"]] == [
+        ("s-1", 1),
+        ("s-2", 1),
+    ]
+
+
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
@@ -151,6 +202,9 @@ def test_performance_per_agent_type_and_model_with_pagination(client: Any) -> No
         ("performance", {"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "to"),
         ("performance", {"cursor": "not-a-cursor"}, "cursor"),
         ("performance", {"limit": 0}, "limit"),
+        ("performance", {"group_by": "agent"}, "group_by"),
+        ("performance", {"group_by": "session", "cursor": "WyJjb2RlciIsIiJd"}, "cursor"),
+        ("performance", {"group_by": "session", "agent_type": ""}, "agent_type"),
     ],
 )
 def test_bad_windows_get_a_problem_naming_the_field(
@@ -184,7 +238,9 @@ query_values = st.one_of(
     st.text(max_size=40),
     st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat()),
     st.integers(-(10**6), 10**6).map(str),
-    st.sampled_from(["hour", "day", "model", "agent_type", "", "9999-12-31T23:59:59.999999"]),
+    st.sampled_from(
+        ["hour", "day", "model", "session", "agent_type", "", "9999-12-31T23:59:59.999999"]
+    ),
 )
 
 

@@ -65,7 +65,9 @@ async def test_concurrent_writers_and_a_compactor_count_every_task_once(
         await compactor.stop()
     reads = SqlTaskStore(clean_postgres)
     tasks = [task for ids in written for task_id in ids if (task := await reads.get(task_id))]
-    analytics = AnalyticsService(rollups=SqlRollupStore(clean_postgres), clock=lambda: NOW)
+    analytics = AnalyticsService(
+        rollups=SqlRollupStore(clean_postgres), tasks=reads, clock=lambda: NOW
+    )
     assert await analytics.summary(None, None) == naive.summary(tasks, None, None, None, NOW)
     await compactor.run_once()
     async with clean_postgres.connect() as connection:
@@ -92,7 +94,9 @@ async def test_the_rebuild_command_recomputes_rollups_from_tasks(
     assert f"rebuilt from {len(written)} tasks" in capsys.readouterr().out
     reads = SqlTaskStore(clean_postgres)
     tasks = [task for task_id in written if (task := await reads.get(task_id))]
-    analytics = AnalyticsService(rollups=SqlRollupStore(clean_postgres), clock=lambda: NOW)
+    analytics = AnalyticsService(
+        rollups=SqlRollupStore(clean_postgres), tasks=reads, clock=lambda: NOW
+    )
     assert await analytics.summary(NOW - timedelta(days=1), NOW) == naive.summary(
         tasks, NOW - timedelta(days=1), NOW, None, NOW
     )
@@ -107,7 +111,9 @@ async def test_the_rebuild_command_works_on_sqlite(
         monkeypatch.setenv("DASHBOARD_DATABASE_URL", sqlite_url)
         assert await asyncio.to_thread(main, ["analytics", "rebuild"]) == 0
         tasks = [task for task_id in written if (task := await SqlTaskStore(engine).get(task_id))]
-        analytics = AnalyticsService(rollups=SqlRollupStore(engine), clock=lambda: NOW)
+        analytics = AnalyticsService(
+            rollups=SqlRollupStore(engine), tasks=SqlTaskStore(engine), clock=lambda: NOW
+        )
         assert await analytics.summary(None, None) == naive.summary(tasks, None, None, None, NOW)
     finally:
         await engine.dispose()

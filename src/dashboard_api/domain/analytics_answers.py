@@ -22,6 +22,13 @@ class HistogramGroup(StrEnum):
     MODEL = "model"
 
 
+class PerformanceGroup(StrEnum):
+    """What performance items are per, beyond agent type: its model, or each session."""
+
+    MODEL = "model"
+    SESSION = "session"
+
+
 class Summary(msgspec.Struct, kw_only=True, frozen=True):
     total_cost_usd: Decimal
     total_tasks: int

@@ -16,13 +16,20 @@ from dashboard_api.domain.analytics_answers import (
     HistogramGroup,
     Performance,
     PerformanceCursor,
+    PerformanceGroup,
     Summary,
 )
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
-from dashboard_api.domain.ports import RollupStore, RollupTotal
+from dashboard_api.domain.ports import RollupStore, RollupTotal, TaskStore
 from dashboard_api.domain.rollups import EMPTY, NO_MODEL, Figures, day_of, hour_of
+from dashboard_api.domain.session_analytics import (
+    SessionCursor,
+    SessionPerformance,
+    sessions_performance,
+)
+from dashboard_api.domain.tasks import TaskWindow
 
 __all__ = [
     "AnalyticsService",
@@ -32,6 +39,8 @@ __all__ = [
     "Granularity",
     "HistogramGroup",
     "Performance",
+    "PerformanceGroup",
+    "SessionPerformance",
     "Summary",
     "check_window",
     "trailing_window",
@@ -62,8 +71,9 @@ def check_window(start: datetime | None, end: datetime | None, limit: timedelta 
 
 
 class AnalyticsService:
-    def __init__(self, *, rollups: RollupStore, clock: Clock = utc_now) -> None:
+    def __init__(self, *, rollups: RollupStore, tasks: TaskStore, clock: Clock = utc_now) -> None:
         self._rollups = rollups
+        self._tasks = tasks
         self._clock = clock
 
     def now(self) -> datetime:
@@ -144,13 +154,16 @@ class AnalyticsService:
         end: datetime,
         *,
         by_model: bool = False,
+        agent_type: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Performance]:
         """Per agent type (and model), ordered by those names; the list is keyset-paginated."""
         check_window(start, end, MAX_PERFORMANCE_SPAN)
         after = decode_cursor(cursor, PerformanceCursor) if cursor else None
-        totals = await self._read(start, end, by_agent_type=True, by_model=by_model)
+        totals = await self._read(
+            start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model
+        )
         groups: dict[tuple[str, str], Figures] = defaultdict(lambda: EMPTY)
         for total in totals:
             key = (total.agent_type or "", total.model if by_model and total.model else NO_MODEL)
@@ -162,6 +175,29 @@ class AnalyticsService:
         more = len(keys) > limit
         next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
         return Page(items=items, next_cursor=next_cursor)
+
+    async def session_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        agent_type: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[SessionPerformance]:
+        """Per session with tasks created in the window, ordered by session id, keyset-paginated.
+
+        Two index reads: the page of session ids, then the figure columns of their tasks."""
+        check_window(start, end, MAX_PERFORMANCE_SPAN)
+        after = decode_cursor(cursor, SessionCursor).session_id if cursor else None
+        window = TaskWindow(start=start, end=end, agent_type=agent_type)
+        ids = await self._tasks.session_ids(window, after=after, limit=limit + 1)
+        page = ids[:limit]
+        items = sessions_performance(page, await self._tasks.session_tasks(window, page))
+        more = len(ids) > limit
+        return Page(
+            items=items, next_cursor=encode_cursor(SessionCursor(page[-1])) if more else None
+        )
 
     async def _figures(
         self, start: datetime | None, end: datetime | None, *, agent_type: str | None

@@ -19,7 +19,14 @@ from dashboard_api.domain.conversations import (
 )
 from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
-from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskQuery, TaskSummary
+from dashboard_api.domain.tasks import (
+    AgentActivity,
+    Task,
+    TaskCounts,
+    TaskQuery,
+    TaskSummary,
+    TaskWindow,
+)
 from dashboard_api.domain.webhooks import (
     RollupDelta,
     RollupSum,
@@ -51,6 +58,15 @@ class TaskStore(Protocol):
     async def agent_activity(self) -> list[AgentActivity]: ...
 
     async def active_counts(self) -> TaskCounts: ...
+
+    async def session_ids(self, window: TaskWindow, *, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` ids of sessions with tasks in the window, ascending, past `after`."""
+        ...
+
+    async def session_tasks(self, window: TaskWindow, session_ids: Sequence[str]) -> list[Task]:
+        """The window's tasks of those sessions, by session then creation, with the figure
+        columns only: the text fields (input_message, output, error) come back empty."""
+        ...
 
 
 class RollupSource(StrEnum):

@@ -161,6 +161,14 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     after: TaskCursor | None = None
 
 
+class TaskWindow(msgspec.Struct, kw_only=True, frozen=True):
+    """Tasks created in [start, end), optionally of one agent type (what analytics reads)."""
+
+    start: datetime
+    end: datetime
+    agent_type: str | None = None
+
+
 class TaskCursor(msgspec.Struct, frozen=True, array_like=True):
     """Keyset position in the newest-first order: the last row a page showed."""
 

@@ -69,7 +69,9 @@ def create_app(
             configured_agents=settings.agents,
             prices=prices,
         )
-        analytics = AnalyticsService(rollups=ready.rollup_reads, clock=clock)
+        analytics = AnalyticsService(
+            rollups=ready.rollup_reads, tasks=ready.task_reads, clock=clock
+        )
         hub = build_hub(ready, tasks, settings)
         ingestor = build_ingestor(ready, tasks)
         Runtime(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
+
+import msgspec
 
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore, RollupRows
 from dashboard_api.adapters.memory.workspace import WorkspaceTables, WorkspaceUnit
@@ -19,6 +22,7 @@ from dashboard_api.domain.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskWindow,
 )
 
 
@@ -92,6 +96,38 @@ class MemoryTaskStore:
             running=statuses.count(TaskStatus.RUNNING),
             waiting_input=statuses.count(TaskStatus.WAITING_INPUT),
         )
+
+    async def session_ids(self, window: TaskWindow, *, after: str | None, limit: int) -> list[str]:
+        ids = {
+            task.session_id
+            for task in self._view().values()
+            if task.session_id is not None
+            and (after is None or task.session_id > after)
+            and _in_window(task, window)
+        }
+        return sorted(ids)[:limit]
+
+    async def session_tasks(self, window: TaskWindow, session_ids: Sequence[str]) -> list[Task]:
+        wanted = set(session_ids)
+        found = [
+            _without_text(task)
+            for task in self._view().values()
+            if task.session_id in wanted and _in_window(task, window)
+        ]
+        return sorted(
+            found, key=lambda task: (task.session_id or "", task.created_at, task.task_id)
+        )
+
+
+def _in_window(task: Task, window: TaskWindow) -> bool:
+    return window.start <= task.created_at < window.end and (
+        window.agent_type is None or task.agent_type == window.agent_type
+    )
+
+
+def _without_text(task: Task) -> Task:
+    """What the SQL store reads for figures: the task without its large text fields."""
+    return msgspec.structs.replace(task, input_message="", output=None, error=None)
 
 
 def _matches(task: Task, query: TaskQuery) -> bool:

@@ -7,20 +7,20 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Select, String, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Select, String, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy import task_sql
+from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
+from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
-from dashboard_api.adapters.sqlalchemy.tables import processed_events, tasks
+from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
@@ -33,6 +33,7 @@ from dashboard_api.domain.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskWindow,
 )
 
 _SUMMARY_COLUMNS = (
@@ -129,6 +130,18 @@ class SqlTaskStore(SqlStore):
             running=counts.get(TaskStatus.RUNNING.value, 0),
             waiting_input=counts.get(TaskStatus.WAITING_INPUT.value, 0),
         )
+
+    async def session_ids(self, window: TaskWindow, *, after: str | None, limit: int) -> list[str]:
+        async with self._connection() as connection:
+            result = await connection.execute(session_sql.session_ids(window, after, limit))
+            return list(result.scalars().all())
+
+    async def session_tasks(self, window: TaskWindow, session_ids: Sequence[str]) -> list[Task]:
+        if not session_ids:
+            return []
+        async with self._connection() as connection:
+            result = await connection.execute(session_sql.session_tasks(window, session_ids))
+            return [session_sql.figure_task(row._mapping) for row in result]
 
 
 # A loose index scan: each step jumps to the next agent type in ix_tasks_agent_type.
@@ -250,28 +263,6 @@ def _summary(row: Mapping[Any, Any]) -> TaskSummary:
         started_at=row["started_at"],
         completed_at=row["completed_at"],
     )
-
-
-class SqlProcessedEvents:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def contains(self, event_id: str) -> bool:
-        statement = select(processed_events.c.event_id).where(
-            processed_events.c.event_id == event_id
-        )
-        return (await self._connection.execute(statement)).first() is not None
-
-    async def add(self, event_id: str, processed_at: datetime) -> None:
-        row = {"event_id": event_id, "processed_at": processed_at}
-        try:
-            await self._connection.execute(insert(processed_events).values(row))
-        except IntegrityError as exc:
-            raise Conflict(f"event {event_id} was already processed", event_id=event_id) from exc
-
-    async def forget_before(self, moment: datetime) -> int:
-        statement = delete(processed_events).where(processed_events.c.processed_at < moment)
-        return int((await self._connection.execute(statement)).rowcount)
 
 
 class SqlUnitOfWork(SqlWorkspaceUnit):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -15,6 +15,8 @@ from dashboard_api.domain.analytics_service import (
     Granularity,
     HistogramGroup,
     Performance,
+    PerformanceGroup,
+    SessionPerformance,
     Summary,
     trailing_window,
 )
@@ -49,6 +51,7 @@ def _moment(value: str | None, field: str) -> datetime | None:
     return moment
 
 
+AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
 
 
@@ -81,7 +84,7 @@ class AnalyticsController(Controller):
         analytics_service: NamedDependency[AnalyticsService],
         start: From = None,
         end: To = None,
-        agent_type: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
+        agent_type: AgentType = None,
     ) -> Summary:
         return await analytics_service.summary(
             _moment(start, "from"), _moment(end, "to"), agent_type
@@ -100,18 +103,30 @@ class AnalyticsController(Controller):
         window = _window(analytics_service, start, end, days, granularity)
         return await analytics_service.cost_histogram(*window, granularity, group_by)
 
-    @get("/performance", summary="Per agent type (optionally per model) over a window")
+    @get(
+        "/performance",
+        summary="Per agent type (optionally per model), or per session, over a window",
+    )
     async def performance(
         self,
         analytics_service: NamedDependency[AnalyticsService],
         start: From = None,
         end: To = None,
         days: Days = None,
-        group_by: Annotated[Literal["model"] | None, QueryParameter()] = None,
+        agent_type: AgentType = None,
+        group_by: Annotated[PerformanceGroup | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[Performance]:
+    ) -> Page[Performance] | Page[SessionPerformance]:
         window = _window(analytics_service, start, end, days, Granularity.HOUR)
+        if group_by is PerformanceGroup.SESSION:
+            return await analytics_service.session_performance(
+                *window, agent_type=agent_type, limit=limit, cursor=cursor
+            )
         return await analytics_service.performance(
-            *window, by_model=group_by == "model", limit=limit, cursor=cursor
+            *window,
+            by_model=group_by is PerformanceGroup.MODEL,
+            agent_type=agent_type,
+            limit=limit,
+            cursor=cursor,
         )
