@@ -40,7 +40,9 @@ TASKS = [
     _task("s-06", -0.001),  # just before the window
     _task(None, 5),  # no session: never listed
     _task("s-02", 0),  # the window's start is inclusive
-    TaskFactory.build(session_id="s-07", created_at=START + timedelta(hours=6)),  # queued
+    TaskFactory.build(
+        session_id="s-07", agent_type="coder", created_at=START + timedelta(hours=6)
+    ),  # queued
 ]
 
 
