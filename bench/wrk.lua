@@ -4,7 +4,7 @@
 
 local ids_file = os.getenv("BENCH_IDS")
 
-if ids_file then
+if ids_file and ids_file ~= "" then
   local ids = {}
   for line in io.lines(ids_file) do
     ids[#ids + 1] = line
