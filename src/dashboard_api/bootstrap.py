@@ -163,7 +163,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
         task_reads=SqlTaskStore(engine),
-        rollup_reads=SqlRollupStore(engine, cache_entries=settings.analytics_cache_entries),
+        rollup_reads=SqlRollupStore(engine),
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,

@@ -71,7 +71,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         request.param,
         lambda: SqlUnitOfWork(engine),
         SqlTaskStore(engine),
-        SqlRollupStore(engine, cache_entries=16),  # every contract test also checks the cache
+        SqlRollupStore(engine),
         SqlWorkspaceReads(engine),
         RollupCompactor(engine, interval=3600).run_once,
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
 import msgspec
 
@@ -46,6 +48,8 @@ __all__ = [
     "trailing_window",
 ]
 
+_Answer = TypeVar("_Answer")
+
 # Longest windows a histogram may span: bounded answers whatever the client asks.
 MAX_HOURLY_SPAN = timedelta(days=31)
 MAX_DAILY_SPAN = timedelta(days=366)
@@ -71,10 +75,24 @@ def check_window(start: datetime | None, end: datetime | None, limit: timedelta 
 
 
 class AnalyticsService:
-    def __init__(self, *, rollups: RollupStore, tasks: TaskStore, clock: Clock = utc_now) -> None:
+    """Answers from rollups. With `cache_entries`, the last answers are kept in memory, each
+    under the rollup watermark it was computed at: a request whose watermark read (one small
+    query) finds nothing changed gets the same answer without summing anything again.
+    Answers are never stale, across processes too, and are shared: never mutate one."""
+
+    def __init__(
+        self,
+        *,
+        rollups: RollupStore,
+        tasks: TaskStore,
+        clock: Clock = utc_now,
+        cache_entries: int = 0,
+    ) -> None:
         self._rollups = rollups
         self._tasks = tasks
         self._clock = clock
+        self._cache_entries = cache_entries
+        self._answers: OrderedDict[Hashable, object] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
@@ -83,9 +101,16 @@ class AnalyticsService:
         self, start: datetime | None, end: datetime | None, agent_type: str | None = None
     ) -> Summary:
         check_window(start, end, None)
-        window = await self._figures(start, end, agent_type=agent_type)
         today = day_of(self._clock())
-        today_figures = await self._figures(today, today + timedelta(days=1), agent_type=agent_type)
+        key = ("summary", start, end, agent_type, today)
+        return await self._cached(key, lambda: self._summary(start, end, agent_type, today))
+
+    async def _summary(
+        self, start: datetime | None, end: datetime | None, agent_type: str | None, today: datetime
+    ) -> Summary:
+        window, today_figures = await self._figures(
+            (start, end), (today, today + timedelta(days=1)), agent_type=agent_type
+        )
         return Summary(
             total_cost_usd=metric.total_cost(window),
             total_tasks=window.tasks,
@@ -108,6 +133,19 @@ class AnalyticsService:
     ) -> CostHistogram:
         hourly = granularity is Granularity.HOUR
         check_window(start, end, MAX_HOURLY_SPAN if hourly else MAX_DAILY_SPAN)
+        key = ("histogram", start, end, granularity, group_by)
+        return await self._cached(
+            key, lambda: self._cost_histogram(start, end, granularity, group_by)
+        )
+
+    async def _cost_histogram(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        group_by: HistogramGroup | None,
+    ) -> CostHistogram:
+        hourly = granularity is Granularity.HOUR
         truncate = hour_of if hourly else day_of
         step = timedelta(hours=1) if hourly else timedelta(days=1)
         totals = await self._read(
@@ -161,6 +199,20 @@ class AnalyticsService:
         """Per agent type (and model), ordered by those names; the list is keyset-paginated."""
         check_window(start, end, MAX_PERFORMANCE_SPAN)
         after = decode_cursor(cursor, PerformanceCursor) if cursor else None
+        key = ("performance", start, end, by_model, agent_type, limit, after)
+        return await self._cached(
+            key, lambda: self._performance(start, end, by_model, agent_type, limit, after)
+        )
+
+    async def _performance(
+        self,
+        start: datetime,
+        end: datetime,
+        by_model: bool,
+        agent_type: str | None,
+        limit: int,
+        after: PerformanceCursor | None,
+    ) -> Page[Performance]:
         totals = await self._read(
             start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model
         )
@@ -171,7 +223,7 @@ class AnalyticsService:
         groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
         start_after = None if after is None else (after.agent_type, after.model)
         keys = sorted(key for key in groups if start_after is None or key > start_after)
-        items = [_performance(key, groups[key], by_model, end - start) for key in keys[:limit]]
+        items = [_performance_of(key, groups[key], by_model, end - start) for key in keys[:limit]]
         more = len(keys) > limit
         next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
         return Page(items=items, next_cursor=next_cursor)
@@ -199,11 +251,34 @@ class AnalyticsService:
             items=items, next_cursor=encode_cursor(SessionCursor(page[-1])) if more else None
         )
 
+    async def _cached(self, key: Hashable, compute: Callable[[], Awaitable[_Answer]]) -> _Answer:
+        if not self._cache_entries:
+            return await compute()
+        # The watermark first: figures read after it are at least that recent.
+        versioned = (key, await self._rollups.watermark())
+        if versioned in self._answers:
+            self._answers.move_to_end(versioned)
+            return cast(_Answer, self._answers[versioned])
+        answer = await compute()
+        self._answers[versioned] = answer
+        while len(self._answers) > self._cache_entries:
+            self._answers.popitem(last=False)
+        return answer
+
     async def _figures(
-        self, start: datetime | None, end: datetime | None, *, agent_type: str | None
-    ) -> Figures:
-        totals = await self._read(start, end, agent_type=agent_type)
-        return sum((total.figures for total in totals), EMPTY)
+        self, *windows: tuple[datetime | None, datetime | None], agent_type: str | None
+    ) -> list[Figures]:
+        """The whole figures of each window, read together."""
+        plans = [metric.plan_reads(start, end, use_days=True) for start, end in windows]
+        queries = [
+            msgspec.structs.replace(read, agent_type=agent_type) for plan in plans for read in plan
+        ]
+        results = await self._rollups.read(*queries) if queries else []
+        figures = []
+        for plan in plans:
+            parts, results = results[: len(plan)], results[len(plan) :]
+            figures.append(sum((total.figures for totals in parts for total in totals), EMPTY))
+        return figures
 
     async def _read(
         self,
@@ -226,10 +301,12 @@ class AnalyticsService:
             )
             for read in metric.plan_reads(start, end, use_days=use_days)
         ]
-        return await self._rollups.read(*queries) if queries else []
+        if not queries:
+            return []
+        return [total for totals in await self._rollups.read(*queries) for total in totals]
 
 
-def _performance(
+def _performance_of(
     key: tuple[str, str], figures: Figures, by_model: bool, span: timedelta
 ) -> Performance:
     agent_type, model = key

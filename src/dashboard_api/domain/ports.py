@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
@@ -109,8 +109,15 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
-        """The totals of every query, concatenated (one round of reads for one answer)."""
+    async def watermark(self) -> Hashable:
+        """A value that changes whenever any committed figure may have changed (read it
+        before the figures it vouches for): answers computed under one stay valid while it
+        does not move."""
+        ...
+
+    async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
+        """The totals of each query, in order: one round of reads, and one consistent view,
+        for everything one answer needs."""
         ...
 
     async def rebuild(self) -> int:

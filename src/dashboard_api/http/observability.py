@@ -56,6 +56,22 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled children of both metrics, looked up once per (method, route, status):
+    `labels()` validates and locks on every call."""
+    key = (method, route, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    return found
+
+
 class RequestObserver(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
@@ -74,9 +90,10 @@ class RequestObserver(ASGIMiddleware):
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            method = scope.get("method", "")
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            method = str(scope.get("method", ""))
+            counted, timed = _series(method, route, status)
+            counted.inc()
+            timed.observe(elapsed)
             if route not in _QUIET_ROUTES:
                 _access_log.info(
                     "request",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
@@ -26,8 +26,10 @@ class RollupRows:
     def __init__(self) -> None:
         self.hours: dict[RollupKey, Figures] = {}
         self.days: dict[RollupKey, Figures] = {}
+        self.version = 0  # moves with every change: the store's watermark
 
     def apply(self, changes: Iterable[RollupChange]) -> None:
+        self.version += 1
         for key, figures in changes:
             day_key = key._replace(hour=day_of(key.hour))
             for rows, row_key in ((self.hours, key), (self.days, day_key)):
@@ -38,6 +40,7 @@ class RollupRows:
                     rows[row_key] = updated
 
     def clear(self) -> None:
+        self.version += 1
         self.hours.clear()
         self.days.clear()
 
@@ -61,8 +64,11 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
-        return [total for query in queries for total in self._read(query)]
+    async def watermark(self) -> Hashable:
+        return self._rows.version
+
+    async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
+        return [self._read(query) for query in queries]
 
     def _read(self, query: RollupQuery) -> list[RollupTotal]:
         groups: dict[_GroupKey, Figures] = defaultdict(lambda: EMPTY)

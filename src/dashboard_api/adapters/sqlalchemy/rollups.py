@@ -10,9 +10,8 @@ it has been compacted yet (docs/analytics.md).
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Hashable, Sequence
-from contextlib import asynccontextmanager
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -28,9 +27,9 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dashboard_api.adapters.sqlalchemy.engine import autocommit
+from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
     rollup_deltas,
@@ -78,27 +77,15 @@ WATERMARK = select(
 )
 
 
-class SqlRollupStore:
-    """Bound to a unit of work's connection for writes, or to an engine for reads.
+# The same watermark as native SQL, for the read path that skips SQLAlchemy (SqlStore).
+WATERMARK_SQL = (
+    "SELECT (SELECT generation FROM rollup_state WHERE id = 1), "
+    "(SELECT count(*) FROM rollup_deltas)"
+)
 
-    Engine-bound, it keeps the last `cache_entries` answers in process memory, each under
-    the watermark it was read at: one small query per answer proves nothing changed since
-    (on any replica), else the answer is read again. Answers are never stale.
-    """
 
-    def __init__(self, source: AsyncEngine | AsyncConnection, *, cache_entries: int = 0) -> None:
-        self._engine = source if isinstance(source, AsyncEngine) else None
-        self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
-        self._cache_entries = cache_entries if self._engine is not None else 0
-        self._cache: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        if isinstance(self._source, AsyncConnection):
-            yield self._source
-        else:
-            async with self._source.connect() as connection:
-                yield connection
+class SqlRollupStore(SqlStore):
+    """Bound to a unit of work's connection for writes, or to an engine for reads."""
 
     async def record(self, changes: Sequence[RollupChange]) -> None:
         if not changes:
@@ -117,21 +104,23 @@ class SqlRollupStore:
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def read(self, *queries: RollupQuery) -> list[RollupTotal]:
+    async def watermark(self) -> Hashable:
+        # Writers only add deltas (the count grows); the only transactions that remove
+        # deltas (compaction, rebuild) bump the generation.
+        native = await self._fetch_fast(WATERMARK_SQL)
+        if native is not None:
+            return tuple(native[0])
+        async with self._connection() as connection:
+            return tuple((await connection.execute(WATERMARK)).one())
+
+    async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         async with self._connection() as connection:  # one checkout for all the parts
-            if not self._cache_entries:
-                return await _read_all(connection, queries)
-            watermark = tuple((await connection.execute(WATERMARK)).one())
-            key = (queries, watermark)
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return list(cached)
-            totals = await _read_all(connection, queries)
-        self._cache[key] = totals
-        while len(self._cache) > self._cache_entries:
-            self._cache.popitem(last=False)
-        return list(totals)
+            return [
+                await (_read_tasks if query.source is RollupSource.TASKS else _read_rollups)(
+                    connection, query
+                )
+                for query in queries
+            ]
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
@@ -141,18 +130,6 @@ class SqlRollupStore:
             return await rebuild(self._source)  # inside a unit of work: its commit applies it
         async with self._engine.connect() as connection, connection.begin():
             return await rebuild(connection)
-
-
-async def _read_all(
-    connection: AsyncConnection, queries: Sequence[RollupQuery]
-) -> list[RollupTotal]:
-    totals: list[RollupTotal] = []
-    for query in queries:
-        if query.source is RollupSource.TASKS:
-            totals += await _read_tasks(connection, query)
-        else:
-            totals += await _read_rollups(connection, query)
-    return totals
 
 
 async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:

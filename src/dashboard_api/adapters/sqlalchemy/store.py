@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import ColumnElement, Table, literal, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,6 +18,7 @@ class SqlStore:
     """Bound to one connection inside a unit of work, or to an engine for standalone reads."""
 
     def __init__(self, source: AsyncEngine | AsyncConnection) -> None:
+        self._engine = source if isinstance(source, AsyncEngine) else None
         self._source = autocommit(source) if isinstance(source, AsyncEngine) else source
 
     @asynccontextmanager
@@ -31,12 +33,35 @@ class SqlStore:
         """Run one read straight on asyncpg (same pool, same transaction), or return None when
         the backend is another one. For the hottest list reads: SQLAlchemy's statement building
         and per-row processing cost three times the query (docs/benchmarks-conversations.md)."""
-        async with self._connection() as connection:
+        rows: list[Any]
+        if self._engine is None:
+            connection = self._source
+            assert isinstance(connection, AsyncConnection)
             if connection.dialect.driver != "asyncpg":
                 return None
             raw = await connection.get_raw_connection()
-            rows: list[Any] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
+            rows = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
             return rows
+        if self._engine.dialect.driver != "asyncpg":
+            return None
+        # Outside a unit of work: the pool's bare DBAPI connection, no `Connection` around it.
+        # Checking out a SQLAlchemy Connection (events, autocommit characteristics, reset)
+        # cost ~75 us of CPU per read; this costs ~20 (docs/benchmarks.md). A single
+        # statement on asyncpg outside a transaction commits on its own.
+        pooled = await self._engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            try:
+                rows = await driver.fetch(sql, *args)  # type: ignore[union-attr]
+            except asyncpg.PostgresError:
+                raise  # the server refused the statement; the connection is fine
+            except BaseException:
+                # Lost, or cancelled mid-query (the protocol may still be busy): never reuse.
+                pooled.invalidate()
+                raise
+        finally:
+            pooled.close()
+        return rows
 
 
 def row_after(columns: tuple[Any, ...], values: tuple[Any, ...], *, descending: bool) -> Any:
