@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.run import HERE, conditions, fixtures, start, stop, wrk
+from bench import system
+from bench.run import HERE, fixtures, start, stop, wrk
 
 SCENARIOS = {
     "summary": "/api/analytics/summary",
@@ -29,6 +31,21 @@ SCENARIOS = {
 }
 
 
+def _load(
+    process: subprocess.Popen[bytes],
+    port: int,
+    path: str,
+    args: argparse.Namespace,
+    ids: str | None,
+) -> dict:
+    """Warm up, then measure; with the server's CPU time per request."""
+    wrk(port, path, args, args.warmup, ids)
+    cpu = system.group_cpu_seconds(process.pid)
+    stats = wrk(port, path, args, args.duration, ids)
+    stats["server_cpu_us"] = (system.group_cpu_seconds(process.pid) - cpu) * 1e6 / stats["requests"]
+    return stats
+
+
 def measure(args: argparse.Namespace, data: dict[str, object], ids: str) -> list[dict]:
     results = []
     real = start("real", args.port, 1, args.database_url)
@@ -36,14 +53,12 @@ def measure(args: argparse.Namespace, data: dict[str, object], ids: str) -> list
         for scenario, path in SCENARIOS.items():
             with urllib.request.urlopen(f"http://127.0.0.1:{args.port}{path}", timeout=30) as r:
                 assert r.status == 200, (scenario, r.status)
-            wrk(args.port, path, args, args.warmup, None)
-            stats = wrk(args.port, path, args, args.duration, None)
+            stats = _load(real, args.port, path, args, None)
             results.append({"server": "real", "scenario": scenario, **stats})
             _print("real", scenario, stats)
         # For scale: the service's own single-row read, beside the floor's.
         path = f"/api/tasks/{data['ids'][0]}"  # type: ignore[index]
-        wrk(args.port, path, args, args.warmup, ids)
-        stats = wrk(args.port, path, args, args.duration, ids)
+        stats = _load(real, args.port, path, args, ids)
         results.append({"server": "real", "scenario": "get-task", **stats})
         _print("real", "get-task", stats)
     finally:
@@ -52,8 +67,7 @@ def measure(args: argparse.Namespace, data: dict[str, object], ids: str) -> list
     try:
         first = data["ids"][0]  # type: ignore[index]
         path = f"/api/tasks/{first}"
-        wrk(args.port + 1, path, args, args.warmup, ids)
-        stats = wrk(args.port + 1, path, args, args.duration, ids)
+        stats = _load(floor, args.port + 1, path, args, ids)
         results.append({"server": "floor", "scenario": "get-task", **stats})
         _print("floor", "get-task", stats)
     finally:
@@ -64,7 +78,8 @@ def measure(args: argparse.Namespace, data: dict[str, object], ids: str) -> list
 def _print(server: str, scenario: str, stats: dict) -> None:
     print(
         f"{server:5} {scenario:22} {stats['rps']:8.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms"
-        f"  p99 {stats['p99_us'] / 1000:6.2f} ms  non-2xx {stats['non_2xx_3xx']}",
+        f"  p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {stats['server_cpu_us']:5.0f} us/req"
+        f"  non-2xx {stats['non_2xx_3xx']}",
         flush=True,
     )
 
@@ -96,7 +111,9 @@ def main() -> None:
     out = HERE / "results" / "analytics-reads.json"
     out.parent.mkdir(exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else []
-    previous.append({"conditions": conditions(data, args), "results": results})
+    settings = {k: getattr(args, k) for k in ("threads", "connections", "duration", "warmup")}
+    conditions = {**system.conditions(), "postgres": data["postgres"], "rows": data["rows"]}
+    previous.append({"conditions": conditions | settings, "results": results})
     out.write_text(json.dumps(previous, indent=2, default=str) + "\n")
     print(f"wrote {Path(out)}")
 

@@ -27,7 +27,8 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from bench.run import conditions, encode_cursor, stop, table, wrk
+from bench import system
+from bench.run import encode_cursor, stop, wrk
 
 HERE = Path(__file__).parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench_conversations"
@@ -162,7 +163,10 @@ def measure(data: dict, args: argparse.Namespace, ids: dict[str, str]) -> list:
                 for server in args.servers:
                     route = paths(server, data)[scenario]
                     id_file = ids[server] if scenario == "messages_deep" else None
+                    cpu = system.group_cpu_seconds(processes[server].pid)
                     stats = wrk(ports[server], route, load, args.duration, id_file)
+                    cpu = system.group_cpu_seconds(processes[server].pid) - cpu
+                    stats["server_cpu_us"] = cpu * 1e6 / max(1, stats["requests"])
                     if server not in best or stats["rps"] > best[server]["rps"]:
                         best[server] = stats
             for server, stats in best.items():
@@ -170,6 +174,7 @@ def measure(data: dict, args: argparse.Namespace, ids: dict[str, str]) -> list:
                 print(
                     f"{server:5} {scenario:18} {stats['rps']:8.0f} req/s  "
                     f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
+                    f"server cpu {stats['server_cpu_us']:5.0f} us/req  "
                     f"non-2xx {stats['non_2xx_3xx']}  socket errors {stats['socket_errors']}",
                     flush=True,
                 )
@@ -177,6 +182,27 @@ def measure(data: dict, args: argparse.Namespace, ids: dict[str, str]) -> list:
         for process in processes.values():
             stop(process)
     return results
+
+
+def table(results: list[dict]) -> str:
+    by = {(r["server"], r["scenario"]): r for r in results}
+    lines = [
+        "| scenario | service req/s | floor req/s | service / floor | service p50 / p99 ms "
+        "| floor p50 / p99 ms | server CPU µs/req service / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in SCENARIOS:
+        real, floor = by.get(("real", scenario)), by.get(("floor", scenario))
+        if real is None or floor is None:
+            continue
+        lines.append(
+            f"| {scenario} | {real['rps']:,.0f} | {floor['rps']:,.0f} "
+            f"| {real['rps'] / floor['rps']:.0%} "
+            f"| {real['p50_us'] / 1000:.2f} / {real['p99_us'] / 1000:.2f} "
+            f"| {floor['p50_us'] / 1000:.2f} / {floor['p99_us'] / 1000:.2f} "
+            f"| {real['server_cpu_us']:,.0f} / {floor['server_cpu_us']:,.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -210,9 +236,16 @@ def main() -> None:
     print(table(results))
     out = HERE / "results" / "conversations.json"
     out.parent.mkdir(exist_ok=True)
-    summary = {**data, "rows": 0}
+    settings = {k: getattr(args, k) for k in ("threads", "connections", "duration", "warmup")}
+    settings |= {"rounds": args.rounds, "stats_connections": args.stats_connections}
     report = {
-        "conditions": {**conditions(summary, args), "rows": data["rows"], "workers": 1},
+        "conditions": {
+            **system.conditions(),
+            "postgres": data["postgres"],
+            "rows": data["rows"],
+            "workers": 1,
+            **settings,
+        },
         "results": results,
     }
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
