@@ -76,3 +76,30 @@ def test_a_finished_task_sends_its_final_status_on_subscribe(client: TestClient[
         assert socket.receive_json()["type"] == "subscribed"
         final = socket.receive_json()
         assert (final["channel"], final["status"]) == ("task:f1", "cancelled")
+
+
+def _sample(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_metrics_show_the_hub_and_ingestion(client: TestClient[Any]) -> None:
+    before = client.get("/metrics").text
+    events_before = _sample(before, "dashboard_ws_events_total")
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "tasks"})
+        socket.receive_json()
+        client.post("/api/tasks", json={"agent_type": "coder", "task_id": "metrics-1"})
+        socket.receive_json()
+        text = client.get("/metrics").text
+        assert _sample(text, "dashboard_ws_connections") >= 1
+        assert _sample(text, "dashboard_ws_subscriptions") >= 1
+        assert _sample(text, "dashboard_ws_events_total") >= events_before + 1
+        assert _sample(text, "dashboard_bus_connected") == 1
+    for name in (
+        "dashboard_ws_slow_clients_dropped_total",
+        "dashboard_ingest_applied_total",
+        "dashboard_ingest_rejected_total",
+        "dashboard_ingest_failures_total",
+    ):
+        assert _sample(text, name) >= 0

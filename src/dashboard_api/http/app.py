@@ -29,6 +29,7 @@ from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.observability import (
+    RUNTIME_METRICS,
     MetricsController,
     RequestObserver,
     configure_logging,
@@ -77,7 +78,7 @@ def create_app(
         )
         hub = build_hub(ready, tasks, settings)
         ingestor = build_ingestor(ready, tasks)
-        Runtime(
+        runtime = Runtime(
             adapters=ready,
             tasks=tasks,
             analytics=analytics,
@@ -85,7 +86,9 @@ def create_app(
             ingestor=ingestor,
             settings=settings,
             access=access,
-        ).install(app.state)
+        )
+        runtime.install(app.state)
+        RUNTIME_METRICS.runtimes.add(runtime)
         workspace = build_workspace(ready, tasks, settings, clock)
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
@@ -107,6 +110,7 @@ def create_app(
                     gc.freeze()
                 yield
         finally:
+            RUNTIME_METRICS.runtimes.discard(runtime)
             if owned:
                 await ready.close()
 

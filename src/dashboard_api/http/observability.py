@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -16,8 +18,11 @@ from litestar import Controller, Response, get
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from dashboard_api.http.runtime import Runtime
 from dashboard_api.settings import Settings
 
 REQUESTS = Counter(
@@ -29,6 +34,63 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+
+
+class RuntimeCollector(Collector):
+    """The hub's and the ingestor's figures, read when /metrics is scraped: nothing on the
+    hot paths but the plain counters they keep anyway. Sums over the running apps of the
+    process (one, but for tests and embedders that run several)."""
+
+    def __init__(self) -> None:
+        self.runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[Metric]:
+        runtimes = list(self.runtimes)
+        hubs = [runtime.hub for runtime in runtimes]
+        ingestors = [runtime.ingestor for runtime in runtimes]
+        gauges = (
+            ("dashboard_ws_connections", "Open WebSocket connections", "connections"),
+            (
+                "dashboard_ws_subscriptions",
+                "Channel subscriptions of open connections",
+                "subscriptions",
+            ),
+            ("dashboard_ws_channels", "Channels with at least one subscriber", "channels"),
+        )
+        for name, documentation, attribute in gauges:
+            yield GaugeMetricFamily(
+                name, documentation, value=sum(getattr(hub, attribute) for hub in hubs)
+            )
+        yield GaugeMetricFamily(
+            "dashboard_bus_connected",
+            "1 when the hub's live feed from the event bus is connected",
+            value=int(bool(hubs) and all(hub.bus_connected for hub in hubs)),
+        )
+        counters = (
+            ("dashboard_ws_events", "Events fanned out to subscribers", hubs, "events_fanned_out"),
+            (
+                "dashboard_ws_slow_clients_dropped",
+                "Connections closed because their send queue was full",
+                hubs,
+                "dropped_slow_clients",
+            ),
+            ("dashboard_ingest_applied", "Ingested events applied", ingestors, "applied"),
+            ("dashboard_ingest_rejected", "Ingested events dead-lettered", ingestors, "rejected"),
+            (
+                "dashboard_ingest_failures",
+                "Ingestion attempts that failed and will be retried",
+                ingestors,
+                "failures",
+            ),
+        )
+        for name, documentation, sources, attribute in counters:
+            yield CounterMetricFamily(
+                name, documentation, value=sum(getattr(source, attribute) for source in sources)
+            )
+
+
+RUNTIME_METRICS = RuntimeCollector()
+REGISTRY.register(RUNTIME_METRICS)
 
 _access_log = structlog.get_logger("dashboard_api.access")
 _QUIET_ROUTES = frozenset({"/metrics", "/health", "/ready"})

@@ -19,7 +19,7 @@ from dashboard_api.settings import Settings
 _STATE_KEY = "runtime"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: one per running app
 class Runtime:
     adapters: Adapters
     tasks: TaskService

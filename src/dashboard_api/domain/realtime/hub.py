@@ -72,6 +72,7 @@ class Hub:
         self._feed: EventFeed | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.dropped_slow_clients = 0
+        self.events_fanned_out = 0
 
     async def start(self) -> None:
         self._feed = await self._bus.open_feed(self._on_message, self._on_resubscribed)
@@ -211,6 +212,7 @@ class Hub:
         self._fan_out(state, key, message)
 
     def _fan_out(self, state: _Channel, key: EventKey | None, message: bytes) -> None:
+        self.events_fanned_out += 1
         if key is not None:
             state.last = key
         frame = event_frame(state.prefix, message)
