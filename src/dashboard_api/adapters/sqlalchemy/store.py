@@ -46,7 +46,7 @@ class SqlStore:
             return None
         # Outside a unit of work: the pool's bare DBAPI connection, no `Connection` around it.
         # Checking out a SQLAlchemy Connection (events, autocommit characteristics, reset)
-        # cost ~75 us of CPU per read; this costs ~20 (docs/benchmarks.md). A single
+        # cost ~75 us more CPU per read than this bare checkout (docs/benchmarks.md). A single
         # statement on asyncpg outside a transaction commits on its own.
         pooled = await self._engine.raw_connection()
         try:
