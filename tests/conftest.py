@@ -76,6 +76,8 @@ TABLES = (
     "tasks",
     "rollups_hourly",
     "rollups_daily",
+    "rollup_totals_hourly",
+    "rollup_totals_daily",
     "rollup_deltas",
     "processed_events",
     "messages",

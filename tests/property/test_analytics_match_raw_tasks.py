@@ -62,7 +62,14 @@ async def _check_on_sql(
     engine: AsyncEngine, history: list[object], window: list[datetime], agent_type: str | None
 ) -> None:
     async with engine.begin() as connection:
-        for table in ("tasks", "rollups_hourly", "rollups_daily", "rollup_deltas"):
+        for table in (
+            "tasks",
+            "rollups_hourly",
+            "rollups_daily",
+            "rollup_totals_hourly",
+            "rollup_totals_daily",
+            "rollup_deltas",
+        ):
             await connection.execute(text(f"DELETE FROM {table}"))
     reads = SqlTaskStore(engine)
     service = TaskService(

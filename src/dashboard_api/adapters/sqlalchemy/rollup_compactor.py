@@ -21,12 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from dashboard_api.adapters.sqlalchemy.rollups import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
+    TOTAL_KEY_COLUMNS,
     figure_values,
     figures_of,
 )
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_deltas,
     rollup_state,
+    rollup_totals_daily,
+    rollup_totals_hourly,
     rollups_daily,
     rollups_hourly,
 )
@@ -34,7 +37,7 @@ from dashboard_api.domain.rollups import EMPTY, Figures
 
 _log = structlog.get_logger("dashboard_api.rollups")
 
-_Key = tuple[Any, str, str, str]
+_Key = tuple[Any, ...]  # (hour or day, agent type, model[, status])
 
 
 async def compact(connection: AsyncConnection) -> int:
@@ -44,12 +47,18 @@ async def compact(connection: AsyncConnection) -> int:
         return 0
     hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
+    total_hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
+    total_days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     for row in moved:
         figures = figures_of(row)
         hours[(row.hour, row.agent_type, row.model, row.status)] += figures
         days[(row.day, row.agent_type, row.model, row.status)] += figures
-    await _add(connection, rollups_hourly, "hour", hours)
-    await _add(connection, rollups_daily, "day", days)
+        total_hours[(row.hour, row.agent_type, row.model)] += figures
+        total_days[(row.day, row.agent_type, row.model)] += figures
+    await _add(connection, rollups_hourly, "hour", KEY_COLUMNS, hours)
+    await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
+    await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
+    await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
     await bump_generation(connection)
     return len(moved)
 
@@ -64,11 +73,15 @@ async def bump_generation(connection: AsyncConnection) -> None:
 
 
 async def _add(
-    connection: AsyncConnection, table: Table, time_column: str, sums: dict[_Key, Figures]
+    connection: AsyncConnection,
+    table: Table,
+    time_column: str,
+    key_columns: tuple[str, ...],
+    sums: dict[_Key, Figures],
 ) -> None:
     # Sorted keys: two compactors lock rows in the same order and cannot deadlock.
     rows = [
-        {time_column: key[0], **dict(zip(KEY_COLUMNS, key[1:], strict=True)), **figure_values(f)}
+        {time_column: key[0], **dict(zip(key_columns, key[1:], strict=True)), **figure_values(f)}
         for key, f in sorted(sums.items(), key=lambda item: item[0])
         if not f.is_empty
     ]
@@ -77,10 +90,10 @@ async def _add(
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(rows)
     statement = statement.on_conflict_do_update(
-        index_elements=[time_column, *KEY_COLUMNS],
+        index_elements=[time_column, *key_columns],
         set_={name: table.c[name] + statement.excluded[name] for name in FIGURE_COLUMNS},
     )
-    keys = [table.c[time_column], *(table.c[name] for name in KEY_COLUMNS)]
+    keys = [table.c[time_column], *(table.c[name] for name in key_columns)]
     emptied = (await connection.execute(statement.returning(*keys, table.c.tasks))).all()
     # A row whose tasks all moved elsewhere sums to zero everywhere: drop it.
     gone = [tuple(row[:-1]) for row in emptied if row[-1] == 0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dashboard_api.adapters.sqlalchemy.rollup_compactor import bump_generation
@@ -22,6 +22,8 @@ from dashboard_api.adapters.sqlalchemy.rollups import (
 )
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_deltas,
+    rollup_totals_daily,
+    rollup_totals_hourly,
     rollups_daily,
     rollups_hourly,
     tasks,
@@ -44,14 +46,37 @@ async def rebuild(connection: AsyncConnection) -> int:
     Runs in the caller's transaction: nothing changes until it commits."""
     if connection.dialect.name == "postgresql":
         await connection.execute(text("LOCK TABLE tasks IN SHARE MODE"))
-    for table in (rollup_deltas, rollups_hourly, rollups_daily):
+    for table in (
+        rollup_deltas,
+        rollups_hourly,
+        rollups_daily,
+        rollup_totals_hourly,
+        rollup_totals_daily,
+    ):
         await connection.execute(delete(table))
     if connection.dialect.name == "postgresql":
         counted = await _rebuild_in_postgres(connection)
     else:
         counted = await _rebuild_streaming(connection)
+    await fill_totals(connection)
     await bump_generation(connection)
     return counted
+
+
+async def fill_totals(connection: AsyncConnection) -> None:
+    """The read tables from the rows by status (both empty beforehand)."""
+    for source, target, time_column in (
+        (rollups_hourly, rollup_totals_hourly, "hour"),
+        (rollups_daily, rollup_totals_daily, "day"),
+    ):
+        keys = [source.c[time_column], source.c.agent_type, source.c.model]
+        sums = [cast(func.sum(source.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
+        await connection.execute(
+            insert(target).from_select(
+                [time_column, "agent_type", "model", *FIGURE_COLUMNS],
+                select(*keys, *sums).group_by(*keys),
+            )
+        )
 
 
 async def _rebuild_streaming(connection: AsyncConnection) -> int:

@@ -34,8 +34,8 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
     rollup_deltas,
     rollup_state,
-    rollups_daily,
-    rollups_hourly,
+    rollup_totals_daily,
+    rollup_totals_hourly,
     tasks,
 )
 from dashboard_api.domain.money import from_micros
@@ -53,6 +53,7 @@ from dashboard_api.domain.tasks import Task, TaskStatus
 SCALAR_FIGURES = tuple(name for name in Figures.__struct_fields__ if name != "durations")
 FIGURE_COLUMNS = (*SCALAR_FIGURES, *DURATION_COLUMNS)
 KEY_COLUMNS = ("agent_type", "model", "status")
+TOTAL_KEY_COLUMNS = ("agent_type", "model")  # the read tables' key, without status
 
 
 def figure_values(figures: Figures) -> dict[str, int]:
@@ -206,7 +207,7 @@ def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
     moment = table.c[time_column]
     statement = select(
         moment.label("moment"),
-        *(table.c[name] for name in KEY_COLUMNS),
+        *(table.c[name] for name in TOTAL_KEY_COLUMNS),
         *(table.c[name] for name in FIGURE_COLUMNS),
     )
     if shape.bounded_start:
@@ -232,7 +233,9 @@ class _Shape(NamedTuple):
 # cache key on the object, so a request neither builds nor re-hashes a 60-column statement.
 @functools.cache
 def _rollup_statement(shape: _Shape) -> Select[Any]:
-    compacted, time_column = (rollups_daily, "day") if shape.days else (rollups_hourly, "hour")
+    compacted, time_column = (
+        (rollup_totals_daily, "day") if shape.days else (rollup_totals_hourly, "hour")
+    )
     rows = union_all(
         _branch(compacted, time_column, shape), _branch(rollup_deltas, time_column, shape)
     ).subquery("rows")
