@@ -63,3 +63,16 @@ async def test_ready_reports_an_unreachable_database(clean_postgres: AsyncEngine
         status = (await client.get("/api/status")).json()
         assert status["status"] == "degraded"
         assert status["tasks"] is None
+
+
+async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:
+    app = create_app(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none"))
+    async with AsyncTestClient(app) as client:
+        for path in ("/api/tasks/some-task", "/api/tasks", "/api/analytics/summary"):
+            response = await client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["retry-after"] == "2"
+            assert response.headers["content-type"].startswith("application/problem+json")
+            body = response.json()
+            assert body["type"].endswith("/service-unavailable")
+            assert body["instance"] == path

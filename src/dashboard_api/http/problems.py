@@ -14,12 +14,15 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap
 
+from dashboard_api.adapters.unavailable import UNAVAILABLE_ERRORS
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
 TYPE_BASE = "https://dashboard-api.dev/problems/"
 
 _log = structlog.get_logger("dashboard_api.http")
@@ -116,6 +119,19 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
     )
 
 
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # The database or Redis is unreachable or saturated: an outage to retry, not a defect.
+    _log.warning("backing service unavailable", path=request.url.path, error=repr(exc)[:300])
+    return problem(
+        request,
+        status=HTTP_503_SERVICE_UNAVAILABLE,
+        type_="service-unavailable",
+        title="Service unavailable",
+        detail="a backing service (database or event bus) is unreachable or busy; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _field_error(error: Any) -> dict[str, Any]:
     if not isinstance(error, dict):
         return {"message": str(error)}
@@ -139,5 +155,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     Exception: _unexpected,
 }

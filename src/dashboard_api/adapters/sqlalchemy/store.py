@@ -53,11 +53,14 @@ class SqlStore:
             driver = pooled.driver_connection
             try:
                 rows = await driver.fetch(sql, *args)  # type: ignore[union-attr]
-            except asyncpg.PostgresError:
-                raise  # the server refused the statement; the connection is fine
-            except BaseException:
-                # Lost, or cancelled mid-query (the protocol may still be busy): never reuse.
-                pooled.invalidate()
+            except BaseException as exc:
+                # Only a statement the server refused leaves the connection usable; one lost,
+                # or cancelled mid-query (the protocol may still be busy), is never reused.
+                refused = isinstance(exc, asyncpg.PostgresError) and not isinstance(
+                    exc, asyncpg.PostgresConnectionError
+                )
+                if not refused or driver.is_closed():  # type: ignore[union-attr]
+                    pooled.invalidate()
                 raise
         finally:
             pooled.close()
