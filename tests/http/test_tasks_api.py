@@ -214,3 +214,10 @@ def test_metrics_count_requests_by_route_template(client: Client) -> None:
     assert 'route="/api/tasks/{task_id}"' in text
     assert "dashboard_http_request_duration_seconds_bucket" in text
     assert "/api/tasks/m1" not in text  # ids never become label values
+
+
+def test_a_made_up_method_never_becomes_a_metric_label(client: Client) -> None:
+    response = client.request("BREW", "/api/tasks")
+    assert 400 <= response.status_code < 500
+    text = client.get("/metrics").text
+    assert "BREW" not in text

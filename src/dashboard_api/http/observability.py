@@ -94,6 +94,7 @@ REGISTRY.register(RUNTIME_METRICS)
 
 _access_log = structlog.get_logger("dashboard_api.access")
 _QUIET_ROUTES = frozenset({"/metrics", "/health", "/ready"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def configure_logging(settings: Settings) -> None:
@@ -152,7 +153,9 @@ class RequestObserver(ASGIMiddleware):
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            method = str(scope.get("method", ""))
+            method = scope.get("method", "")
+            if method not in _METHODS:
+                method = "OTHER"  # a client picks the method: never let it mint label values
             counted, timed = _series(method, route, status)
             counted.inc()
             timed.observe(elapsed)
