@@ -114,7 +114,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     from sqlalchemy import text
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
-    from dashboard_api.adapters.sqlalchemy.engine import create_engine
+    from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -123,7 +123,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     compactor = RollupCompactor(engine, interval=settings.rollup_compact_seconds)
 
     async def database_check() -> None:
-        async with engine.connect() as connection:
+        async with autocommit(engine).connect() as connection:  # no transaction, no lock
             await connection.execute(text("SELECT 1"))
 
     checks: dict[str, HealthCheck] = {"database": database_check}

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a write transaction; committing is the caller's. On SQLite, one at a
+    time per engine: SQLite admits one writer anyway, and writers of one process queueing on
+    its busy handler were seen to stall each other for the whole busy timeout (30 s) when one
+    of them hit a constraint error (docs/design.md). An asyncio lock costs nothing and never
+    lets two of this process's connections contend for the database lock."""
+    lock = (
+        _WRITERS.setdefault(engine.sync_engine, asyncio.Lock())
+        if is_sqlite(str(engine.url))
+        else None
+    )
+    if lock is not None:
+        await lock.acquire()
+    try:
+        async with engine.connect() as connection:
+            await connection.begin()
+            yield connection
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def create_engine(url: str, *, pool_size: int = 20, null_pool: bool = False) -> AsyncEngine:

@@ -18,6 +18,7 @@ from sqlalchemy import Table, delete, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.rollups import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
@@ -120,8 +121,10 @@ class RollupCompactor:
             self._task = None
 
     async def run_once(self) -> int:
-        async with self._engine.connect() as connection, connection.begin():
-            return await compact(connection)
+        async with write_transaction(self._engine) as connection:
+            moved = await compact(connection)
+            await connection.commit()
+            return moved
 
     async def _run(self) -> None:
         while True:

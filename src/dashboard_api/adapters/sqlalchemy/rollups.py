@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
@@ -129,8 +130,10 @@ class SqlRollupStore(SqlStore):
         if self._engine is None:
             assert isinstance(self._source, AsyncConnection)
             return await rebuild(self._source)  # inside a unit of work: its commit applies it
-        async with self._engine.connect() as connection, connection.begin():
-            return await rebuild(connection)
+        async with write_transaction(self._engine) as connection:
+            counted = await rebuild(connection)
+            await connection.commit()
+            return counted
 
 
 async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:

@@ -8,6 +8,7 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Self
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
+from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
@@ -271,10 +273,11 @@ class SqlUnitOfWork(SqlWorkspaceUnit):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._transaction: AbstractAsyncContextManager[AsyncConnection] | None = None
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
+        self._transaction = write_transaction(self._engine)
+        self._connection = await self._transaction.__aenter__()
         self.tasks = SqlTaskStore(self._connection)
         self.rollups = SqlRollupStore(self._connection)
         self.bind_workspace(self._connection)
@@ -288,11 +291,12 @@ class SqlUnitOfWork(SqlWorkspaceUnit):
         tb: TracebackType | None,
     ) -> None:
         assert self._connection is not None
+        assert self._transaction is not None
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
         finally:
-            await self._connection.close()
+            await self._transaction.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
         assert self._connection is not None
