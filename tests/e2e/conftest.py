@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,18 +27,25 @@ class Server:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # A file, not a pipe: nobody reads the output while the server runs, and a full pipe
+        # would block a server that logs a lot (a fuzzing run's warnings).
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dashboard_api", "run", "--port", str(self.port)],
             env={**os.environ, **env, "DASHBOARD_LOG_LEVEL": "warning"},
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
         )
+
+    def read_output(self) -> str:
+        self.output.seek(0)
+        return self.output.read().decode(errors="replace")
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                output = self.read_output()
                 raise RuntimeError(f"server exited early:\n{output}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
@@ -56,8 +64,7 @@ class Server:
             self.process.kill()
             return self.process.wait()
         finally:
-            if self.process.stdout:
-                self.process.stdout.close()
+            self.output.close()
 
 
 @pytest.fixture(scope="module")

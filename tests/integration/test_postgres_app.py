@@ -76,3 +76,20 @@ async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:
             body = response.json()
             assert body["type"].endswith("/service-unavailable")
             assert body["instance"] == path
+
+
+async def test_text_postgres_cannot_store_is_bad_input_not_a_500(
+    postgres_url: str, clean_postgres: AsyncEngine
+) -> None:
+    app = create_app(Settings(database_url=postgres_url, db_pool_size=4))
+    async with AsyncTestClient(app) as client:
+        for response in (
+            await client.post(
+                "/api/tasks", json={"agent_type": "coder", "input_message": "a\u0000b"}
+            ),
+            await client.get("/api/tasks", params={"agent_type": "co\u0000der"}),
+            await client.get("/api/analytics/performance", params={"agent_type": "\u0000"}),
+        ):
+            assert response.status_code == 422, response.text
+            assert response.json()["type"].endswith("/invalid-input")
+        assert (await client.get("/api/tasks")).json()["items"] == []  # nothing was stored

@@ -25,3 +25,22 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     TimeoutError,
     socket.gaierror,  # a host name that does not resolve
 )
+
+
+# What PostgreSQL says of text it cannot store (a NUL character, invalid in its UTF-8 text).
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError)
+
+
+def is_unstorable_text(error: BaseException) -> bool:
+    """Whether the database refused a value a client sent because of its characters: bad
+    input (the transaction rolled back, nothing changed), not a defect."""
+    seen: BaseException | None = error
+    for _ in range(5):  # the error, SQLAlchemy's `orig`, the driver's cause
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in _UNSTORABLE_TEXT:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False

@@ -18,7 +18,11 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from dashboard_api.adapters.unavailable import UNAVAILABLE_ERRORS
+from dashboard_api.adapters.unavailable import (
+    DATABASE_ERRORS,
+    UNAVAILABLE_ERRORS,
+    is_unstorable_text,
+)
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -132,6 +136,18 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[di
     )
 
 
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if is_unstorable_text(exc):
+        return problem(
+            request,
+            status=HTTP_422_UNPROCESSABLE_ENTITY,
+            type_="invalid-input",
+            title="Invalid input",
+            detail="text contains a character that cannot be stored (NUL)",
+        )
+    return _unexpected(request, exc)
+
+
 def _field_error(error: Any) -> dict[str, Any]:
     if not isinstance(error, dict):
         return {"message": str(error)}
@@ -155,6 +171,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    **dict.fromkeys(DATABASE_ERRORS, _database_error),
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     Exception: _unexpected,
 }
