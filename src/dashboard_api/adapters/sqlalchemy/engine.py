@@ -18,6 +18,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 _WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
@@ -34,7 +35,9 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         else None
     )
     if lock is not None:
-        await lock.acquire()
+        # As long as SQLite's own busy timeout: a writer that waits longer gets the same
+        # "try again" answer (TimeoutError is a 503) instead of waiting forever.
+        await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_SECONDS)
     try:
         async with engine.connect() as connection:
             await connection.begin()
@@ -56,7 +59,7 @@ def create_engine(url: str, *, pool_size: int = 20, null_pool: bool = False) -> 
         # its first error and replaced, and `pool_recycle` retires old ones.
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800)
     if is_sqlite(url):
-        options["connect_args"] = {"timeout": 30}
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     engine = create_async_engine(url, **options)
     if is_sqlite(url):
         _configure_sqlite(engine)
