@@ -29,11 +29,11 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     its busy handler were seen to stall each other for the whole busy timeout (30 s) when one
     of them hit a constraint error (docs/design.md). An asyncio lock costs nothing and never
     lets two of this process's connections contend for the database lock."""
-    lock = (
-        _WRITERS.setdefault(engine.sync_engine, asyncio.Lock())
-        if is_sqlite(str(engine.url))
-        else None
-    )
+    lock = None
+    if engine.dialect.name == "sqlite":
+        lock = _WRITERS.get(engine.sync_engine)
+        if lock is None:
+            lock = _WRITERS[engine.sync_engine] = asyncio.Lock()
     if lock is not None:
         # As long as SQLite's own busy timeout: a writer that waits longer gets the same
         # "try again" answer (TimeoutError is a 503) instead of waiting forever.

@@ -17,7 +17,6 @@ from dashboard_api.adapters.sqlalchemy.rollup_compactor import bump_generation
 from dashboard_api.adapters.sqlalchemy.rollups import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
-    _figure_task,
     figure_values,
 )
 from dashboard_api.adapters.sqlalchemy.tables import (
@@ -28,6 +27,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     rollups_hourly,
     tasks,
 )
+from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.rollups import (
     DURATION_BOUNDS_SECONDS,
     EMPTY,
@@ -98,7 +98,7 @@ async def _rebuild_streaming(connection: AsyncConnection) -> int:
     result = await connection.stream(statement.execution_options(yield_per=_BATCH))
     async for row in result:
         counted += 1
-        for key, figures in rollup_changes(None, _figure_task(row)):
+        for key, figures in rollup_changes(None, task_of(row._mapping)):
             hours[key] += figures
     days: dict[RollupKey, Figures] = defaultdict(lambda: EMPTY)
     for key, figures in hours.items():

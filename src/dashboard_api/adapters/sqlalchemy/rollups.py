@@ -39,7 +39,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_totals_hourly,
     tasks,
 )
-from dashboard_api.domain.money import from_micros
+from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
 from dashboard_api.domain.rollups import (
     EMPTY,
@@ -49,7 +49,6 @@ from dashboard_api.domain.rollups import (
     day_of,
     rollup_changes,
 )
-from dashboard_api.domain.tasks import Task, TaskStatus
 
 SCALAR_FIGURES = tuple(name for name in Figures.__struct_fields__ if name != "durations")
 FIGURE_COLUMNS = (*SCALAR_FIGURES, *DURATION_COLUMNS)
@@ -178,7 +177,7 @@ async def _read_tasks(connection: AsyncConnection, query: RollupQuery) -> list[R
     )
     rows = (await connection.execute(statement)).all()
     for row in rows:
-        for key, figures in rollup_changes(None, _figure_task(row)):
+        for key, figures in rollup_changes(None, task_of(row._mapping)):
             group = (
                 key.hour if query.by_time else None,
                 key.agent_type if query.by_agent_type else None,
@@ -186,24 +185,6 @@ async def _read_tasks(connection: AsyncConnection, query: RollupQuery) -> list[R
             )
             groups[group] = groups[group] + figures
     return [RollupTotal(*group, figures) for group, figures in groups.items()]
-
-
-def _figure_task(row: Any) -> Task:
-    """A task with only the fields its rollup figures depend on."""
-    return Task(
-        task_id=row.task_id,
-        status=TaskStatus(row.status),
-        agent_type=row.agent_type,
-        source="",
-        created_at=row.created_at,
-        model=row.model,
-        cost_usd=from_micros(row.cost_micros),
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cache_read_tokens=row.cache_read_tokens,
-        cache_write_tokens=row.cache_write_tokens,
-        completed_at=row.completed_at,
-    )
 
 
 def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:

@@ -6,14 +6,13 @@ order and stops after a page of sessions; the second reads only those sessions' 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
 
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.domain.money import from_micros
-from dashboard_api.domain.tasks import Task, TaskStatus, TaskWindow
+from dashboard_api.domain.tasks import TaskWindow
 
 # Everything but the large text: a session's figures never need it.
 _TEXT_COLUMNS = frozenset({"input_message", "output", "error"})
@@ -40,27 +39,3 @@ def session_tasks(window: TaskWindow, ids: Sequence[str]) -> Select[Any]:
     """The figure columns of those sessions' tasks in the window, in index order."""
     statement = _in_window(select(*_FIGURE_COLUMNS).where(tasks.c.session_id.in_(ids)), window)
     return statement.order_by(tasks.c.session_id, tasks.c.created_at, tasks.c.task_id)
-
-
-def figure_task(row: Mapping[Any, Any]) -> Task:
-    """A task read by `session_tasks`: its text fields are left empty."""
-    return Task(
-        task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
-        agent_type=row["agent_type"],
-        source=row["source"],
-        created_at=row["created_at"],
-        assigned_agent=row["assigned_agent"],
-        session_id=row["session_id"],
-        conversation_id=row["conversation_id"],
-        model=row["model"],
-        cost_usd=from_micros(row["cost_micros"]),
-        price_version=row["price_version"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        version=row["version"],
-    )

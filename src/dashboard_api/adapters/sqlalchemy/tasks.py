@@ -23,6 +23,7 @@ from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvent
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
+from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
@@ -70,11 +71,11 @@ class SqlTaskStore(SqlStore):
     async def get(self, task_id: str) -> Task | None:
         native = await self._fetch_fast(task_sql.GET_TASK, task_id)
         if native is not None:
-            return _task(native[0]) if native else None
+            return task_of(native[0]) if native else None
         async with self._connection() as connection:
             result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
             row = result.first()
-        return None if row is None else _task(row._mapping)
+        return None if row is None else task_of(row._mapping)
 
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         values = _row(task)
@@ -143,7 +144,7 @@ class SqlTaskStore(SqlStore):
             return []
         async with self._connection() as connection:
             result = await connection.execute(session_sql.session_tasks(window, session_ids))
-            return [session_sql.figure_task(row._mapping) for row in result]
+            return [task_of(row._mapping) for row in result]
 
 
 # A loose index scan: each step jumps to the next agent type in ix_tasks_agent_type.
@@ -219,32 +220,6 @@ def _row(task: Task) -> dict[str, Any]:
         "completed_at": task.completed_at,
         "version": task.version,
     }
-
-
-def _task(row: Mapping[Any, Any]) -> Task:
-    return Task(
-        task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
-        agent_type=row["agent_type"],
-        source=row["source"],
-        created_at=row["created_at"],
-        input_message=row["input_message"],
-        assigned_agent=row["assigned_agent"],
-        session_id=row["session_id"],
-        conversation_id=row["conversation_id"],
-        output=row["output"],
-        error=row["error"],
-        model=row["model"],
-        cost_usd=from_micros(row["cost_micros"]),
-        price_version=row["price_version"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        version=row["version"],
-    )
 
 
 def _summary(row: Mapping[Any, Any]) -> TaskSummary:

@@ -1,0 +1,37 @@
+"""A `tasks` row (any selection of its columns, from SQLAlchemy or asyncpg) as a domain Task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dashboard_api.domain.money import from_micros
+from dashboard_api.domain.tasks import Task, TaskStatus
+
+
+def task_of(row: Mapping[Any, Any]) -> Task:
+    """Every read of tasks builds them here. Columns a read did not select (the large text
+    for figures, most of them for rollups) keep the domain's defaults."""
+    return Task(
+        task_id=row["task_id"],
+        status=TaskStatus(row["status"]),
+        agent_type=row["agent_type"],
+        source=row.get("source", ""),
+        created_at=row["created_at"],
+        input_message=row.get("input_message", ""),
+        assigned_agent=row.get("assigned_agent"),
+        session_id=row.get("session_id"),
+        conversation_id=row.get("conversation_id"),
+        output=row.get("output"),
+        error=row.get("error"),
+        model=row.get("model"),
+        cost_usd=from_micros(row.get("cost_micros", 0)),
+        price_version=row.get("price_version"),
+        input_tokens=row.get("input_tokens", 0),
+        output_tokens=row.get("output_tokens", 0),
+        cache_read_tokens=row.get("cache_read_tokens", 0),
+        cache_write_tokens=row.get("cache_write_tokens", 0),
+        started_at=row.get("started_at"),
+        completed_at=row.get("completed_at"),
+        version=row.get("version", 1),
+    )
