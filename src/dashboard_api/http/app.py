@@ -28,12 +28,8 @@ from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
-from dashboard_api.http.observability import (
-    RUNTIME_METRICS,
-    MetricsController,
-    RequestObserver,
-    configure_logging,
-)
+from dashboard_api.http.logs import configure_logging
+from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
@@ -137,6 +133,9 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
+        # Logging is configured once, by http/logs.py: Litestar's default config would replace
+        # the root handler with its own plain-text one.
+        logging_config=None,
         response_class=JSONResponse,
         debug=debug,
     )
