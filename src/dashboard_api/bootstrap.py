@@ -12,9 +12,11 @@ from dashboard_api.domain.ports import (
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
+    RequestCounter,
     RollupStore,
     SourceStore,
     TaskStore,
+    TicketStore,
     UnitOfWorkFactory,
     WebhookConfigSource,
     WebhookEventStore,
@@ -56,6 +58,9 @@ class Adapters:
     workspace: WorkspaceAdapters
     # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
+    # WebSocket tickets and rate-limit counts: in Redis when configured, so replicas share them.
+    tickets: TicketStore = field(default_factory=lambda: _memory_tickets())
+    request_counter: RequestCounter = field(default_factory=lambda: _memory_request_counter())
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -69,6 +74,18 @@ def _memory_ingest() -> IngestQueue:
     from dashboard_api.adapters.memory import MemoryIngestQueue
 
     return MemoryIngestQueue()
+
+
+def _memory_tickets() -> TicketStore:
+    from dashboard_api.adapters.memory.edge import MemoryTicketStore
+
+    return MemoryTicketStore()
+
+
+def _memory_request_counter() -> RequestCounter:
+    from dashboard_api.adapters.memory.edge import MemoryRequestCounter
+
+    return MemoryRequestCounter()
 
 
 def memory_adapters(*, history_length: int = 1000) -> Adapters:
@@ -159,6 +176,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus = memory_bus
         ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
+    tickets, request_counter = _edge_stores(settings.redis_url, closers)
     compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
@@ -169,7 +187,24 @@ async def build_adapters(settings: Settings) -> Adapters:
         ingest=ingest,
         health_checks=checks,
         closers=closers,
+        tickets=tickets,
+        request_counter=request_counter,
     )
+
+
+def _edge_stores(
+    redis_url: str | None, closers: list[Callable[[], Awaitable[None]]]
+) -> tuple[TicketStore, RequestCounter]:
+    """WebSocket tickets and rate-limit counts: in Redis (shared by the replicas) on a client
+    of their own, one short command per request; else in process."""
+    if not redis_url:
+        return _memory_tickets(), _memory_request_counter()
+    from dashboard_api.adapters.redis.bus import resilient_client
+    from dashboard_api.adapters.redis.edge import RedisRequestCounter, RedisTicketStore
+
+    client = resilient_client(redis_url)
+    closers.append(client.aclose)
+    return RedisTicketStore(client), RedisRequestCounter(client)
 
 
 def _sql_workspace(

@@ -51,6 +51,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     handoff_retry_seconds: float = 5.0
     webhooks_file: str | None = None
     oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
+    # Browser safety, WebSocket tickets and rate limits (docs/security.md).
+    # Host names served; empty: the loopback names without tokens, any name with tokens.
+    allowed_hosts: tuple[str, ...] = ()
+    # Origins allowed to change things and open /ws besides the page's own origin.
+    allowed_origins: tuple[str, ...] = ()
+    # Origins of frontends served elsewhere (CORS); they count as allowed origins too.
+    cors_origins: tuple[str, ...] = ()
+    ws_ticket_ttl_seconds: int = 30
+    # Requests per minute per token (per address without tokens); 0: no limit.
+    rate_limit_read_per_minute: int = 1200
+    rate_limit_write_per_minute: int = 300
+    rate_limit_ingest_per_minute: int = 6000
+    # Open WebSockets per token (per address without tokens) on one process; 0: no cap.
+    ws_max_connections_per_client: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,7 +84,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return settings
 
 
-_LISTS = frozenset({"agents", "oauth_platforms"})
+_LISTS = frozenset(
+    {"agents", "oauth_platforms", "allowed_hosts", "allowed_origins", "cors_origins"}
+)
 
 
 def _split(value: str) -> list[str]:

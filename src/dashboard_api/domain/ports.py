@@ -355,3 +355,26 @@ class ProcessedEvents(Protocol):
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""
         ...
+
+
+class TicketStore(Protocol):
+    """Short-lived, single-use tickets: how a browser opens the WebSocket without putting a
+    long-lived secret in its URL. Shared by every replica when it lives in Redis."""
+
+    async def issue(self, ticket: str, holder: str, ttl_seconds: int) -> None:
+        """Remember `ticket` for `holder` during `ttl_seconds`."""
+        ...
+
+    async def redeem(self, ticket: str) -> str | None:
+        """The ticket's holder, once: None if unknown, already redeemed or expired."""
+        ...
+
+
+class RequestCounter(Protocol):
+    """Counts requests per key (a client and a budget in one time window): the storage of the
+    rate limits, shared by every replica when it lives in Redis."""
+
+    async def increment(self, key: str, ttl_seconds: int) -> int:
+        """Add one to `key`'s count and return it; the key is forgotten at the latest
+        `ttl_seconds` after its last count."""
+        ...

@@ -19,6 +19,7 @@ from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.browser import BrowserSafety, cors_config
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
@@ -31,7 +32,9 @@ from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.logs import configure_logging
 from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.rate_limits import RateLimits, build_limiter
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.tickets import RealtimeController
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
 from dashboard_api.price_file import load_prices
@@ -82,6 +85,8 @@ def create_app(
             ingestor=ingestor,
             settings=settings,
             access=access,
+            tickets=ready.tickets,
+            limiter=build_limiter(settings, ready.request_counter),
         )
         runtime.install(app.state)
         RUNTIME_METRICS.runtimes.add(runtime)
@@ -117,10 +122,14 @@ def create_app(
             SystemController,
             MetricsController,
             websocket_hub,
+            RealtimeController,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
         ],
-        middleware=[RequestObserver()],
+        # Outermost first: every answer is logged and counted, refusals included; the browser
+        # rules come before authentication and rate limits spend nothing on a refused page.
+        middleware=[RequestObserver(), BrowserSafety(settings), RateLimits(settings)],
+        cors_config=cors_config(settings),
         # No tokens, no guard: it would pass every request anyway, and Litestar copies the
         # route handler for each guard call (~5% of a by-id read in a profile).
         guards=[require_token] if access.enabled else [],
