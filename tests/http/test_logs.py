@@ -65,3 +65,14 @@ def test_standard_library_lines_share_the_json_format_and_redaction(
     for parsed in (uvicorn_line, our_line):
         assert {"timestamp", "level", "event"} <= parsed.keys()
         assert parsed["request_id"] == "r-1"
+
+
+def test_passwords_in_service_urls_count_as_secrets() -> None:
+    settings = Settings(
+        database_url="postgresql+asyncpg://app:db%2Fpass@db:5432/dashboard",
+        redis_url="redis://:redis-pass@cache:6379/0",
+    )
+    secrets = configured_secrets(settings)
+    assert {"db/pass", "db%2Fpass", "redis-pass"} <= set(secrets)
+    line = "connection to redis://:redis-pass@cache:6379/0 failed"
+    assert "redis-pass" not in Redactor(secrets).scrub(line)

@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import structlog
 from structlog.typing import Processor
@@ -55,13 +56,21 @@ class Redactor:
 
 
 def configured_secrets(settings: Settings) -> list[str]:
-    """The API secrets of `DASHBOARD_API_TOKENS` (the third field of each entry)."""
+    """The API secrets of `DASHBOARD_API_TOKENS` (the third field of each entry) and the
+    passwords in the database and Redis URLs (an error message may quote a URL)."""
     secrets = []
     for entry in settings.api_tokens.split(","):
         _name, _, rest = entry.strip().partition(":")
         _scopes, _, secret = rest.partition(":")
         if secret:
             secrets.append(secret)
+    for url in (settings.database_url, settings.redis_url):
+        try:
+            password = urlsplit(url or "").password
+        except ValueError:  # a malformed URL fails elsewhere, with its setting's name
+            password = None
+        if password:
+            secrets += [password, quote(password, safe="")]
     return secrets
 
 
