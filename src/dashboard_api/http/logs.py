@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from structlog.typing import Processor
@@ -70,7 +70,7 @@ def configured_secrets(settings: Settings) -> list[str]:
         except ValueError:  # a malformed URL fails elsewhere, with its setting's name
             password = None
         if password:
-            secrets += [password, quote(password, safe="")]
+            secrets += [password, unquote(password)]
     return secrets
 
 
