@@ -58,16 +58,18 @@ async def test_a_ticket_expires(edge: Edge) -> None:
 
 async def test_counts_add_up_per_key(edge: Edge) -> None:
     first, second = edge.prefix + "a", edge.prefix + "b"
-    counts = [await edge.counter.increment(first, 60) for _ in range(3)]
+    counts = [await edge.counter.add(first, 1, ttl_seconds=60) for _ in range(3)]
     assert counts == [1, 2, 3]
-    assert await edge.counter.increment(second, 60) == 1
+    assert await edge.counter.add(first, 10, ttl_seconds=60) == 13
+    assert await edge.counter.add(second, 1, ttl_seconds=60) == 1
 
 
 async def test_a_count_is_forgotten_after_its_ttl(edge: Edge) -> None:
     key = edge.prefix + "short"
-    await edge.counter.increment(key, 1)
+    await edge.counter.add(key, 5, ttl_seconds=1)
+    await edge.counter.add(key, 1, ttl_seconds=1)  # a later count does not extend its life
     await asyncio.sleep(1.2)
-    assert await edge.counter.increment(key, 1) == 1
+    assert await edge.counter.add(key, 1, ttl_seconds=1) == 1
 
 
 async def test_the_limiter_refuses_past_the_budget_until_the_next_window(edge: Edge) -> None:
@@ -84,3 +86,32 @@ async def test_the_limiter_refuses_past_the_budget_until_the_next_window(edge: E
     assert (await limiter.check("token:other", Budget.READ)).allowed
     now[0] += 20
     assert (await limiter.check("token:ui", Budget.READ)).allowed
+
+
+async def test_replicas_take_units_in_leases_and_stop_asking_once_spent(edge: Edge) -> None:
+    calls = 0
+    counter = edge.counter
+
+    class Counting:
+        async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
+            nonlocal calls
+            calls += 1
+            return await counter.add(key, amount, ttl_seconds=ttl_seconds)
+
+    now = [1_000_000.0]
+    limits = {Budget.READ: 1000}  # leases of 10 units
+    replicas = [
+        RateLimiter(Counting(), limits, clock=lambda: now[0], prefix=edge.prefix) for _ in range(2)
+    ]
+    allowed = 0
+    for n in range(1200):
+        allowed += (await replicas[n % 2].check("token:ui", Budget.READ)).allowed
+    # Both replicas together admit the budget, not more; at most a lease each short of it.
+    assert 1000 - 2 * 10 <= allowed <= 1000
+    assert calls <= 1000 // 10 + 2 * 2
+    asked = calls
+    for n in range(100):  # a flood past the budget costs no round trip
+        assert not (await replicas[n % 2].check("token:ui", Budget.READ)).allowed
+    assert calls == asked
+    now[0] += 20  # the next window
+    assert (await replicas[0].check("token:ui", Budget.READ)).allowed

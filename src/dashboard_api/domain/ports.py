@@ -374,7 +374,7 @@ class RequestCounter(Protocol):
     """Counts requests per key (a client and a budget in one time window): the storage of the
     rate limits, shared by every replica when it lives in Redis."""
 
-    async def increment(self, key: str, ttl_seconds: int) -> int:
-        """Add one to `key`'s count and return it; the key is forgotten at the latest
-        `ttl_seconds` after its last count."""
+    async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
+        """Add `amount` to `key`'s count and return the new count; the key is forgotten
+        `ttl_seconds` after its first count."""
         ...

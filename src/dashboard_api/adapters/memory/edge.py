@@ -56,8 +56,8 @@ class MemoryRequestCounter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._counts = _Expiring(clock)
 
-    async def increment(self, key: str, ttl_seconds: int) -> int:
+    async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
         found = self._counts.get(key)
-        count = (found if isinstance(found, int) else 0) + 1
+        count = (found if isinstance(found, int) else 0) + amount
         self._counts.put(key, count, ttl_seconds, keep_expiry=True)
         return count

@@ -20,16 +20,18 @@ class RedisTicketStore:
         return holder.decode() if isinstance(holder, bytes) else holder
 
 
+# One command, atomic: the first count of a key also sets its expiry.
+_ADD = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
+
+
 class RedisRequestCounter:
     def __init__(self, client: Redis) -> None:
-        self._client = client
+        # EVALSHA, loading the script again if the server lost it (a restart).
+        self._add = client.register_script(_ADD)
 
-    async def increment(self, key: str, ttl_seconds: int) -> int:
-        # One round trip. The key is a client's budget in one window: pushing its expiry back
-        # on each count keeps it at most `ttl_seconds` past the window (EXPIRE NX would need
-        # Redis 7; GETDEL above needs 6.2).
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, ttl_seconds)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
+        return int(await self._add(keys=[key], args=[amount, ttl_seconds]))
