@@ -115,3 +115,20 @@ async def test_replicas_take_units_in_leases_and_stop_asking_once_spent(edge: Ed
     assert calls == asked
     now[0] += 20  # the next window
     assert (await replicas[0].check("token:ui", Budget.READ)).allowed
+
+
+async def test_concurrent_requests_share_one_lease_round_trip(edge: Edge) -> None:
+    calls = 0
+    counter = edge.counter
+
+    class Slow:
+        async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.01)  # a round trip: every request arrives meanwhile
+            return await counter.add(key, amount, ttl_seconds=ttl_seconds)
+
+    limiter = RateLimiter(Slow(), {Budget.READ: 100_000}, prefix=edge.prefix)  # leases of 20
+    decisions = await asyncio.gather(*(limiter.check("token:ui", Budget.READ) for _ in range(64)))
+    assert all(decision.allowed for decision in decisions)
+    assert calls == 4  # 64 requests, 20 units a lease

@@ -13,6 +13,7 @@ a little early), and a client may spend up to twice its budget across a window b
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -48,6 +49,10 @@ class _Lease:
     spent: bool  # the shared count reached the budget: refuse until the window ends
     used: int = 0
 
+    def answers(self, window: int) -> bool:
+        """Whether this lease decides a request of `window` without asking the counter."""
+        return self.window == window and (self.used < self.usable or self.spent)
+
 
 def lease_size(limit: int) -> int:
     """Units a process takes at once: 1% of the budget, between 1 and MAX_LEASE."""
@@ -72,6 +77,7 @@ class RateLimiter:
         self._clock = clock
         self._prefix = prefix
         self._leases: dict[tuple[str, Budget], _Lease] = {}
+        self._pending: dict[tuple[str, Budget], asyncio.Future[None]] = {}
         self._current_window = 0
 
     def limits(self, budget: Budget) -> bool:
@@ -84,20 +90,30 @@ class RateLimiter:
         now = self._clock()
         window = int(now // self._window)
         reset = max(1, math.ceil((window + 1) * self._window - now))
-        lease = self._leases.get((client, budget))
-        if (
-            lease is None
-            or lease.window != window
-            or (lease.used >= lease.usable and not lease.spent)
-        ):
-            lease = await self._take_lease(client, budget, limit, window)
+        slot = (client, budget)
+        lease = self._leases.get(slot)
+        while lease is None or not lease.answers(window):
+            await self._refill(slot, limit, window)
+            lease = self._leases.get(slot)
         if lease.used >= lease.usable:
             return Decision(allowed=False, limit=limit, remaining=0, reset_seconds=reset)
         lease.used += 1
         remaining = max(0, limit - lease.counted_before - lease.used)
         return Decision(allowed=True, limit=limit, remaining=remaining, reset_seconds=reset)
 
-    async def _take_lease(self, client: str, budget: Budget, limit: int, window: int) -> _Lease:
+    async def _refill(self, slot: tuple[str, Budget], limit: int, window: int) -> None:
+        """Take a new lease for `slot`, once for all the requests that wait for one: under
+        concurrent load they would otherwise each take one, a round trip per request."""
+        pending = self._pending.get(slot)
+        if pending is None:
+            pending = asyncio.ensure_future(self._take_lease(slot, limit, window))
+            self._pending[slot] = pending
+            pending.add_done_callback(lambda _done: self._pending.pop(slot, None))
+        # Shielded: a waiter that is cancelled (its client left) cancels only its own wait.
+        await asyncio.shield(pending)
+
+    async def _take_lease(self, slot: tuple[str, Budget], limit: int, window: int) -> None:
+        client, budget = slot
         if window != self._current_window:
             # A new window: leases of past windows are dead weight (clients that went away).
             self._leases = {slot: old for slot, old in self._leases.items() if old.window == window}
@@ -113,5 +129,4 @@ class RateLimiter:
             usable=max(0, min(counted, limit) - before),
             spent=counted >= limit,
         )
-        self._leases[(client, budget)] = lease
-        return lease
+        self._leases[slot] = lease
