@@ -4,8 +4,8 @@ per minute for reads, one for writes and one for ingestion, counted in fixed win
 Counts live behind a `RequestCounter` (Redis, shared by replicas, or process memory). A round
 trip to Redis per request would cost more CPU than the request it guards, so a process takes
 its client's units in small *leases*: it adds `lease` units to the shared count at once and
-admits that many requests locally before it asks again (1% of the budget, at most 20 units; 1
-for small budgets, which are then counted exactly). Once the shared count reaches the budget,
+admits that many requests locally before it asks again (2% of the budget, at most 50 units; 1
+for budgets under 100, which are then counted exactly). Once the shared count reaches the budget,
 the process refuses the client locally until the window ends: a flood costs no round trips.
 The price: each replica may leave up to one lease unused per window (the budget is then reached
 a little early), and a client may spend up to twice its budget across a window boundary.
@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from dashboard_api.domain.ports import RequestCounter
 
-MAX_LEASE = 20
+MAX_LEASE = 50
 
 
 class Budget(StrEnum):
@@ -55,8 +55,8 @@ class _Lease:
 
 
 def lease_size(limit: int) -> int:
-    """Units a process takes at once: 1% of the budget, between 1 and MAX_LEASE."""
-    return max(1, min(limit // 100, MAX_LEASE))
+    """Units a process takes at once: 2% of the budget, between 1 and MAX_LEASE."""
+    return max(1, min(limit // 50, MAX_LEASE))
 
 
 class RateLimiter:

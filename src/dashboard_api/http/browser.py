@@ -143,20 +143,18 @@ class BrowserSafety(ASGIMiddleware):
             elif name == b"transfer-encoding":
                 has_body = True
         websocket = scope["type"] == ScopeType.WEBSOCKET
+        changes = websocket or scope.get("method") not in SAFE_METHODS
         if not self._hosts.allows(host or ""):
             return Refusal(400, "host-not-allowed", f"host {host!r} is not served here")
-        if (
-            origin is not None
-            and (websocket or scope.get("method") not in SAFE_METHODS)
-            and not self._origin_allowed(origin, host or "")
-        ):
+        if origin is not None and changes and not self._origin_allowed(origin, host or ""):
             return Refusal(
                 403,
                 "origin-not-allowed",
                 f"origin {origin!r} may not change anything or open /ws here "
                 "(see DASHBOARD_ALLOWED_ORIGINS, DASHBOARD_CORS_ORIGINS)",
             )
-        if has_body and not websocket and not _accepts_body(scope, content_type):
+        # A body of a GET is never read: only the bodies of changes must be JSON.
+        if has_body and changes and not websocket and not _accepts_body(scope, content_type):
             media_type = (content_type or "").partition(";")[0].strip() or "none"
             return Refusal(
                 415,

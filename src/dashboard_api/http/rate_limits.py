@@ -4,8 +4,9 @@ replicas share them; and a cap on each client's open WebSockets (per process).
 
 Litestar's `RateLimitMiddleware` was not used: it has one budget per middleware, keeps a list
 of timestamps per client that it reads, rewrites and stores in two round trips under a
-process-local lock (so replicas race each other), and answers with its own body. Here one
-pipelined INCR + EXPIRE per request decides, and a refusal is a problem like every error.
+process-local lock (so replicas race each other), and answers with its own body. Here a
+request costs a round trip only once per lease (domain/rate_limits.py), and a refusal is a
+problem like every error.
 """
 
 from __future__ import annotations
