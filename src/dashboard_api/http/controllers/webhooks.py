@@ -24,6 +24,7 @@ from dashboard_api.domain.webhooks import (
     WebhookEventQuery,
     WebhookStatus,
 )
+from dashboard_api.http.auth import INGEST
 from dashboard_api.http.schemas import as_utc
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
@@ -105,6 +106,7 @@ class WebhookController(Controller):
     @post(
         "/events",
         status_code=HTTP_201_CREATED,
+        opt=INGEST,
         summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
     )
     async def report_event(
