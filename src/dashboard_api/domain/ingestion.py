@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from dashboard_api.domain.errors import DomainError
+from dashboard_api.domain.errors import DomainError, InvalidInput
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.ports import IngestDelivery, IngestQueue
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ class Ingestor:
     async def _apply(self, delivery: IngestDelivery) -> str | None:
         """None when applied; the reason when refused. Other errors propagate (retry later)."""
         try:
-            envelope = msgspec.json.decode(delivery.payload, type=Envelope)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            envelope = decode_json(delivery.payload, field="event", type=Envelope)
+        except InvalidInput as exc:
             return f"not an event: {exc}"
         handler = self._handlers.get(envelope.type)
         if handler is None:

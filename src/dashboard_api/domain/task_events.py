@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.ingestion import IngestHandler
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import Id, Label, Name
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
 from dashboard_api.domain.tasks import TaskStatus
@@ -109,7 +110,7 @@ def lifecycle_handler(tasks: TaskService) -> IngestHandler:
     """The ingest handler for every task lifecycle type (register it under each)."""
 
     async def handle(payload: bytes) -> None:
-        event = msgspec.json.decode(payload, type=TaskLifecycleEvent)
+        event = decode_json(payload, field="event", type=TaskLifecycleEvent)
         await tasks.ingest(event.event_id, change_of(event))
 
     return handle

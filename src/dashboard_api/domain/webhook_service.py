@@ -17,6 +17,7 @@ import msgspec
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import Id, Label, Name, check_id
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import (
@@ -293,7 +294,7 @@ def webhook_ingest_handler(webhooks: WebhookService) -> Callable[[bytes], Awaita
     `POST /api/webhooks/events` plus `type` and `event_id`, recorded idempotently by event id."""
 
     async def handle(payload: bytes) -> None:
-        raw = msgspec.json.decode(payload)
+        raw = decode_json(payload, field="event")
         if not isinstance(raw, dict):
             raise InvalidInput("a webhook event is a JSON object", field="event")
         raw.pop("type", None)

@@ -23,7 +23,13 @@ from dashboard_api.adapters.unavailable import (
     UNAVAILABLE_ERRORS,
     is_unstorable_text,
 )
-from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from dashboard_api.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    MalformedInput,
+    NotFound,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -31,7 +37,9 @@ TYPE_BASE = "https://dashboard-api.dev/problems/"
 
 _log = structlog.get_logger("dashboard_api.http")
 
+# First match wins: MalformedInput is an InvalidInput that is a 400, not a 422.
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
+    MalformedInput: HTTP_400_BAD_REQUEST,
     NotFound: HTTP_404_NOT_FOUND,
     Conflict: HTTP_409_CONFLICT,
     InvalidInput: HTTP_422_UNPROCESSABLE_ENTITY,
@@ -79,7 +87,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
         (code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)),
         HTTP_400_BAD_REQUEST,
     )
-    title = {404: "Not found", 409: "Conflict"}.get(status, "Invalid input")
+    title = {400: "Bad request", 404: "Not found", 409: "Conflict"}.get(status, "Invalid input")
     return problem(
         request, status=status, type_=exc.code, title=title, detail=exc.message, extra=exc.context
     )
