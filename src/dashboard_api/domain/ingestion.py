@@ -31,13 +31,17 @@ class Envelope(msgspec.Struct, kw_only=True, frozen=True):
     event_id: str
 
 
+# How long one read waits for new entries (the Redis client's reply timeout allows for it).
+BLOCK_MS = 2000
+
+
 class Ingestor:
     def __init__(
         self,
         queue: IngestQueue,
         *,
         batch: int = 100,
-        block_ms: int = 2000,
+        block_ms: int = BLOCK_MS,
         claim_every_seconds: float = 30.0,
     ) -> None:
         self._queue = queue
