@@ -33,6 +33,7 @@ from dashboard_api.http.logs import configure_logging
 from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.rate_limits import RateLimits, build_limiter
+from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.tickets import RealtimeController
 from dashboard_api.http.websocket import websocket_hub
@@ -145,6 +146,7 @@ def create_app(
         # Logging is configured once, by http/logs.py: Litestar's default config would replace
         # the root handler with its own plain-text one.
         logging_config=None,
+        request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,
     )
