@@ -10,13 +10,14 @@ import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversations import record_task_in_conversation
-from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.ingestion import APPLIED, IngestRace, Verdict, refused, waiting
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.pricing import PriceTable, priced
-from dashboard_api.domain.rollups import rollup_changes
+from dashboard_api.domain.rollups import RollupChange, rollup_changes
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -165,6 +166,81 @@ class TaskService:
             await uow.commit()
         await self._announce(task)
         return task
+
+    async def ingest_batch(
+        self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
+    ) -> list[Verdict]:
+        """Apply engine events in order in one unit of work: the changes, their rollup deltas
+        and the events' processed marks commit together. One verdict per event: applied (or
+        applied before: a redelivery changes nothing), refused (it can never apply), or
+        waiting (its task does not exist yet; so do the task's later events in the batch).
+        Raises, with nothing committed, when the batch cannot be applied now."""
+        verdicts: list[Verdict] = []
+        steps: list[Task] = []  # each applied change, announced in order after the commit
+        async with self._uow() as uow:
+            seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            stored: dict[str, Task | None] = {}  # as the batch found them
+            latest: dict[str, Task | None] = {}
+            held: set[str] = set()
+            marked: list[str] = []
+            for event_id, change in events:
+                task_id = change.task_id if isinstance(change, NewTask) else change[0]
+                if event_id in seen:
+                    verdicts.append(APPLIED)
+                    continue
+                if task_id is None:
+                    verdicts.append(refused("an ingested task needs its task_id"))
+                    continue
+                if task_id not in latest:
+                    latest[task_id] = stored[task_id] = await uow.tasks.get(task_id)
+                current = latest[task_id]
+                if not isinstance(change, NewTask) and (current is None or task_id in held):
+                    held.add(task_id)
+                    verdicts.append(waiting(f"task {task_id} does not exist yet"))
+                    continue
+                try:
+                    task = self._ingested(current, change)
+                except DomainError as exc:
+                    verdicts.append(refused(str(exc)))
+                    continue
+                latest[task_id] = task
+                seen.add(event_id)
+                marked.append(event_id)
+                if task is not current:
+                    steps.append(task)
+                verdicts.append(APPLIED)
+            await self._store_batch(uow, stored, latest)
+            await uow.processed_events.add_many(marked, self._clock())
+            await uow.commit()
+        for task in steps:
+            await self._announce(task)
+        return verdicts
+
+    def _ingested(self, current: Task | None, change: NewTask | tuple[str, TaskPatch]) -> Task:
+        if isinstance(change, NewTask):
+            if current is not None:
+                raise Conflict(f"task {current.task_id} already exists", task_id=current.task_id)
+            return self._new_task(change)
+        assert current is not None
+        return self._apply(current, change[1])
+
+    async def _store_batch(
+        self, uow: UnitOfWork, stored: dict[str, Task | None], latest: dict[str, Task | None]
+    ) -> None:
+        """One write per task, from what the batch found to what it made of it: the deltas of
+        consecutive changes add up to the delta of the whole."""
+        rollups: list[RollupChange] = []
+        for task_id, after in latest.items():
+            before = stored[task_id]
+            if after is None or after is before:
+                continue
+            if before is None:
+                await uow.tasks.add(after)
+            elif not await uow.tasks.replace(after, expected_version=before.version):
+                raise IngestRace(f"task {task_id} changed while a batch was applied")
+            rollups += rollup_changes(before, after)
+            await record_task_in_conversation(uow, before, after)
+        await uow.rollups.record(rollups)
 
     def _new_task(self, new: NewTask) -> Task:
         if new.status not in _NEW_TASK_STATUSES:

@@ -183,6 +183,14 @@ class MemoryProcessedEvents:
     async def contains(self, event_id: str) -> bool:
         return event_id in self._pending or event_id in self._db.processed_events
 
+    async def seen(self, event_ids: Sequence[str]) -> set[str]:
+        return {event_id for event_id in event_ids if await self.contains(event_id)}
+
+    async def add_many(self, event_ids: Sequence[str], processed_at: datetime) -> None:
+        if len(set(event_ids)) != len(event_ids) or await self.seen(event_ids):
+            raise Conflict("an event of the batch was already processed")
+        self._pending.update(dict.fromkeys(event_ids, processed_at))
+
     async def add(self, event_id: str, processed_at: datetime) -> None:
         if await self.contains(event_id):
             raise Conflict(f"event {event_id} was already processed", event_id=event_id)
