@@ -12,6 +12,7 @@ deleted) recreates the group and repeats the command once.
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
 import uuid
@@ -111,7 +112,7 @@ class RedisIngestQueue:
         taken = 0
         start = "0-0"
         while True:
-            reply: Any = await self._grouped(lambda: self._claim(start))
+            reply: Any = await self._grouped(functools.partial(self._claim, start))
             start, claimed = _text(reply[0]), reply[1]
             taken += len(claimed)
             if start == "0-0":
