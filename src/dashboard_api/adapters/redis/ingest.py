@@ -6,8 +6,8 @@ consumer name, but only the holder of a lease key consumes (see docs/realtime.md
 ingestion"): it claims whatever any consumer left unacknowledged, goes through its own pending
 entries from the start, then reads new ones. An entry is acknowledged only after its change
 committed. Refused entries are copied to a dead-letter stream with the reason, then
-acknowledged. A `NOGROUP` error on any command (Redis restarted empty, or the group was
-deleted) recreates the group and repeats the command once.
+acknowledged. A `NOGROUP` error on any group command (Redis restarted empty, or the group or
+the stream was deleted) recreates the group and repeats the command once.
 """
 
 from __future__ import annotations
@@ -185,7 +185,9 @@ class RedisIngestQueue:
         try:
             return await command()
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            # NOGROUP: Redis restarted empty or the group was destroyed; UNBLOCKED: the stream
+            # was deleted while XREADGROUP waited on it.
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
         self._group_ready = False
         await self.ensure_group()
