@@ -61,10 +61,6 @@ class Envelope(msgspec.Struct, kw_only=True, frozen=True):
     task_id: str | None = None
 
 
-class IngestRace(Exception):
-    """Another writer changed what a batch was applying: retry the batch, nothing is wrong."""
-
-
 @dataclass
 class _Registration:
     handler: BatchHandler

@@ -47,6 +47,19 @@ class TaskStore(Protocol):
 
     async def get(self, task_id: str) -> Task | None: ...
 
+    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """Those of the tasks that exist, by id (one read for a batch). Inside a unit of work
+        their rows stay locked until it ends, so `replace_many` needs no version check."""
+        ...
+
+    async def replace_many(self, tasks: Sequence[Task]) -> None:
+        """Store tasks this unit of work read (and locked) with `get_many` (one statement)."""
+        ...
+
+    async def add_many(self, tasks: Sequence[Task]) -> None:
+        """Add new tasks at once (one statement); `Conflict` if one exists."""
+        ...
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         """Store `task` if the stored one still has `expected_version`; False if it moved on."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversations import record_task_in_conversation
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
-from dashboard_api.domain.ingestion import APPLIED, IngestRace, Verdict, refused, waiting
+from dashboard_api.domain.ingestion import APPLIED, Verdict, refused, waiting
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
@@ -98,6 +99,10 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
+def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
+    return (change.task_id or "") if isinstance(change, NewTask) else change[0]
+
+
 class TaskService:
     def __init__(
         self,
@@ -179,20 +184,21 @@ class TaskService:
         steps: list[Task] = []  # each applied change, announced in order after the commit
         async with self._uow() as uow:
             seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            found = await uow.tasks.get_many([_task_id_of(change) for _, change in events])
             stored: dict[str, Task | None] = {}  # as the batch found them
             latest: dict[str, Task | None] = {}
             held: set[str] = set()
             marked: list[str] = []
             for event_id, change in events:
-                task_id = change.task_id if isinstance(change, NewTask) else change[0]
+                task_id = _task_id_of(change)
                 if event_id in seen:
                     verdicts.append(APPLIED)
                     continue
-                if task_id is None:
+                if not task_id:
                     verdicts.append(refused("an ingested task needs its task_id"))
                     continue
                 if task_id not in latest:
-                    latest[task_id] = stored[task_id] = await uow.tasks.get(task_id)
+                    latest[task_id] = stored[task_id] = found.get(task_id)
                 current = latest[task_id]
                 if not isinstance(change, NewTask) and (current is None or task_id in held):
                     held.add(task_id)
@@ -212,9 +218,21 @@ class TaskService:
             await self._store_batch(uow, stored, latest)
             await uow.processed_events.add_many(marked, self._clock())
             await uow.commit()
-        for task in steps:
-            await self._announce(task)
+        await self._announce_steps(steps)
         return verdicts
+
+    async def _announce_steps(self, steps: list[Task]) -> None:
+        """Each task's changes in order; tasks side by side (a batch touches hundreds, and one
+        after the other the round trips to the bus would cost more than the batch)."""
+        by_task: dict[str, list[Task]] = {}
+        for task in steps:
+            by_task.setdefault(task.task_id, []).append(task)
+
+        async def announce_in_order(changes: list[Task]) -> None:
+            for task in changes:
+                await self._announce(task)
+
+        await asyncio.gather(*(announce_in_order(changes) for changes in by_task.values()))
 
     def _ingested(self, current: Task | None, change: NewTask | tuple[str, TaskPatch]) -> Task:
         if isinstance(change, NewTask):
@@ -230,16 +248,18 @@ class TaskService:
         """One write per task, from what the batch found to what it made of it: the deltas of
         consecutive changes add up to the delta of the whole."""
         rollups: list[RollupChange] = []
+        created: list[Task] = []
+        changed: list[Task] = []
         for task_id, after in latest.items():
             before = stored[task_id]
             if after is None or after is before:
                 continue
-            if before is None:
-                await uow.tasks.add(after)
-            elif not await uow.tasks.replace(after, expected_version=before.version):
-                raise IngestRace(f"task {task_id} changed while a batch was applied")
+            # get_many locked the rows it found: `before` is still what is stored.
+            (created if before is None else changed).append(after)
             rollups += rollup_changes(before, after)
             await record_task_in_conversation(uow, before, after)
+        await uow.tasks.add_many(created)
+        await uow.tasks.replace_many(changed)
         await uow.rollups.record(rollups)
 
     def _new_task(self, new: NewTask) -> Task:
