@@ -21,7 +21,8 @@ from typing import Literal
 
 import msgspec
 
-from dashboard_api.domain.errors import DomainError
+from dashboard_api.domain.errors import DomainError, InvalidInput
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.ports import IngestDelivery, IngestQueue, IngestStats, Lease
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,18 @@ def _never(_: Exception) -> bool:
     return False
 
 
+# How long one read waits for new entries (the Redis client's reply timeout allows for it);
+# well under the lease, which each round renews.
+BLOCK_MS = 1000
+
+
 class Ingestor:
     def __init__(
         self,
         queue: IngestQueue,
         *,
         batch: int = 500,
-        block_ms: int = 1000,
+        block_ms: int = BLOCK_MS,
         standby_poll_seconds: float = 1.0,
         waiting_retry_seconds: float = 5.0,
         stats_every_seconds: float = 2.0,
@@ -201,8 +207,8 @@ class Ingestor:
         groups: dict[int, tuple[_Registration, list[tuple[IngestDelivery, Envelope]]]] = {}
         for delivery in deliveries:
             try:
-                envelope = msgspec.json.decode(delivery.payload, type=Envelope)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                envelope = decode_json(delivery.payload, field="event", type=Envelope)
+            except InvalidInput as exc:
                 rejections.append((delivery, f"not an event: {exc}"))
                 continue
             registration = self._handlers.get(envelope.type)
