@@ -101,7 +101,20 @@ async def wait_marks(pg: asyncpg.Connection, prefix: str, total: int) -> None:
         await asyncio.sleep(0.05)
 
 
-async def build(url: str, stream: str, batch: int) -> tuple[Ingestor, Any]:
+class SilentBus:
+    """A bus that publishes nothing: isolates the ingest path from the announcements."""
+
+    async def publish(self, channel: str, event: Any) -> str:
+        return ""
+
+    async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
+        return []
+
+    async def open_feed(self, deliver: Any, resubscribed: Any) -> Any:
+        raise NotImplementedError
+
+
+async def build(url: str, stream: str, batch: int, *, silent: bool = False) -> tuple[Ingestor, Any]:
     settings = Settings(
         database_url=url,
         redis_url=REDIS_URL,
@@ -111,19 +124,20 @@ async def build(url: str, stream: str, batch: int) -> tuple[Ingestor, Any]:
         ingest_consumer="bench",
     )
     adapters = await build_adapters(settings)
-    tasks = TaskService(
-        unit_of_work=adapters.unit_of_work, reads=adapters.task_reads, bus=adapters.bus
-    )
+    bus = SilentBus() if silent else adapters.bus
+    tasks = TaskService(unit_of_work=adapters.unit_of_work, reads=adapters.task_reads, bus=bus)
     return build_ingestor(adapters, tasks, settings), adapters
 
 
-async def drain(url: str, redis: Redis, tasks: int, batch: int) -> dict[str, float]:
+async def drain(
+    url: str, redis: Redis, tasks: int, batch: int, *, silent: bool = False
+) -> dict[str, float]:
     stream = f"bench:ingest:{uuid.uuid4().hex[:8]}"
     prefix = f"d{uuid.uuid4().hex[:6]}-"
     payloads = events(prefix, tasks)
     await xadd_all(redis, stream, payloads)
     pg = await asyncpg.connect(url.replace("+asyncpg", ""))
-    ingestor, adapters = await build(url, stream, batch)
+    ingestor, adapters = await build(url, stream, batch, silent=silent)
     cpu, wall = time.process_time(), time.perf_counter()
     running = asyncio.create_task(ingestor.run())
     await wait_marks(pg, prefix, len(payloads))
@@ -262,6 +276,9 @@ async def main() -> None:
         results = {
             "conditions": conditions(),
             "ingestor": await drain(url, redis, args.tasks, args.batch),
+            "ingestor_without_announcements": await drain(
+                url, redis, args.tasks, args.batch, silent=True
+            ),
             "floor": await floor(url, args.tasks, args.batch),
             "lag": await lag(url, redis, args.rate, args.lag_seconds, args.batch),
         }
