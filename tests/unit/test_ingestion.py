@@ -255,3 +255,17 @@ async def test_a_standby_consumes_nothing_while_another_holds_the_lease() -> Non
     standby.register_batch(LIFECYCLE_TYPES, lifecycle_batch_handler(Rig().tasks))
     await standby.step()
     assert (standby.leading, standby.applied, (await queue.stats()).undelivered) == (False, 0, 1)
+
+
+async def test_events_of_other_kinds_are_not_held_behind_a_waiting_task(rig: Rig) -> None:
+    recorded: list[bytes] = []
+
+    async def record(payload: bytes) -> None:
+        recorded.append(payload)
+
+    rig.ingestor.register("webhook_event", record)
+    await rig.send(event_id="e2", type="task.started", task_id="t1")
+    await rig.send(event_id="w1", type="webhook_event", task_id="t1")
+    await rig.drain()
+    assert len(recorded) == 1
+    assert rig.ingestor.waiting == 1

@@ -67,6 +67,8 @@ class _Registration:
     handler: BatchHandler
     # Types that need no earlier event of their task (a creation): never held back.
     opening: frozenset[str]
+    # Whether events wait behind an earlier event of their task that waits.
+    by_task: bool = True
 
 
 def _never(_: Exception) -> bool:
@@ -115,7 +117,7 @@ class Ingestor:
 
     def register(self, event_type: str, handler: IngestHandler) -> None:
         """Apply events of `event_type` one at a time (each in its own transaction)."""
-        self._handlers[event_type] = _Registration(_one_by_one(handler), frozenset())
+        self._handlers[event_type] = _Registration(_one_by_one(handler), frozenset(), False)
 
     def register_batch(
         self, event_types: Sequence[str], handler: BatchHandler, *, opening: Sequence[str] = ()
@@ -215,7 +217,11 @@ class Ingestor:
             if registration is None:
                 rejections.append((delivery, f"unknown event type {envelope.type[:64]!r}"))
                 continue
-            if envelope.task_id in self._blocked and envelope.type not in registration.opening:
+            if (
+                registration.by_task
+                and envelope.task_id in self._blocked
+                and envelope.type not in registration.opening
+            ):
                 self._waiting.add(delivery.entry_id)  # behind an earlier event of its task
                 continue
             groups.setdefault(id(registration), (registration, []))[1].append((delivery, envelope))
@@ -225,13 +231,13 @@ class Ingestor:
             for (delivery, envelope), verdict in zip(items, verdicts, strict=True):
                 if verdict.kind == "applied":
                     done.append(delivery)
-                    if envelope.task_id in self._blocked:
+                    if registration.by_task and envelope.task_id in self._blocked:
                         self._retry_at = 0.0  # its prerequisite arrived: retry what waits
                 elif verdict.kind == "refused":
                     rejections.append((delivery, f"{envelope.type}: {verdict.reason}"))
                 else:
                     self._waiting.add(delivery.entry_id)
-                    if envelope.task_id is not None:
+                    if envelope.task_id is not None and registration.by_task:
                         self._blocked.add(envelope.task_id)
                     self._retry_at = min(self._retry_at, time.monotonic() + self._waiting_retry)
         if done:
