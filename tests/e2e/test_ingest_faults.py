@@ -43,10 +43,11 @@ def start(database_url: str, redis: PrivateRedis, consumer: str = "replica-a") -
         }
     )
     try:
-        server.wait_ready()
-    except Exception:
+        server.wait_ready(timeout=90)  # start-up alone takes 10-30 s on a loaded 2-core machine
+    except Exception as exc:
+        output = server.read_output()
         server.stop()
-        raise
+        raise AssertionError(f"server not ready: {exc}\n{output[-3000:]}") from exc
     return server
 
 
