@@ -34,6 +34,9 @@ async def test_a_stopped_redis_is_a_503_within_seconds_not_a_500(
         assert refused.headers["retry-after"]
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert (await client.get("/api/tasks/t1")).status_code == 200  # the database still is
+        # A change that commits is answered as done; only its live notification is lost.
+        created = await client.post("/api/tasks", json={"agent_type": "c", "task_id": "t2"})
+        assert created.status_code == 201, created.text
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["redis"] is False
