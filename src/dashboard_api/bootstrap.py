@@ -188,7 +188,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus = memory_bus
         ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
-    tickets, request_counter = _edge_stores(settings.redis_url, closers)
+    tickets, request_counter = _edge_stores(settings, closers)
     compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
@@ -205,16 +205,16 @@ async def build_adapters(settings: Settings) -> Adapters:
 
 
 def _edge_stores(
-    redis_url: str | None, closers: list[Callable[[], Awaitable[None]]]
+    settings: Settings, closers: list[Callable[[], Awaitable[None]]]
 ) -> tuple[TicketStore, RequestCounter]:
     """WebSocket tickets and rate-limit counts: in Redis (shared by the replicas) on a client
     of their own, one short command per request; else in process."""
-    if not redis_url:
+    if not settings.redis_url:
         return _memory_tickets(), _memory_request_counter()
     from dashboard_api.adapters.redis.bus import resilient_client
     from dashboard_api.adapters.redis.edge import RedisRequestCounter, RedisTicketStore
 
-    client = resilient_client(redis_url)
+    client = resilient_client(settings.redis_url, timeout=settings.redis_timeout_seconds)
     closers.append(client.aclose)
     return RedisTicketStore(client), RedisRequestCounter(client)
 
