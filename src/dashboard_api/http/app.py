@@ -19,6 +19,7 @@ from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.console import console_router
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
@@ -123,6 +124,7 @@ def create_app(
             websocket_hub,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
+            console_router(),
         ],
         middleware=[RequestObserver()],
         # No tokens, no guard: it would pass every request anyway, and Litestar copies the
