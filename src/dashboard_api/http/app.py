@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
+from dashboard_api.demo_engine import DemoEngine
 from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
@@ -38,7 +39,12 @@ from dashboard_api.http.observability import (
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
-from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
+from dashboard_api.http.workspace import (
+    WORKSPACE_DEPENDENCIES,
+    WorkspaceServices,
+    build_workspace,
+    relay_loop,
+)
 from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
 
@@ -94,7 +100,9 @@ def create_app(
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
         try:
-            demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
+            demo = _demo_engine(ready, tasks, workspace, settings, clock) if settings.demo else None
+            if demo is not None:
+                await demo.backfill()  # before serving: every chart has data at first load
             async with (
                 running(
                     hub,
@@ -150,6 +158,26 @@ WORKSPACE_CONTROLLERS = (
     SourceController,
     OAuthController,
 )
+
+
+def _demo_engine(
+    ready: Adapters,
+    tasks: TaskService,
+    workspace: WorkspaceServices,
+    settings: Settings,
+    clock: Clock,
+) -> DemoEngine:
+    return DemoEngine(
+        publisher=EnginePublisher(ready.bus, ready.ingest),
+        bus=ready.bus,
+        tasks=tasks,
+        conversations=workspace.conversations,
+        unit_of_work=ready.unit_of_work,
+        oauth=ready.workspace.oauth,
+        engine_queue=settings.engine_queue,
+        redis_url=settings.redis_url,
+        clock=clock,
+    )
 
 
 def _task_service(state: State) -> TaskService:
