@@ -19,7 +19,7 @@ export function h(tag, attrs, ...children) {
 
 /** @param {Element} parent @param {any[]} children */
 export function append(parent, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
