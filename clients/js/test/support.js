@@ -45,6 +45,11 @@ function exited(child) {
 }
 
 export class Stack {
+  /** @param {Record<string, string>} [env] settings of the server (DASHBOARD_...) */
+  constructor(env = {}) {
+    this.env = env;
+  }
+
   async start() {
     this.dir = mkdtempSync(path.join(tmpdir(), "dashboard-js-"));
     this.redisPort = await freePort();
@@ -67,6 +72,7 @@ export class Stack {
         DASHBOARD_DATABASE_URL: `sqlite+aiosqlite:///${this.dir}/dashboard.db`,
         DASHBOARD_REDIS_URL: this.redisUrl,
         DASHBOARD_LOG_LEVEL: "warning",
+        ...this.env,
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
