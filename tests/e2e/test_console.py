@@ -51,7 +51,7 @@ class ConsoleServer:
     def _start(self, port: int | None) -> Server:
         server = Server(self.env, port=port)
         try:
-            server.wait_ready()
+            server.wait_ready(timeout=90)  # generous: CI machines are shared and slow at times
         except Exception:
             server.stop()
             raise
@@ -220,6 +220,18 @@ def test_a_chat_message_gets_its_answer_from_the_demo_engine(demo: Server, brows
     watched.page.locator(".message.assistant", has_text=answer).wait_for(timeout=30_000)
     assert watched.errors == []
     watched.page.close()
+
+
+def test_the_demo_engine_runs_a_task_registered_over_rest(demo: Server) -> None:
+    answer = httpx.post(
+        f"{demo.url}/api/tasks", json={"agent_type": "coder", "input_message": "Fix it"}, timeout=10
+    )
+    task_id = answer.json()["task_id"]
+    deadline = time.monotonic() + 30
+    while (status := httpx.get(f"{demo.url}/api/tasks/{task_id}").json()["status"]) == "queued":
+        assert time.monotonic() < deadline, "nobody picked the task up"
+        time.sleep(0.2)
+    assert status in {"running", "completed", "failed"}
 
 
 def test_screenshots_of_the_demo_for_the_docs(demo: Server, browser: Any) -> None:
