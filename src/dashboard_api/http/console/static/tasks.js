@@ -5,6 +5,9 @@ import { badge, batched, count, h, money, problemText, replace, seconds, when } 
 const STATUSES = ["queued", "running", "waiting_input", "completed", "failed", "cancelled"];
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const PAGE = 50;
+// Live arrivals beyond this many rows push the oldest out (the page's memory stays flat under
+// a busy engine); "Load more" then starts again from the newest page.
+const MAX_ROWS = 500;
 
 /** @typedef {{ root: HTMLElement, client: import('./dashboard-client.js').DashboardClient, socket: import('./dashboard-client.js').DashboardSocket, param?: string, fail: (e: any) => void }} ViewContext */
 
@@ -20,6 +23,8 @@ export function tasksView({ root, client, socket, fail }) {
   const body = h("tbody");
   const more = h("button", { type: "button", onclick: () => load(false) }, "Load more");
   const empty = h("p", { class: "muted", hidden: true }, "No task matches these filters.");
+  const trimmed = h("p", { class: "muted small", hidden: true }, `Showing the newest ${MAX_ROWS} tasks. `,
+    h("button", { type: "button", onclick: () => load(true) }, "Reload the list"));
   const agents = h("datalist", { id: "agent-types" });
   const form = h(
     "form",
@@ -48,6 +53,7 @@ export function tasksView({ root, client, socket, fail }) {
       body)),
     empty,
     more,
+    trimmed,
   );
 
   client.agents().then((list) => replace(agents, list.items.map((a) => h("option", { value: a.agent_type }))), fail);
@@ -68,6 +74,7 @@ export function tasksView({ root, client, socket, fail }) {
       if (reset) {
         rows.clear();
         body.replaceChildren();
+        trimmed.hidden = true;
       }
       for (const task of page.items) upsert(task, false);
       cursor = page.next_cursor ?? null;
@@ -117,6 +124,18 @@ export function tasksView({ root, client, socket, fail }) {
     else rows.delete(task.task_id); // older than the loaded pages: "load more" will bring it
     if (live) row.classList.add("flash");
     empty.hidden = rows.size > 0;
+    if (rows.size > MAX_ROWS) trim();
+  }
+
+  function trim() {
+    while (rows.size > MAX_ROWS && body.lastElementChild) {
+      const last = /** @type {HTMLElement} */ (body.lastElementChild);
+      rows.delete(last.dataset.taskId ?? "");
+      last.remove();
+    }
+    cursor = null; // the keyset position was among the rows let go
+    more.hidden = true;
+    trimmed.hidden = false;
   }
 
   const onEvents = batched(async (/** @type {any[]} */ events) => {
