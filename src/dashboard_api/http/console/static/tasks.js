@@ -117,8 +117,13 @@ export function tasksView({ root, client, socket, fail }) {
       body.append(row);
       return;
     }
-    // Newest first: a live task goes before the first row created before it.
-    const later = [...rows.values()].find((r) => r.row.isConnected && r.task.created_at < task.created_at);
+    // Newest first: a live task goes before the first row created before it (almost always
+    // the top row, checked first: no walk through the list per event).
+    const top = /** @type {HTMLElement | null} */ (body.firstElementChild);
+    const topTask = top ? rows.get(top.dataset.taskId ?? "")?.task : undefined;
+    const later = !topTask || topTask.created_at <= task.created_at
+      ? (top ? { row: top } : undefined)
+      : [...rows.values()].find((r) => r.row.isConnected && r.task.created_at < task.created_at);
     if (later) body.insertBefore(row, later.row);
     else if (!cursor) body.append(row);
     else rows.delete(task.task_id); // older than the loaded pages: "load more" will bring it
