@@ -105,9 +105,8 @@ export function tasksView({ root, client, socket, fail }) {
         rows.delete(task.task_id);
         return;
       }
-      const row = renderRow(merged);
-      known.row.replaceWith(row);
-      rows.set(task.task_id, { row, task: merged });
+      updateRow(known.row, merged); // in place: no new nodes, no garbage per event
+      known.task = merged;
       return;
     }
     if (live && !matches(task)) return;
@@ -127,7 +126,7 @@ export function tasksView({ root, client, socket, fail }) {
     if (later) body.insertBefore(row, later.row);
     else if (!cursor) body.append(row);
     else rows.delete(task.task_id); // older than the loaded pages: "load more" will bring it
-    if (live) row.classList.add("flash");
+    if (live && flash) row.classList.add("flash");
     empty.hidden = rows.size > 0;
     if (rows.size > MAX_ROWS) trim();
   }
@@ -143,7 +142,10 @@ export function tasksView({ root, client, socket, fail }) {
     trimmed.hidden = false;
   }
 
+  // A new row flashes, unless they arrive in bursts (then the animation would only cost).
+  let flash = true;
   const onEvents = batched(async (/** @type {any[]} */ events) => {
+    flash = events.length < 4;
     for (const event of events) {
       if (event.type !== "task_status") continue;
       if (rows.has(event.task_id) || "input_preview" in event) {
@@ -182,6 +184,18 @@ function renderRow(task) {
   ));
 }
 
+/** The cells a status change touches. @param {HTMLTableRowElement} row @param {any} task */
+function updateRow(row, task) {
+  const cells = row.cells;
+  const status = /** @type {HTMLElement} */ (cells[1].firstElementChild);
+  if (status.textContent !== task.status.replace("_", " ")) {
+    status.textContent = task.status.replace("_", " ");
+    status.className = `badge ${task.status}`;
+  }
+  cells[5].textContent = money(task.cost_usd);
+  cells[6].textContent = count((task.input_tokens ?? 0) + (task.output_tokens ?? 0));
+}
+
 /** @param {ViewContext} ctx */
 export function taskDetailView({ root, client, socket, param, fail }) {
   const taskId = /** @type {string} */ (param);
@@ -192,6 +206,8 @@ export function taskDetailView({ root, client, socket, param, fail }) {
   const stop = h("button", { type: "button", class: "danger", hidden: true, onclick: stopTask }, "Stop task");
   const title = h("h1", null, "Task ", h("code", null, taskId));
   let streamed = 0;
+  const streamedText = document.createTextNode("");
+  output.append(streamedText);
   /** @type {any} */
   let task = null;
 
@@ -256,7 +272,7 @@ export function taskDetailView({ root, client, socket, param, fail }) {
 
   const appendOutput = batched((/** @type {string[]} */ pieces) => {
     const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
-    output.append(pieces.join(""));
+    streamedText.appendData(pieces.join("")); // one text node: the DOM does not grow per line
     streamed += pieces.length;
     if (atBottom) output.scrollTop = output.scrollHeight;
   });
