@@ -23,10 +23,10 @@ class Agent:
 
 
 AGENTS = (
-    Agent("coder", ("claude-sonnet-4", "gpt-4.1"), 1.5, 0.08, 240, 2400),
-    Agent("reviewer", ("claude-sonnet-4",), 1.0, 0.04, 90, 900),
-    Agent("planner", ("claude-opus-4", "claude-sonnet-4"), 0.6, 0.05, 150, 1500),
-    Agent("triager", ("claude-haiku-4", "gpt-4.1-mini"), 1.2, 0.12, 25, 350),
+    Agent("coder", ("claude-sonnet-4", "gpt-4.1"), 1.1, 0.08, 240, 2400),
+    Agent("reviewer", ("claude-sonnet-4",), 0.8, 0.04, 90, 900),
+    Agent("planner", ("claude-opus-4", "claude-sonnet-4"), 0.45, 0.05, 150, 1500),
+    Agent("triager", ("claude-haiku-4", "gpt-4.1-mini"), 0.9, 0.12, 25, 350),
     Agent("docs-writer", ("claude-haiku-4",), 0.4, 0.03, 60, 1200),
 )
 # USD per million input and output tokens, as an engine would report them.

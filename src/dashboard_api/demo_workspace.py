@@ -21,10 +21,10 @@ from dashboard_api.domain.tasks import Task
 from dashboard_api.domain.webhooks import WebhookEvent, WebhookStatus, rollup_deltas
 
 WEBHOOKS = (
-    ("github-main", "github", 5.0),
-    ("jira-cloud", "jira", 2.0),
-    ("sentry-alerts", "sentry", 1.2),
-    ("slack-bot", "slack", 1.5),
+    ("github-main", "github", 3.0),
+    ("jira-cloud", "jira", 1.2),
+    ("sentry-alerts", "sentry", 0.8),
+    ("slack-bot", "slack", 1.0),
 )
 
 
