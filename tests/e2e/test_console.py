@@ -248,3 +248,45 @@ def test_screenshots_of_the_demo_for_the_docs(demo: Server, browser: Any) -> Non
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page scrolls sideways on a phone"
     phone.page.close()
+
+
+SECRET = "console-browser-test-secret-42"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    database = tmp_path_factory.mktemp("guarded") / "guarded.db"
+    server = Server(
+        {
+            "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "DASHBOARD_API_TOKENS": f"ui:read+write:{SECRET}",
+        }
+    )
+    try:
+        server.wait_ready(timeout=90)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_with_tokens_the_page_asks_for_one_and_then_works_live(
+    guarded: Server, browser: Any
+) -> None:
+    watched = open_page(browser, f"{guarded.url}/console/#/tasks")
+    watched.page.get_by_label("Token", exact=True).fill(SECRET)
+    watched.page.get_by_role("button", name="Use token").click()
+    watched.page.get_by_text("● live").wait_for()
+    text = f"Seen with a token {uuid.uuid4().hex[:8]}"
+    answer = httpx.post(
+        f"{guarded.url}/api/tasks",
+        json={"agent_type": "coder", "input_message": text},
+        headers={"Authorization": f"Bearer {SECRET}"},
+        timeout=10,
+    )
+    assert answer.status_code == 201
+    watched.page.get_by_role("link", name=text).wait_for(timeout=5000)
+    # The browser logs refused requests itself (the 401s and the refused handshake before the
+    # token was given, the 404 of a server without the ticket route): not the page's errors.
+    browser_lines = ("Failed to load resource", "WebSocket connection to")
+    assert [e for e in watched.errors if not e.startswith(browser_lines)] == []
+    watched.page.close()
