@@ -41,7 +41,7 @@ class Server:
         self.output.seek(0)
         return self.output.read().decode(errors="replace")
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:  # start-up takes 30 s on a loaded machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
