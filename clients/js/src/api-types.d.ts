@@ -924,9 +924,9 @@ export interface operations {
         parameters: {
             query?: {
                 granularity?: components["schemas"]["Granularity"];
-                /** @description inclusive, ISO 8601 */
+                /** @description inclusive, RFC 3339 */
                 from?: string | null;
-                /** @description exclusive, ISO 8601 */
+                /** @description exclusive, RFC 3339 */
                 to?: string | null;
                 /** @description trailing whole days */
                 days?: number | null;
@@ -967,9 +967,9 @@ export interface operations {
     ApiAnalyticsPerformancePerformance: {
         parameters: {
             query?: {
-                /** @description inclusive, ISO 8601 */
+                /** @description inclusive, RFC 3339 */
                 from?: string | null;
-                /** @description exclusive, ISO 8601 */
+                /** @description exclusive, RFC 3339 */
                 to?: string | null;
                 /** @description trailing whole days */
                 days?: number | null;
@@ -1013,9 +1013,9 @@ export interface operations {
     ApiAnalyticsSummarySummary: {
         parameters: {
             query?: {
-                /** @description inclusive, ISO 8601 */
+                /** @description inclusive, RFC 3339 */
                 from?: string | null;
-                /** @description exclusive, ISO 8601 */
+                /** @description exclusive, RFC 3339 */
                 to?: string | null;
                 agent_type?: string | null;
             };
