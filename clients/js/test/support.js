@@ -82,7 +82,7 @@ export class Stack {
       } catch {
         return false;
       }
-    }, 30_000, "the server to be ready");
+    }, 90_000, "the server to be ready"); // start-up can take 30 s on a loaded machine
   }
 
   /** SIGTERM, as an orchestrator sends, then wait for the exit. */
