@@ -11,7 +11,8 @@ const SECRET = "console-test-secret-0123456789";
 /** @type {Stack} */
 let stack;
 before(async () => {
-  stack = await new Stack({ DASHBOARD_API_TOKENS: `ui:read+write:${SECRET}` }).start();
+  stack = new Stack({ DASHBOARD_API_TOKENS: `ui:read+write:${SECRET}` }); // assigned first: `after` cleans up a failed start too
+  await stack.start();
 });
 after(async () => {
   await stack?.stop();

@@ -8,7 +8,8 @@ import { Stack, waitFor } from "./support.js";
 /** @type {Stack} */
 let stack;
 before(async () => {
-  stack = await new Stack().start();
+  stack = new Stack(); // assigned first: `after` cleans up a failed start too
+  await stack.start();
 });
 after(async () => {
   await stack?.stop();
