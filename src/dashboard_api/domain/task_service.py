@@ -67,6 +67,8 @@ class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
     output_tokens: int | UnsetType = UNSET
     cache_read_tokens: int | UnsetType = UNSET
     cache_write_tokens: int | UnsetType = UNSET
+    cache_write_1h_tokens: int | UnsetType = UNSET
+    reasoning_tokens: int | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.task_service import NewTask, TaskPatch
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskStatus
@@ -77,6 +78,8 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output_tokens: Tokens | UnsetType = UNSET
     cache_read_tokens: Tokens | UnsetType = UNSET
     cache_write_tokens: Tokens | UnsetType = UNSET
+    cache_write_1h_tokens: Tokens | UnsetType = UNSET
+    reasoning_tokens: Tokens | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
 
@@ -93,6 +96,8 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens,
             started_at=UNSET if self.started_at is UNSET else as_utc(self.started_at),
             completed_at=UNSET if self.completed_at is UNSET else as_utc(self.completed_at),
         )
@@ -116,6 +121,10 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    cost_source: CostSource | None
+    cost_breakdown: CostBreakdown | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -142,6 +151,10 @@ class TaskDetail(msgspec.Struct, kw_only=True):
             output_tokens=task.output_tokens,
             cache_read_tokens=task.cache_read_tokens,
             cache_write_tokens=task.cache_write_tokens,
+            cache_write_1h_tokens=task.cache_write_1h_tokens,
+            reasoning_tokens=task.reasoning_tokens,
+            cost_source=task.cost_source,
+            cost_breakdown=task.cost_breakdown,
             created_at=task.created_at,
             started_at=task.started_at,
             completed_at=task.completed_at,

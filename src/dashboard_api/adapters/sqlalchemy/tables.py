@@ -51,6 +51,11 @@ tasks = Table(
     Column("output_tokens", BigInteger, nullable=False),
     Column("cache_read_tokens", BigInteger, nullable=False),
     Column("cache_write_tokens", BigInteger, nullable=False),
+    # Revision 0009: the priced subsets and where the cost came from, with its breakdown (JSON).
+    Column("cache_write_1h_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("reasoning_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_source", String(16)),
+    Column("cost_breakdown", Text),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),

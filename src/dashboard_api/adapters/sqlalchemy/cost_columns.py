@@ -1,0 +1,45 @@
+"""The cost columns of a task row: its source as text and its breakdown as JSON text.
+
+The breakdown's amounts stay exact decimal strings in the JSON, so a reader gets back exactly
+the parts that were summed (a float would lose them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from dashboard_api.domain.cost import CostBreakdown, CostSource
+from dashboard_api.domain.tasks import Task
+
+_decode = msgspec.json.Decoder(CostBreakdown).decode
+
+
+def cost_columns(task: Task) -> dict[str, Any]:
+    return {
+        "cache_write_1h_tokens": task.cache_write_1h_tokens,
+        "reasoning_tokens": task.reasoning_tokens,
+        "cost_source": None if task.cost_source is None else task.cost_source.value,
+        "cost_breakdown": (
+            None
+            if task.cost_breakdown is None
+            else msgspec.json.encode(task.cost_breakdown).decode()
+        ),
+    }
+
+
+def cost_source_of(row: Mapping[Any, Any]) -> CostSource | None:
+    """The stored source; for rows from before revision 0009, a price version means computed
+    and any other non-zero cost was reported."""
+    value = row.get("cost_source")
+    if value is not None:
+        return CostSource(value)
+    if row.get("price_version") is not None:
+        return CostSource.COMPUTED
+    return CostSource.REPORTED if row.get("cost_micros", 0) else None
+
+
+def breakdown_of(value: str | bytes | None) -> CostBreakdown | None:
+    return None if value is None else _decode(value)

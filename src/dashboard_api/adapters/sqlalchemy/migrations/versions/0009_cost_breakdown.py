@@ -1,0 +1,41 @@
+"""Costs keep where they came from and their breakdown; the priced token subsets.
+
+Revision ID: 0009
+Revises: 0006
+Create Date: 2026-11-30
+
+down_revision must point at the newest head when this branch is merged (0008 at the time of
+writing, from other work in flight); it is 0006 here, the head this was written against.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(
+            sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False, server_default="0")
+        )
+        batch.add_column(
+            sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False, server_default="0")
+        )
+        batch.add_column(sa.Column("cost_source", sa.String(16)))
+        batch.add_column(sa.Column("cost_breakdown", sa.Text()))
+    # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
+    # rows written before this read their source from price_version (cost_columns.py).
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("cost_breakdown")
+        batch.drop_column("cost_source")
+        batch.drop_column("reasoning_tokens")
+        batch.drop_column("cache_write_1h_tokens")
