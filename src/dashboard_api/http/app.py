@@ -21,6 +21,7 @@ from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
+from dashboard_api.http.controllers.exports import ExportController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.tasks import TaskController
@@ -117,6 +118,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             TaskController,
+            ExportController,
             AnalyticsController,
             SystemController,
             MetricsController,
