@@ -30,6 +30,7 @@ async def test_a_stored_task_reads_back_exactly(backend: Backend) -> None:
         cache_read_tokens=7,
         cache_write_tokens=9,
         price_version="2026-11",
+        cost_source=CostSource.COMPUTED,
     )
     await _add(backend, task)
     assert await backend.reads.get(task.task_id) == task

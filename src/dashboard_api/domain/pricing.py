@@ -176,6 +176,16 @@ def usage_of(task: Task) -> Usage:
     )
 
 
+def source_of(task: Task) -> CostSource | None:
+    """Where the task's cost came from. Tasks stored before sources were recorded have none:
+    a price version means the table computed it, any other non-zero cost was reported."""
+    if task.cost_source is not None:
+        return task.cost_source
+    if task.price_version is not None:
+        return CostSource.COMPUTED
+    return CostSource.REPORTED if task.cost_usd else None
+
+
 def price_problems(table: PriceTable) -> list[str]:
     """Everything wrong with a table. Overlaps and bad values make it unusable; a `gap` (a
     pattern without a price for a while) is legal but usually a mistake, so `check` names it."""

@@ -6,7 +6,6 @@ the parts that were summed (a float would lose them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -30,15 +29,8 @@ def cost_columns(task: Task) -> dict[str, Any]:
     }
 
 
-def cost_source_of(row: Mapping[Any, Any]) -> CostSource | None:
-    """The stored source; for rows from before revision 0009, a price version means computed
-    and any other non-zero cost was reported."""
-    value = row.get("cost_source")
-    if value is not None:
-        return CostSource(value)
-    if row.get("price_version") is not None:
-        return CostSource.COMPUTED
-    return CostSource.REPORTED if row.get("cost_micros", 0) else None
+def cost_source_of(value: str | None) -> CostSource | None:
+    return None if value is None else CostSource(value)
 
 
 def breakdown_of(value: str | bytes | None) -> CostBreakdown | None:

@@ -34,7 +34,7 @@ def task_of(row: Mapping[Any, Any]) -> Task:
         cache_write_tokens=row.get("cache_write_tokens", 0),
         cache_write_1h_tokens=row.get("cache_write_1h_tokens", 0),
         reasoning_tokens=row.get("reasoning_tokens", 0),
-        cost_source=cost_source_of(row),
+        cost_source=cost_source_of(row.get("cost_source")),
         cost_breakdown=breakdown_of(row.get("cost_breakdown")),
         started_at=row.get("started_at"),
         completed_at=row.get("completed_at"),

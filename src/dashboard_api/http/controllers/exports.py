@@ -16,16 +16,15 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.export import EXPORT_PAGE_SIZE, every_row, first_page
 from dashboard_api.domain.pagination import Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
+from dashboard_api.domain.times import time_window
 from dashboard_api.domain.webhook_service import WebhookService
 from dashboard_api.domain.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
 from dashboard_api.http.controllers.webhooks import From, To, _window
 from dashboard_api.http.export_formats import ExportFormat, render
-from dashboard_api.http.schemas import as_utc
 from dashboard_api.http.workspace_schemas import WebhookEventSummary
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
@@ -60,10 +59,9 @@ class ExportController(Controller):
         created_before: Annotated[datetime | None, QueryParameter()] = None,
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
     ) -> Stream:
-        after = as_utc(created_after) if created_after else None
-        before = as_utc(created_before) if created_before else None
-        if after and before and after >= before:
-            raise InvalidInput("created_after must be before created_before", field="created_after")
+        after, before = time_window(
+            created_after, created_before, ("created_after", "created_before")
+        )
         query = TaskQuery(
             statuses=tuple(dict.fromkeys(status or ())),
             agent_type=agent_type,

@@ -1,11 +1,11 @@
 """Costs keep where they came from and their breakdown; the priced token subsets.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30
 
 down_revision must point at the newest head when this branch is merged (0008 at the time of
-writing, from other work in flight); it is 0006 here, the head this was written against.
+writing, from other work in flight); it is 0007 here, the head of main this was tested on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -30,7 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("cost_source", sa.String(16)))
         batch.add_column(sa.Column("cost_breakdown", sa.Text()))
     # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
-    # rows written before this read their source from price_version (cost_columns.py).
+    # a task written before this shows the source its price version implies (pricing.source_of).
 
 
 def downgrade() -> None:
