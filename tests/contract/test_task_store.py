@@ -36,7 +36,9 @@ async def test_a_stored_task_reads_back_exactly(backend: Backend) -> None:
     assert await backend.reads.get(task.task_id) == task
 
 
-async def test_a_cost_keeps_its_source_and_breakdown(backend: Backend) -> None:
+async def test_a_cost_keeps_its_source_and_breakdown_and_a_retry_its_original(
+    backend: Backend,
+) -> None:
     breakdown = CostBreakdown(
         input=Decimal("0.000003"),
         output=Decimal("1.5"),
@@ -57,7 +59,9 @@ async def test_a_cost_keeps_its_source_and_breakdown(backend: Backend) -> None:
         cache_write_1h_tokens=4,
         reasoning_tokens=3,
     )
-    reported = TaskFactory.finished(cost_usd=Decimal("2"), cost_source=CostSource.REPORTED)
+    reported = TaskFactory.finished(
+        cost_usd=Decimal("2"), cost_source=CostSource.REPORTED, retry_of=task.task_id
+    )
     await _add(backend, task, reported)
     assert await backend.reads.get(task.task_id) == task
     assert await backend.reads.get(reported.task_id) == reported

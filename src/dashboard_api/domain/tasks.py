@@ -78,6 +78,7 @@ class Task(msgspec.Struct, kw_only=True, frozen=True):
     reasoning_tokens: int = 0
     cost_source: CostSource | None = None
     cost_breakdown: CostBreakdown | None = None
+    retry_of: str | None = None  # the failed or cancelled task this one runs again
     started_at: datetime | None = None
     completed_at: datetime | None = None
     version: int = 1

@@ -24,6 +24,7 @@ from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.exports import ExportController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
+from dashboard_api.http.controllers.task_actions import TaskActionController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -120,6 +121,7 @@ def create_app(
         route_handlers=[
             TaskController,
             ExportController,
+            TaskActionController,
             AnalyticsController,
             SystemController,
             MetricsController,

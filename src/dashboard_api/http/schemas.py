@@ -121,6 +121,7 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     reasoning_tokens: int
     cost_source: CostSource | None
     cost_breakdown: CostBreakdown | None
+    retry_of: str | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -151,6 +152,7 @@ class TaskDetail(msgspec.Struct, kw_only=True):
             reasoning_tokens=task.reasoning_tokens,
             cost_source=source_of(task),
             cost_breakdown=task.cost_breakdown,
+            retry_of=task.retry_of,
             created_at=task.created_at,
             started_at=task.started_at,
             completed_at=task.completed_at,

@@ -1,4 +1,5 @@
-"""The cost columns of a task row: its source as text and its breakdown as JSON text.
+"""The columns revision 0009 added to a task row: the cost's source as text, its breakdown as
+JSON text, the priced token subsets and the task a retry runs again.
 
 The breakdown's amounts stay exact decimal strings in the JSON, so a reader gets back exactly
 the parts that were summed (a float would lose them).
@@ -18,6 +19,7 @@ _decode = msgspec.json.Decoder(CostBreakdown).decode
 
 def cost_columns(task: Task) -> dict[str, Any]:
     return {
+        "retry_of": task.retry_of,
         "cache_write_1h_tokens": task.cache_write_1h_tokens,
         "reasoning_tokens": task.reasoning_tokens,
         "cost_source": None if task.cost_source is None else task.cost_source.value,

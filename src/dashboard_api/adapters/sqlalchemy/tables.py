@@ -67,6 +67,7 @@ tasks = Table(
     Column("reasoning_tokens", BigInteger, nullable=False, server_default="0"),
     Column("cost_source", String(16)),
     Column("cost_breakdown", Text),
+    Column("retry_of", String(128)),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),

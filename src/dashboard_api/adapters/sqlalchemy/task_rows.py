@@ -35,6 +35,7 @@ def task_of(row: Mapping[Any, Any]) -> Task:
         cache_write_1h_tokens=row.get("cache_write_1h_tokens", 0),
         reasoning_tokens=row.get("reasoning_tokens", 0),
         cost_source=cost_source_of(row.get("cost_source")),
+        retry_of=row.get("retry_of"),
         cost_breakdown=breakdown_of(row.get("cost_breakdown")),
         started_at=row.get("started_at"),
         completed_at=row.get("completed_at"),

@@ -1,4 +1,4 @@
-"""Costs keep where they came from and their breakdown; the priced token subsets.
+"""Costs keep where they came from and their breakdown; the priced token subsets; retries.
 
 Revision ID: 0009
 Revises: 0007
@@ -29,12 +29,14 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("cost_source", sa.String(16)))
         batch.add_column(sa.Column("cost_breakdown", sa.Text()))
+        batch.add_column(sa.Column("retry_of", sa.String(128)))
     # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
     # a task written before this shows the source its price version implies (pricing.source_of).
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("retry_of")
         batch.drop_column("cost_breakdown")
         batch.drop_column("cost_source")
         batch.drop_column("reasoning_tokens")
