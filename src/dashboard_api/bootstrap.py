@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dashboard_api.domain.ports import (
+    AlertStore,
     ConversationStore,
     EventBus,
     IngestQueue,
@@ -58,6 +59,8 @@ class Adapters:
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Fired alerts; None: kept in process memory (one replica's dedupe only).
+    alerts: AlertStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -114,6 +117,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     from sqlalchemy import text
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
+    from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
@@ -178,6 +182,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,
+        alerts=SqlAlertStore(engine),
         health_checks=checks,
         closers=closers,
     )

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     work_queue_max_length: int = 100_000
     handoff_retry_seconds: float = 5.0
     webhooks_file: str | None = None
+    # Budgets, failure-rate rules and outgoing alert webhooks (docs/money.md, alerts.example.toml).
+    alerts_file: str | None = None
+    alerts_check_seconds: Seconds = 30.0
     oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
 
     @classmethod

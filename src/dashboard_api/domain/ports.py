@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 import msgspec
 
+from dashboard_api.domain.budgets import Alert, DeliveryAttempt
 from dashboard_api.domain.conversations import (
     Conversation,
     ConversationQuery,
@@ -355,3 +356,27 @@ class ProcessedEvents(Protocol):
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""
         ...
+
+
+class AlertStore(Protocol):
+    """Fired alerts and their delivery attempts. `fire` is what deduplicates: across replicas
+    and restarts, an alert id is stored once, and only the caller that stored it sends it."""
+
+    async def fire(self, alert: Alert) -> bool:
+        """Store the alert unless its id is there already; True when this call stored it."""
+        ...
+
+    async def recent(self, *, limit: int, before: datetime | None = None) -> list[Alert]:
+        """Alerts newest first (by fired_at, then id), fired before `before` when given."""
+        ...
+
+    async def record_attempt(self, attempt: DeliveryAttempt) -> None: ...
+
+    async def attempts(self, alert_id: str) -> list[DeliveryAttempt]: ...
+
+
+class AlertSender(Protocol):
+    """POSTs a signed alert to one outgoing webhook; returns the HTTP status, raises OSError
+    (or a subclass) when the endpoint cannot be reached."""
+
+    async def send(self, endpoint: str, headers: Mapping[str, str], body: bytes) -> int: ...

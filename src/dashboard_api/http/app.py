@@ -18,7 +18,9 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
+from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.controllers.alerts import AlertController
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.exports import ExportController
@@ -60,6 +62,7 @@ def create_app(
     settings = settings or Settings.from_env()
     access = Access(parse_tokens(settings.api_tokens))
     prices = load_prices(settings.prices_file)
+    alerts = alerts_config(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -105,6 +108,7 @@ def create_app(
                     retention=(tasks, timedelta(hours=settings.processed_events_retention_hours)),
                 ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
+                alerting(app.state, ready, analytics, alerts, settings, clock),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the
@@ -122,6 +126,7 @@ def create_app(
             TaskController,
             ExportController,
             TaskActionController,
+            AlertController,
             AnalyticsController,
             SystemController,
             MetricsController,
@@ -137,6 +142,7 @@ def create_app(
             "task_service": Provide(_task_service, sync_to_thread=False),
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
+            **ALERT_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

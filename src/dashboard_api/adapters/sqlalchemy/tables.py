@@ -295,3 +295,28 @@ processed_events = Table(
 )
 # Retention deletes the oldest marks; without this index each pass would scan them all.
 Index("ix_processed_events_processed_at", processed_events.c.processed_at)
+
+
+# Revision 0009: fired alerts (the primary key is what makes an alert fire once across replicas
+# and restarts) and every delivery attempt to an outgoing webhook.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(200), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("fired_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_alerts_fired_at", "fired_at", "alert_id"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("alert_id", String(200), nullable=False),
+    Column("endpoint", String(128), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTimeUTC(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    PrimaryKeyConstraint("alert_id", "endpoint", "attempt"),
+)

@@ -12,7 +12,7 @@ from dashboard_api.domain.realtime.event_ids import is_event_id
 
 # task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
 _CHANNEL = re.compile(
-    r"^(?:tasks|webhooks|(?:task|conversation):[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127})$"
+    r"^(?:tasks|webhooks|alerts|(?:task|conversation):[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127})$"
 )
 
 

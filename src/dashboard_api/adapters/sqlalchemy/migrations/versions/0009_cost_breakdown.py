@@ -1,4 +1,5 @@
-"""Costs keep where they came from and their breakdown; the priced token subsets; retries.
+"""Costs keep where they came from and their breakdown; the priced token subsets; retries;
+fired alerts and their delivery attempts.
 
 Revision ID: 0009
 Revises: 0007
@@ -11,6 +12,7 @@ writing, from other work in flight); it is 0007 here, the head of main this was 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision = "0009"
@@ -30,11 +32,33 @@ def upgrade() -> None:
         batch.add_column(sa.Column("cost_source", sa.String(16)))
         batch.add_column(sa.Column("cost_breakdown", sa.Text()))
         batch.add_column(sa.Column("retry_of", sa.String(128)))
+    op.create_table(
+        "alerts",
+        sa.Column("alert_id", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("fired_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("alert_id", name="pk_alerts"),
+    )
+    op.create_index("ix_alerts_fired_at", "alerts", ["fired_at", "alert_id"])
+    op.create_table(
+        "alert_deliveries",
+        sa.Column("alert_id", sa.String(200), nullable=False),
+        sa.Column("endpoint", sa.String(128), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer()),
+        sa.Column("error", sa.Text()),
+        sa.PrimaryKeyConstraint("alert_id", "endpoint", "attempt", name="pk_alert_deliveries"),
+    )
     # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
     # a task written before this shows the source its price version implies (pricing.source_of).
 
 
 def downgrade() -> None:
+    op.drop_table("alert_deliveries")
+    op.drop_index("ix_alerts_fired_at", table_name="alerts")
+    op.drop_table("alerts")
     with op.batch_alter_table("tasks") as batch:
         batch.drop_column("retry_of")
         batch.drop_column("cost_breakdown")
