@@ -32,6 +32,7 @@ from dashboard_api.domain.budgets import (
 )
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.ports import AlertSender, AlertStore, EventBus
+from dashboard_api.domain.rollups import Figures
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ class AlertService:
         self._clock = clock
         self._deliveries: set[asyncio.Task[None]] = set()
         self.fired = 0
+        # All-time figures per agent type as of the last check, for /metrics (read at scrape
+        # time without touching the database).
+        self.agent_totals: dict[str, Figures] = {}
 
     async def budget_statuses(self) -> list[BudgetStatus]:
         """Spend of every budget in its current period, from the rollups."""
@@ -106,6 +110,7 @@ class AlertService:
         """One round: fire what was crossed and not fired yet; returns the alerts this call
         fired (another replica may have fired the others)."""
         now = self._clock()
+        self.agent_totals = await self._analytics.totals_by_agent_type()
         candidates: list[Alert] = []
         for status, budget in zip(await self.budget_statuses(), self._budgets, strict=True):
             for threshold in crossed_thresholds(budget, status.spend_usd):

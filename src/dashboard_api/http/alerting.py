@@ -17,6 +17,7 @@ from dashboard_api.bootstrap import Adapters
 from dashboard_api.domain.alert_service import AlertService
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock
+from dashboard_api.http.money_metrics import MONEY_METRICS
 from dashboard_api.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -64,16 +65,16 @@ async def alerting(
                 _log.warning("alert check failed", exc_info=True)
             await asyncio.sleep(settings.alerts_check_seconds)
 
-    runner = None
-    if config.budgets or config.failure_rates:
-        runner = asyncio.create_task(rounds(), name="alert-checks")
+    # Always running: besides the rules, a round refreshes the cost and outcome series.
+    runner = asyncio.create_task(rounds(), name="alert-checks")
+    MONEY_METRICS.services.add(service)
     try:
         yield service
     finally:
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        MONEY_METRICS.services.discard(service)
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
         await sender.close()
 
 

@@ -1,0 +1,55 @@
+"""Cost and outcomes per agent type on /metrics, and the alerts and budgets routes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.http import create_app
+from dashboard_api.settings import Settings
+
+
+def _finish(client: TestClient, agent_type: str, status: str, cost: float) -> None:  # type: ignore[type-arg]
+    task_id = client.post("/api/tasks", json={"agent_type": agent_type}).json()["task_id"]
+    client.patch(f"/api/tasks/{task_id}", json={"status": status, "cost_usd": cost})
+
+
+def test_metrics_carry_cost_and_outcomes_per_agent_type_and_budgets_show_spend(
+    tmp_path: Path,
+) -> None:
+    alerts = tmp_path / "alerts.toml"
+    alerts.write_text('[[budgets]]\nname = "all"\nlimit_usd = "10"\nperiod = "week"\n')
+    settings = Settings(alerts_file=str(alerts), alerts_check_seconds=0.05)
+    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+        _finish(client, "coder", "completed", 1.25)
+        _finish(client, "coder", "failed", 0.5)
+        _finish(client, "planner", "cancelled", 0)
+        deadline = time.monotonic() + 5
+        while 'dashboard_agent_cost_usd_total{agent_type="coder"} 1.75' not in (
+            metrics := client.get("/metrics").text
+        ):
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.05)
+        assert 'dashboard_agent_tasks_total{agent_type="coder",outcome="failed"} 1.0' in metrics
+        assert (
+            'dashboard_agent_tasks_total{agent_type="planner",outcome="cancelled"} 1.0' in metrics
+        )
+        (budget,) = client.get("/api/budgets").json()["items"]
+        assert (budget["spend_usd"], budget["used_percent"], budget["period"]) == (
+            1.75,
+            17.5,
+            "week",
+        )
+        assert client.get("/api/alerts").json() == {"items": []}
+        assert client.get("/api/alerts?before=not-a-time").status_code == 400
+
+
+def test_a_broken_alerts_file_stops_start_up_naming_it(tmp_path: Path) -> None:
+    alerts = tmp_path / "alerts.toml"
+    alerts.write_text('[[budgets]]\nname = "x"\nlimit_usd = "-1"\n')
+    with pytest.raises(SystemExit, match=r"alerts\.toml.*limit_usd"):
+        create_app(Settings(alerts_file=str(alerts)), adapters=memory_adapters())
