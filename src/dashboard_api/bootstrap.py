@@ -13,6 +13,7 @@ from dashboard_api.domain.ports import (
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
+    RetentionStore,
     RollupStore,
     SourceStore,
     TaskStore,
@@ -61,6 +62,8 @@ class Adapters:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Fired alerts; None: kept in process memory (one replica's dedupe only).
     alerts: AlertStore | None = None
+    # What the retention job prunes through; None: no retention.
+    retention: RetentionStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -85,6 +88,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         MemoryUnitOfWork,
     )
     from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
+    from dashboard_api.adapters.memory.retention import MemoryRetentionStore
     from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore, MemoryWebhookConfigs
     from dashboard_api.adapters.memory.workspace import WorkspaceStores
 
@@ -108,6 +112,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         bus=bus,
         workspace=workspace,
         ingest=MemoryIngestQueue(),
+        retention=MemoryRetentionStore(db),
         closers=[bus.close],
     )
 
@@ -119,6 +124,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
     from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
+    from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -183,6 +189,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,
         alerts=SqlAlertStore(engine),
+        retention=SqlRetentionStore(engine),
         health_checks=checks,
         closers=closers,
     )

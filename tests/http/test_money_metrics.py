@@ -29,9 +29,8 @@ def test_metrics_carry_cost_and_outcomes_per_agent_type_and_budgets_show_spend(
         _finish(client, "coder", "failed", 0.5)
         _finish(client, "planner", "cancelled", 0)
         deadline = time.monotonic() + 5
-        while 'dashboard_agent_cost_usd_total{agent_type="coder"} 1.75' not in (
-            metrics := client.get("/metrics").text
-        ):
+        cancelled = 'dashboard_agent_tasks_total{agent_type="planner",outcome="cancelled"} 1.0'
+        while cancelled not in (metrics := client.get("/metrics").text):
             assert time.monotonic() < deadline, metrics
             time.sleep(0.05)
         assert 'dashboard_agent_tasks_total{agent_type="coder",outcome="failed"} 1.0' in metrics
@@ -53,3 +52,19 @@ def test_a_broken_alerts_file_stops_start_up_naming_it(tmp_path: Path) -> None:
     alerts.write_text('[[budgets]]\nname = "x"\nlimit_usd = "-1"\n')
     with pytest.raises(SystemExit, match=r"alerts\.toml.*limit_usd"):
         create_app(Settings(alerts_file=str(alerts)), adapters=memory_adapters())
+
+
+def test_retention_runs_in_the_background_and_counts_on_metrics() -> None:
+    settings = Settings(retention_tasks_days=30, retention_interval_seconds=0.05)
+    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+        old = client.post(
+            "/api/tasks", json={"agent_type": "coder", "created_at": "2020-01-01T00:00:00Z"}
+        ).json()["task_id"]
+        client.patch(f"/api/tasks/{old}", json={"status": "completed", "cost_usd": 2})
+        deadline = time.monotonic() + 5
+        while client.get(f"/api/tasks/{old}").status_code != 404:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert 'dashboard_retention_pruned_total{kind="tasks"} 1.0' in client.get("/metrics").text
+        summary = client.get("/api/analytics/summary").json()
+        assert (summary["total_tasks"], summary["total_cost_usd"]) == (1, 2)

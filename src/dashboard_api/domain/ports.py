@@ -39,6 +39,7 @@ from dashboard_api.domain.webhooks import (
 
 if TYPE_CHECKING:
     from dashboard_api.domain.handoff import OutboxEntry
+    from dashboard_api.domain.retention import DataKind
 
 
 class TaskStore(Protocol):
@@ -380,3 +381,10 @@ class AlertSender(Protocol):
     (or a subclass) when the endpoint cannot be reached."""
 
     async def send(self, endpoint: str, headers: Mapping[str, str], body: bytes) -> int: ...
+
+
+class RetentionStore(Protocol):
+    async def prune(self, kind: DataKind, before: datetime, limit: int) -> int:
+        """Trim or delete up to `limit` rows of `kind` created before `before`, oldest first,
+        in one short transaction; returns how many. Unfinished tasks are never touched."""
+        ...

@@ -40,6 +40,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.requests import JsonRequest
+from dashboard_api.http.retention_loop import retention
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
@@ -109,6 +110,7 @@ def create_app(
                 ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
                 alerting(app.state, ready, analytics, alerts, settings, clock),
+                retention(ready, settings, clock),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the

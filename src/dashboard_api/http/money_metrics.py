@@ -15,12 +15,14 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from dashboard_api.domain.alert_service import AlertService
+from dashboard_api.domain.retention import DataKind, RetentionJob
 from dashboard_api.domain.rollups import Figures
 
 
 class MoneyCollector(Collector):
     def __init__(self) -> None:
         self.services: weakref.WeakSet[AlertService] = weakref.WeakSet()
+        self.retention_jobs: weakref.WeakSet[RetentionJob] = weakref.WeakSet()
 
     def collect(self) -> Iterator[Metric]:
         totals: dict[str, Figures] = {}
@@ -48,6 +50,12 @@ class MoneyCollector(Collector):
                 outcomes.add_metric([agent_type, outcome], value)
         yield cost
         yield outcomes
+        pruned = CounterMetricFamily(
+            "dashboard_retention_pruned", "Rows trimmed or deleted by retention", labels=["kind"]
+        )
+        for kind in DataKind:
+            pruned.add_metric([kind.value], sum(job.pruned[kind] for job in self.retention_jobs))
+        yield pruned
         yield CounterMetricFamily(
             "dashboard_alerts_fired", "Alerts this process fired (stored first)", value=fired
         )

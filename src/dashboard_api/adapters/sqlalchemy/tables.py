@@ -194,6 +194,7 @@ messages = Table(
     Column("task_id", String(ID_CHARS)),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Index("ix_messages_conversation_id", "conversation_id", "created_at", "message_id"),
+    Index("ix_messages_created_at", "created_at", "message_id"),  # retention (revision 0009)
 )
 
 handoff_outbox = Table(

@@ -1,5 +1,5 @@
 """Costs keep where they came from and their breakdown; the priced token subsets; retries;
-fired alerts and their delivery attempts.
+fired alerts and their delivery attempts; messages indexed by time for retention.
 
 Revision ID: 0009
 Revises: 0007
@@ -51,11 +51,13 @@ def upgrade() -> None:
         sa.Column("error", sa.Text()),
         sa.PrimaryKeyConstraint("alert_id", "endpoint", "attempt", name="pk_alert_deliveries"),
     )
+    op.create_index("ix_messages_created_at", "messages", ["created_at", "message_id"])
     # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
     # a task written before this shows the source its price version implies (pricing.source_of).
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_created_at", table_name="messages")
     op.drop_table("alert_deliveries")
     op.drop_index("ix_alerts_fired_at", table_name="alerts")
     op.drop_table("alerts")
