@@ -16,6 +16,7 @@ from dashboard_api.domain.ports import (
     RetentionStore,
     RollupStore,
     SourceStore,
+    SpendStore,
     TaskStore,
     UnitOfWorkFactory,
     WebhookConfigSource,
@@ -45,6 +46,8 @@ class WorkspaceAdapters:
     work_queue: WorkQueue
     # Config sources in order of precedence (the config file before the database).
     webhook_configs: list[WebhookConfigSource] = field(default_factory=list)
+    # Spend per user, conversation and source (reads); None: those figures are not answered.
+    spend: SpendStore | None = None
 
 
 @dataclass
@@ -104,6 +107,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         oauth=MemoryOAuthStatusStore(),
         work_queue=MemoryWorkQueue(),
         webhook_configs=[MemoryWebhookConfigs()],
+        spend=stores.spend,
     )
     return Adapters(
         unit_of_work=lambda: MemoryUnitOfWork(db),
@@ -210,6 +214,7 @@ def _sql_workspace(
         SqlMessageStore,
     )
     from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
     from dashboard_api.adapters.sqlalchemy.webhooks import (
         SqlWebhookConfigs,
         SqlWebhookEventStore,
@@ -242,4 +247,5 @@ def _sql_workspace(
         oauth=SqlOAuthStatusStore(engine),
         work_queue=work_queue,
         webhook_configs=configs,
+        spend=SqlSpendStore(engine),
     )

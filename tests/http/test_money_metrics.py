@@ -68,3 +68,34 @@ def test_retention_runs_in_the_background_and_counts_on_metrics() -> None:
         assert 'dashboard_retention_pruned_total{kind="tasks"} 1.0' in client.get("/metrics").text
         summary = client.get("/api/analytics/summary").json()
         assert (summary["total_tasks"], summary["total_cost_usd"]) == (1, 2)
+
+
+def test_spend_by_user_and_a_user_budget(tmp_path: Path) -> None:
+    alerts = tmp_path / "alerts.toml"
+    alerts.write_text(
+        '[[budgets]]\nname = "alice-day"\nscope = "user"\nkey = "alice"\nlimit_usd = "1"\n'
+        'period = "day"\nthresholds = [100]\n'
+    )
+    settings = Settings(alerts_file=str(alerts), alerts_check_seconds=0.05)
+    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+        conversation = client.post(
+            "/api/conversations", json={"agent_type": "coder", "title": "x", "user_id": "alice"}
+        ).json()["conversation_id"]
+        task_id = client.post(
+            f"/api/conversations/{conversation}/messages", json={"role": "user", "content": "hi"}
+        ).json()["task_id"]
+        client.patch(f"/api/tasks/{task_id}", json={"status": "completed", "cost_usd": 1.5})
+        by_user = client.get("/api/analytics/spend?group_by=user").json()
+        assert by_user["items"] == [
+            {"key": "alice", "tasks": 1, "cost_usd": 1.5, "input_tokens": 0, "output_tokens": 0}
+        ]
+        by_source = client.get("/api/analytics/spend?group_by=source").json()["items"]
+        assert [(item["key"], item["cost_usd"]) for item in by_source] == [("dashboard", 1.5)]
+        mid_hour = "/api/analytics/spend?group_by=user&from=2026-01-01T10:30:00Z"
+        assert client.get(mid_hour).status_code == 422
+        deadline = time.monotonic() + 5
+        while not (fired := client.get("/api/alerts").json()["items"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert fired[0]["alert_id"].startswith("budget:alice-day:")
+        assert "user alice" in fired[0]["message"]

@@ -31,8 +31,9 @@ from dashboard_api.domain.budgets import (
     failure_window_start,
 )
 from dashboard_api.domain.clock import Clock, utc_now
-from dashboard_api.domain.ports import AlertSender, AlertStore, EventBus
+from dashboard_api.domain.ports import AlertSender, AlertStore, EventBus, SpendStore
 from dashboard_api.domain.rollups import Figures
+from dashboard_api.domain.spend import SpendDimension
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class AlertService:
         budgets: Sequence[Budget] = (),
         failure_rules: Sequence[FailureRateRule] = (),
         webhooks: Sequence[AlertWebhook] = (),
+        spend: SpendStore | None = None,
         retry_delays: Sequence[float] = (1.0, 5.0, 30.0, 120.0),
         clock: Clock = utc_now,
     ) -> None:
@@ -76,6 +78,7 @@ class AlertService:
         self._budgets = tuple(budgets)
         self._failure_rules = tuple(failure_rules)
         self._webhooks = tuple(webhooks)
+        self._spend_rows = spend
         self._retry_delays = tuple(retry_delays)
         self._clock = clock
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -97,6 +100,7 @@ class AlertService:
                     name=budget.name,
                     scope=budget.scope,
                     agent_type=budget.agent_type,
+                    key=budget.key,
                     period=budget.period,
                     period_start=start,
                     limit_usd=budget.limit_usd,
@@ -177,6 +181,12 @@ class AlertService:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
 
     async def _spend(self, budget: Budget, start: datetime) -> Decimal:
+        if budget.scope in (BudgetScope.USER, BudgetScope.CONVERSATION):
+            if self._spend_rows is None:
+                return Decimal(0)
+            dimension = SpendDimension(budget.scope.value)
+            rows = await self._spend_rows.totals(dimension, start, None, key=budget.key, limit=1)
+            return rows[0].cost_usd if rows else Decimal(0)
         agent_type = budget.agent_type if budget.scope is BudgetScope.AGENT_TYPE else None
         # From a period start (a whole day) with no end: whole rollup rows only, no task scan.
         summary = await self._analytics.summary(start, None, agent_type)

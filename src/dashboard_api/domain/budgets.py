@@ -33,6 +33,8 @@ class Period(StrEnum):
 class BudgetScope(StrEnum):
     SERVICE = "service"
     AGENT_TYPE = "agent_type"
+    USER = "user"
+    CONVERSATION = "conversation"
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +43,7 @@ class Budget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     period: Period = Period.MONTH
     scope: BudgetScope = BudgetScope.SERVICE
     agent_type: str | None = None  # the agent type an `agent_type` budget caps
+    key: str | None = None  # the user id or conversation id a `user`/`conversation` budget caps
     thresholds: tuple[int, ...] = (50, 80, 100)  # percent of the limit
 
 
@@ -93,6 +96,7 @@ class BudgetStatus(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     scope: BudgetScope
     agent_type: str | None
+    key: str | None
     period: Period
     period_start: datetime
     limit_usd: Decimal
@@ -108,7 +112,12 @@ def crossed_thresholds(budget: Budget, spend: Decimal) -> list[int]:
 def budget_alert(
     budget: Budget, threshold: int, start: datetime, spend: Decimal, now: datetime
 ) -> Alert:
-    where = budget.agent_type if budget.scope is BudgetScope.AGENT_TYPE else "the service"
+    where = {
+        BudgetScope.SERVICE: "the service",
+        BudgetScope.AGENT_TYPE: f"agent type {budget.agent_type}",
+        BudgetScope.USER: f"user {budget.key}",
+        BudgetScope.CONVERSATION: f"conversation {budget.key}",
+    }[budget.scope]
     return Alert(
         alert_id=f"budget:{budget.name}:{start:%Y-%m-%d}:{threshold}",
         kind=AlertKind.BUDGET,

@@ -20,6 +20,7 @@ from dashboard_api.domain.conversations import (
 )
 from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
+from dashboard_api.domain.spend import SpendChange, SpendDimension, SpendTotal
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -255,6 +256,9 @@ class UnitOfWork(Protocol):
     @property
     def processed_events(self) -> ProcessedEvents: ...
 
+    @property
+    def spend(self) -> SpendStore: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -387,4 +391,22 @@ class RetentionStore(Protocol):
     async def prune(self, kind: DataKind, before: datetime, limit: int) -> int:
         """Trim or delete up to `limit` rows of `kind` created before `before`, oldest first,
         in one short transaction; returns how many. Unfinished tasks are never touched."""
+        ...
+
+
+class SpendStore(Protocol):
+    """Hourly spend per user, conversation and source (domain/spend.py)."""
+
+    async def add(self, changes: Sequence[SpendChange]) -> None: ...
+
+    async def totals(
+        self,
+        dimension: SpendDimension,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[SpendTotal]:
+        """Sums per key of the hours in [start, end) (whole hours), highest cost first."""
         ...

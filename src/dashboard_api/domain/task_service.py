@@ -18,6 +18,7 @@ from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.pricing import PriceTable, priced
 from dashboard_api.domain.rollups import rollup_changes
+from dashboard_api.domain.spend import record_task_spend
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -275,6 +276,7 @@ class TaskService:
         await uow.tasks.add(task)
         await uow.rollups.record(rollup_changes(None, task))
         await record_task_in_conversation(uow, None, task)
+        await record_task_spend(uow, None, task)
 
     async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
         if not await uow.tasks.replace(after, expected_version=before.version):
@@ -286,6 +288,7 @@ class TaskService:
         # to `after` can never count a task twice.
         await uow.rollups.record(rollup_changes(before, after))
         await record_task_in_conversation(uow, before, after)
+        await record_task_spend(uow, before, after)
 
     async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
         """Write a new task inside a caller's unit of work (a message and its task together);

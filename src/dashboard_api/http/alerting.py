@@ -17,11 +17,13 @@ from dashboard_api.bootstrap import Adapters
 from dashboard_api.domain.alert_service import AlertService
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock
+from dashboard_api.domain.spend import SpendService
 from dashboard_api.http.money_metrics import MONEY_METRICS
 from dashboard_api.settings import Settings
 
 _log = logging.getLogger(__name__)
 _STATE_KEY = "alert_service"
+_SPEND_KEY = "spend_service"
 
 
 def alerts_config(settings: Settings) -> AlertsConfig:
@@ -53,9 +55,11 @@ async def alerting(
         budgets=config.budgets,
         failure_rules=config.failure_rates,
         webhooks=config.webhooks,
+        spend=adapters.workspace.spend,
         clock=clock,
     )
     state[_STATE_KEY] = service
+    state[_SPEND_KEY] = SpendService(adapters.workspace.spend)
 
     async def rounds() -> None:
         while True:
@@ -85,4 +89,14 @@ def _alert_service(state: State) -> AlertService:
     return service
 
 
-ALERT_DEPENDENCIES = {"alert_service": Provide(_alert_service, sync_to_thread=False)}
+def _spend_service(state: State) -> SpendService:
+    service = state.get(_SPEND_KEY)
+    if not isinstance(service, SpendService):
+        raise RuntimeError("the app has not started: its lifespan builds the spend service")
+    return service
+
+
+ALERT_DEPENDENCIES = {
+    "alert_service": Provide(_alert_service, sync_to_thread=False),
+    "spend_service": Provide(_spend_service, sync_to_thread=False),
+}

@@ -65,6 +65,9 @@ def _budget_problem(budget: Budget) -> str | None:
         return f"budget {budget.name}: limit_usd must be positive"
     if (budget.scope is BudgetScope.AGENT_TYPE) != (budget.agent_type is not None):
         return f"budget {budget.name}: agent_type is given exactly for scope agent_type"
+    keyed = budget.scope in (BudgetScope.USER, BudgetScope.CONVERSATION)
+    if keyed != (budget.key is not None):
+        return f"budget {budget.name}: key (the user or conversation id) goes with those scopes"
     if not budget.thresholds or any(not 0 < t <= 1000 for t in budget.thresholds):
         return f"budget {budget.name}: thresholds are percents from 1 to 1000"
     return None

@@ -321,3 +321,20 @@ alert_deliveries = Table(
     Column("error", Text),
     PrimaryKeyConstraint("alert_id", "endpoint", "attempt"),
 )
+
+
+# Revision 0009: hourly spend per user, conversation and source (domain/spend.py), kept in the
+# task's transaction like the rollups.
+spend_hourly = Table(
+    "spend_hourly",
+    metadata,
+    Column("dimension", String(16), nullable=False),
+    Column("key", String(LABEL_CHARS), nullable=False),
+    Column("hour", DateTimeUTC(timezone=True), nullable=False),
+    Column("tasks", BigInteger, nullable=False),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "key", "hour"),
+    Index("ix_spend_hourly_hour", "dimension", "hour"),
+)

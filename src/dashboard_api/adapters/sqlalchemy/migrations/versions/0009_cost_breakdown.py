@@ -1,5 +1,6 @@
 """Costs keep where they came from and their breakdown; the priced token subsets; retries;
-fired alerts and their delivery attempts; messages indexed by time for retention.
+fired alerts and their delivery attempts; messages indexed by time for retention; hourly
+spend per user, conversation and source (no back-fill: `analytics rebuild` does not fill it).
 
 Revision ID: 0009
 Revises: 0007
@@ -14,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
+
+from dashboard_api.domain.limits import LABEL_CHARS
 
 revision = "0009"
 down_revision = "0007"
@@ -51,6 +54,18 @@ def upgrade() -> None:
         sa.Column("error", sa.Text()),
         sa.PrimaryKeyConstraint("alert_id", "endpoint", "attempt", name="pk_alert_deliveries"),
     )
+    op.create_table(
+        "spend_hourly",
+        sa.Column("dimension", sa.String(16), nullable=False),
+        sa.Column("key", sa.String(LABEL_CHARS), nullable=False),
+        sa.Column("hour", DateTimeUTC(timezone=True), nullable=False),
+        *(
+            sa.Column(name, sa.BigInteger(), nullable=False)
+            for name in ("tasks", "cost_micros", "input_tokens", "output_tokens")
+        ),
+        sa.PrimaryKeyConstraint("dimension", "key", "hour", name="pk_spend_hourly"),
+    )
+    op.create_index("ix_spend_hourly_hour", "spend_hourly", ["dimension", "hour"])
     op.create_index("ix_messages_created_at", "messages", ["created_at", "message_id"])
     # No back-fill (an UPDATE of every task would lock the table for minutes at 10M rows):
     # a task written before this shows the source its price version implies (pricing.source_of).
@@ -58,6 +73,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_messages_created_at", table_name="messages")
+    op.drop_index("ix_spend_hourly_hour", table_name="spend_hourly")
+    op.drop_table("spend_hourly")
     op.drop_table("alert_deliveries")
     op.drop_index("ix_alerts_fired_at", table_name="alerts")
     op.drop_table("alerts")
