@@ -145,3 +145,10 @@ async def test_a_failure_rate_alert_needs_enough_finished_tasks() -> None:
     assert (alert.alert_id, alert.failure_rate) == ("failure_rate:coder-failing:2026-11-18T15", 0.5)
     assert await service.check() == []
     await service.drain()
+
+
+def test_clients_may_subscribe_to_the_alerts_channel() -> None:
+    from dashboard_api.domain.realtime.protocol import is_channel
+
+    assert is_channel("alerts")
+    assert not is_channel("alerts:x")
