@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dashboard_api.domain.ports import (
+    AlertStore,
     ConversationStore,
     EventBus,
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
+    RetentionStore,
     RollupStore,
     SourceStore,
+    SpendStore,
     TaskStore,
     UnitOfWorkFactory,
     WebhookConfigSource,
@@ -43,6 +46,8 @@ class WorkspaceAdapters:
     work_queue: WorkQueue
     # Config sources in order of precedence (the config file before the database).
     webhook_configs: list[WebhookConfigSource] = field(default_factory=list)
+    # Spend per user, conversation and source (reads); None: those figures are not answered.
+    spend: SpendStore | None = None
 
 
 @dataclass
@@ -58,6 +63,10 @@ class Adapters:
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Fired alerts; None: kept in process memory (one replica's dedupe only).
+    alerts: AlertStore | None = None
+    # What the retention job prunes through; None: no retention.
+    retention: RetentionStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -82,6 +91,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         MemoryUnitOfWork,
     )
     from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
+    from dashboard_api.adapters.memory.retention import MemoryRetentionStore
     from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore, MemoryWebhookConfigs
     from dashboard_api.adapters.memory.workspace import WorkspaceStores
 
@@ -97,6 +107,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         oauth=MemoryOAuthStatusStore(),
         work_queue=MemoryWorkQueue(),
         webhook_configs=[MemoryWebhookConfigs()],
+        spend=stores.spend,
     )
     return Adapters(
         unit_of_work=lambda: MemoryUnitOfWork(db),
@@ -105,6 +116,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         bus=bus,
         workspace=workspace,
         ingest=MemoryIngestQueue(),
+        retention=MemoryRetentionStore(db),
         closers=[bus.close],
     )
 
@@ -114,7 +126,9 @@ async def build_adapters(settings: Settings) -> Adapters:
     from sqlalchemy import text
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
+    from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
+    from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -179,6 +193,8 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,
+        alerts=SqlAlertStore(engine),
+        retention=SqlRetentionStore(engine),
         health_checks=checks,
         closers=closers,
     )
@@ -199,6 +215,7 @@ def _sql_workspace(
         SqlMessageStore,
     )
     from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
     from dashboard_api.adapters.sqlalchemy.webhooks import (
         SqlWebhookConfigs,
         SqlWebhookEventStore,
@@ -231,4 +248,5 @@ def _sql_workspace(
         oauth=SqlOAuthStatusStore(engine),
         work_queue=work_queue,
         webhook_configs=configs,
+        spend=SqlSpendStore(engine),
     )

@@ -40,7 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     analytics_commands = analytics.add_subparsers(dest="analytics_command", required=True)
     analytics_commands.add_parser("rebuild", help="recompute every rollup from the tasks")
 
+    prices = commands.add_parser("prices", help="the cost engine's price table")
+    prices_commands = prices.add_subparsers(dest="prices_command", required=True)
+    prices_commands.add_parser(
+        "check", help="validate a price file: fields, values, overlaps and gaps"
+    ).add_argument("file")
+
     args = parser.parse_args(argv)
+    if args.command == "prices":
+        return _check_prices(args.file)
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db":
@@ -69,6 +77,18 @@ def _db(settings: Settings, command: str, revision: str) -> int:
         migrate.downgrade(settings.database_url, revision)
     else:
         migrate.current(settings.database_url)
+    return 0
+
+
+def _check_prices(path: str) -> int:
+    from dashboard_api.price_file import check_price_file
+
+    problems = check_price_file(path)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{path}: ok")
     return 0
 
 

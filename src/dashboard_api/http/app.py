@@ -19,12 +19,16 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
+from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.console import console_router
+from dashboard_api.http.controllers.alerts import AlertController
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
+from dashboard_api.http.controllers.exports import ExportController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
+from dashboard_api.http.controllers.task_actions import TaskActionController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -38,6 +42,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.requests import JsonRequest
+from dashboard_api.http.retention_loop import retention
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import (
@@ -65,6 +70,7 @@ def create_app(
     settings = settings or Settings.from_env()
     access = Access(parse_tokens(settings.api_tokens))
     prices = load_prices(settings.prices_file)
+    alerts = alerts_config(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -112,6 +118,8 @@ def create_app(
                     retention=(tasks, timedelta(hours=settings.processed_events_retention_hours)),
                 ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
+                alerting(app.state, ready, analytics, alerts, settings, clock),
+                retention(ready, settings, clock),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the
@@ -127,6 +135,9 @@ def create_app(
     return Litestar(
         route_handlers=[
             TaskController,
+            ExportController,
+            TaskActionController,
+            AlertController,
             AnalyticsController,
             SystemController,
             MetricsController,
@@ -143,6 +154,7 @@ def create_app(
             "task_service": Provide(_task_service, sync_to_thread=False),
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
+            **ALERT_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -9,8 +9,10 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.limits import Id, Label, Name
+from dashboard_api.domain.pricing import source_of
 from dashboard_api.domain.task_service import NewTask, TaskPatch
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskStatus
 from dashboard_api.domain.times import optional_utc, to_utc
@@ -70,6 +72,8 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output_tokens: Tokens | UnsetType = UNSET
     cache_read_tokens: Tokens | UnsetType = UNSET
     cache_write_tokens: Tokens | UnsetType = UNSET
+    cache_write_1h_tokens: Tokens | UnsetType = UNSET
+    reasoning_tokens: Tokens | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
 
@@ -86,6 +90,8 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens,
             started_at=UNSET if self.started_at is UNSET else to_utc(self.started_at, "started_at"),
             completed_at=(
                 UNSET if self.completed_at is UNSET else to_utc(self.completed_at, "completed_at")
@@ -111,6 +117,11 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    cost_source: CostSource | None
+    cost_breakdown: CostBreakdown | None
+    retry_of: str | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -137,6 +148,11 @@ class TaskDetail(msgspec.Struct, kw_only=True):
             output_tokens=task.output_tokens,
             cache_read_tokens=task.cache_read_tokens,
             cache_write_tokens=task.cache_write_tokens,
+            cache_write_1h_tokens=task.cache_write_1h_tokens,
+            reasoning_tokens=task.reasoning_tokens,
+            cost_source=source_of(task),
+            cost_breakdown=task.cost_breakdown,
+            retry_of=task.retry_of,
             created_at=task.created_at,
             started_at=task.started_at,
             completed_at=task.completed_at,
