@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck check migrate bench bench-realtime clean
+.PHONY: run demo test lint typecheck check migrate openapi bench bench-realtime clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)  ## serve with a simulated agent engine streaming live tasks
 
 migrate: $(STAMP)
 	$(BIN)/dashboard-api db upgrade
+
+openapi: $(STAMP)  ## refresh openapi.json from the served document (a test fails when they differ)
+	$(BIN)/dashboard-api openapi --output openapi.json
 
 test: $(STAMP)  ## every test tier; integration tests need PostgreSQL and Redis (see README)
 	$(BIN)/pytest $(PYTEST_ARGS)

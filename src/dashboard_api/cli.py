@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -40,7 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     analytics_commands = analytics.add_subparsers(dest="analytics_command", required=True)
     analytics_commands.add_parser("rebuild", help="recompute every rollup from the tasks")
 
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document the service serves (the client contract)"
+    )
+    openapi.add_argument("--output", help="file to write (default: standard output)")
+
     args = parser.parse_args(argv)
+    if args.command == "openapi":
+        return _openapi(args.output)
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db":
@@ -70,6 +78,21 @@ def _db(settings: Settings, command: str, revision: str) -> int:
         migrate.downgrade(settings.database_url, revision)
     else:
         migrate.current(settings.database_url)
+    return 0
+
+
+def _openapi(output: str | None) -> int:
+    # Independent of the environment: the document is the same for every deployment.
+    from dashboard_api.http.openapi_document import render, served_document
+
+    # Whatever the app logs while it answers goes to stderr, never into the document.
+    with contextlib.redirect_stdout(sys.stderr):
+        text = render(served_document())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
     return 0
 
 

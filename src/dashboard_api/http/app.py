@@ -18,6 +18,7 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
+from dashboard_api.http.allow import point_options_at_final_routes
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
@@ -34,6 +35,7 @@ from dashboard_api.http.observability import (
     RequestObserver,
     configure_logging,
 )
+from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
@@ -114,7 +116,7 @@ def create_app(
             if owned:
                 await ready.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             TaskController,
             AnalyticsController,
@@ -136,10 +138,13 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        plugins=list(SCHEMA_PLUGINS),
         request_max_body_size=settings.max_body_bytes,
         response_class=JSONResponse,
         debug=debug,
     )
+    point_options_at_final_routes(app)
+    return app
 
 
 WORKSPACE_CONTROLLERS = (

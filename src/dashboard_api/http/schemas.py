@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.params import KwargDefinition
 from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.errors import InvalidInput
@@ -21,6 +22,12 @@ LongText = Annotated[str, Meta(max_length=1_000_000)]
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 
 MAX_COST_USD = Decimal("1000000")
+# A task starts queued or running (the service refuses the rest): declared so clients know.
+NewTaskStatus = Literal["queued", "running"]
+# msgspec cannot bound a Decimal: check_cost does, and the document declares it.
+CostUsd = Annotated[
+    Decimal, KwargDefinition(ge=0, le=float(MAX_COST_USD), description="US dollars, exact")
+]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -42,7 +49,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent_type: Name
     input_message: LongText = ""
     task_id: TaskId | None = None
-    status: TaskStatus = TaskStatus.QUEUED
+    status: NewTaskStatus = "queued"
     source: Name = "api"
     assigned_agent: Label | None = None
     session_id: Label | None = None
@@ -55,7 +62,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             agent_type=self.agent_type,
             input_message=self.input_message,
             task_id=self.task_id,
-            status=self.status,
+            status=TaskStatus(self.status),
             source=self.source,
             assigned_agent=self.assigned_agent,
             session_id=self.session_id,
@@ -72,7 +79,7 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output: LongText | UnsetType | None = UNSET
     error: LongText | UnsetType | None = UNSET
     model: Label | UnsetType | None = UNSET
-    cost_usd: Decimal | UnsetType = UNSET
+    cost_usd: CostUsd | UnsetType = UNSET
     input_tokens: Tokens | UnsetType = UNSET
     output_tokens: Tokens | UnsetType = UNSET
     cache_read_tokens: Tokens | UnsetType = UNSET
@@ -189,3 +196,8 @@ class ServiceStatus(msgspec.Struct, kw_only=True):
 
 class Health(msgspec.Struct, kw_only=True):
     status: str
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, bool]

@@ -14,14 +14,14 @@ from dashboard_api.domain.analytics_service import (
     CostHistogram,
     Granularity,
     HistogramGroup,
-    Performance,
     PerformanceGroup,
-    SessionPerformance,
     Summary,
     trailing_window,
 )
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE
+from dashboard_api.http.pages import PerformancePage, SessionPerformancePage
+from dashboard_api.http.problem_responses import READ_ERRORS, errors
 from dashboard_api.http.schemas import as_utc
 
 # Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
@@ -78,7 +78,12 @@ class AnalyticsController(Controller):
     path = "/api/analytics"
     tags = ["analytics"]
 
-    @get("/summary", summary="Totals and rates over a window (default: all time)")
+    @get(
+        "/summary",
+        operation_id="getAnalyticsSummary",
+        summary="Totals and rates over a window (default: all time)",
+        responses=errors(*READ_ERRORS),
+    )
     async def summary(
         self,
         analytics_service: NamedDependency[AnalyticsService],
@@ -90,7 +95,12 @@ class AnalyticsController(Controller):
             _moment(start, "from"), _moment(end, "to"), agent_type
         )
 
-    @get("/costs/histogram", summary="Cost, tasks, tokens and errors per UTC hour or day")
+    @get(
+        "/costs/histogram",
+        operation_id="getCostHistogram",
+        summary="Cost, tasks, tokens and errors per UTC hour or day",
+        responses=errors(*READ_ERRORS),
+    )
     async def cost_histogram(
         self,
         analytics_service: NamedDependency[AnalyticsService],
@@ -105,7 +115,9 @@ class AnalyticsController(Controller):
 
     @get(
         "/performance",
+        operation_id="getPerformance",
         summary="Per agent type (optionally per model), or per session, over a window",
+        responses=errors(*READ_ERRORS),
     )
     async def performance(
         self,
@@ -117,7 +129,7 @@ class AnalyticsController(Controller):
         group_by: Annotated[PerformanceGroup | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[Performance] | Page[SessionPerformance]:
+    ) -> PerformancePage | SessionPerformancePage:
         window = _window(analytics_service, start, end, days, Granularity.HOUR)
         if group_by is PerformanceGroup.SESSION:
             return await analytics_service.session_performance(

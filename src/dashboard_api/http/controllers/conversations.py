@@ -18,7 +18,9 @@ from dashboard_api.domain.conversations import (
     MessageCursor,
     MessageQuery,
 )
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
+from dashboard_api.http.pages import ConversationPage, MessagePage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
 from dashboard_api.http.workspace_schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -34,7 +36,12 @@ class ConversationController(Controller):
     path = "/api/conversations"
     tags = ["conversations"]
 
-    @get("/", summary="List conversations, most recently active first")
+    @get(
+        "/",
+        operation_id="listConversations",
+        summary="List conversations, most recently active first",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_conversations(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -42,7 +49,7 @@ class ConversationController(Controller):
         archived: Annotated[bool | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[Conversation]:
+    ) -> ConversationPage:
         query = ConversationQuery(
             user_id=user_id,
             archived=archived,
@@ -51,7 +58,13 @@ class ConversationController(Controller):
         )
         return await conversation_service.list_conversations(query)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Start a conversation with an agent type")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        operation_id="createConversation",
+        summary="Start a conversation with an agent type",
+        responses=errors(*WRITE_ERRORS, 409),
+    )
     async def create_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -59,7 +72,12 @@ class ConversationController(Controller):
     ) -> Conversation:
         return await conversation_service.start(data.to_domain())
 
-    @get("/{conversation_id:str}", summary="One conversation with its totals")
+    @get(
+        "/{conversation_id:str}",
+        operation_id="getConversation",
+        summary="One conversation with its totals",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -67,7 +85,12 @@ class ConversationController(Controller):
     ) -> Conversation:
         return await conversation_service.get(conversation_id)
 
-    @patch("/{conversation_id:str}", summary="Rename or (un)archive a conversation")
+    @patch(
+        "/{conversation_id:str}",
+        operation_id="updateConversation",
+        summary="Rename or (un)archive a conversation",
+        responses=errors(*WRITE_ERRORS, 404),
+    )
     async def update_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -79,7 +102,9 @@ class ConversationController(Controller):
     @delete(
         "/{conversation_id:str}",
         status_code=HTTP_204_NO_CONTENT,
+        operation_id="deleteConversation",
         summary="Delete a conversation and its messages (its tasks stay)",
+        responses=errors(*READ_ERRORS, 404, 415),
     )
     async def delete_conversation(
         self,
@@ -88,14 +113,19 @@ class ConversationController(Controller):
     ) -> None:
         await conversation_service.delete(conversation_id)
 
-    @get("/{conversation_id:str}/messages", summary="Messages, oldest first")
+    @get(
+        "/{conversation_id:str}/messages",
+        operation_id="listMessages",
+        summary="Messages, oldest first",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def list_messages(
         self,
         conversation_service: NamedDependency[ConversationService],
         conversation_id: ConversationId,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[Message]:
+    ) -> MessagePage:
         query = MessageQuery(
             conversation_id=conversation_id,
             limit=limit,
@@ -106,7 +136,9 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:str}/messages",
         status_code=HTTP_201_CREATED,
+        operation_id="postMessage",
         summary="Post a message; a user message creates a queued task for the agent",
+        responses=errors(*WRITE_ERRORS, 404, 409),
     )
     async def post_message(
         self,

@@ -11,10 +11,12 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
+from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
 from dashboard_api.http.auth import INGEST
+from dashboard_api.http.pages import TaskPage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
 from dashboard_api.http.schemas import (
     StopAccepted,
     TaskCreate,
@@ -31,7 +33,12 @@ class TaskController(Controller):
     path = "/api/tasks"
     tags = ["tasks"]
 
-    @get("/", summary="List tasks, newest first, with keyset pagination")
+    @get(
+        "/",
+        operation_id="listTasks",
+        summary="List tasks, newest first, with keyset pagination",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_tasks(
         self,
         task_service: NamedDependency[TaskService],
@@ -46,7 +53,7 @@ class TaskController(Controller):
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[TaskSummary]:
+    ) -> TaskPage:
         after = as_utc(created_after) if created_after else None
         before = as_utc(created_before) if created_before else None
         if after and before and after >= before:
@@ -66,21 +73,37 @@ class TaskController(Controller):
         )
         return await task_service.list_tasks(query)
 
-    @get("/{task_id:str}", summary="One task with its full input and output")
+    @get(
+        "/{task_id:str}",
+        operation_id="getTask",
+        summary="One task with its full input and output",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_task(
         self, task_service: NamedDependency[TaskService], task_id: TaskIdPath
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.get(task_id))
 
     @post(
-        "/", status_code=HTTP_201_CREATED, opt=INGEST, summary="Register a task (duplicate id: 409)"
+        "/",
+        status_code=HTTP_201_CREATED,
+        opt=INGEST,
+        operation_id="createTask",
+        summary="Register a task (duplicate id: 409)",
+        responses=errors(*WRITE_ERRORS, 409),
     )
     async def create_task(
         self, task_service: NamedDependency[TaskService], data: JSONBody[TaskCreate]
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.register(data.to_domain()))
 
-    @patch("/{task_id:str}", opt=INGEST, summary="Change a task's status and metrics")
+    @patch(
+        "/{task_id:str}",
+        opt=INGEST,
+        operation_id="updateTask",
+        summary="Change a task's status and metrics (an illegal transition: 409)",
+        responses=errors(*WRITE_ERRORS, 404, 409),
+    )
     async def update_task(
         self,
         task_service: NamedDependency[TaskService],
@@ -92,7 +115,9 @@ class TaskController(Controller):
     @post(
         "/{task_id:str}/stop",
         status_code=HTTP_202_ACCEPTED,
+        operation_id="stopTask",
         summary="Request cancellation: the engine receives a stop command",
+        responses=errors(*READ_ERRORS, 404, 409, 415),
     )
     async def stop_task(
         self, task_service: NamedDependency[TaskService], task_id: TaskIdPath

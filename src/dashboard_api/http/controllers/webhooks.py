@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -16,7 +17,6 @@ from dashboard_api.domain.webhook_service import (
     StatsReport,
     WebhookIdCursor,
     WebhookService,
-    WebhookSummary,
 )
 from dashboard_api.domain.webhooks import (
     WebhookEvent,
@@ -24,6 +24,8 @@ from dashboard_api.domain.webhooks import (
     WebhookEventQuery,
     WebhookStatus,
 )
+from dashboard_api.http.pages import WebhookEventPage, WebhookPage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
 from dashboard_api.http.schemas import as_utc
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
@@ -56,17 +58,27 @@ class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]
 
-    @get("/", summary="Webhooks (configured and seen) with event counts and last event time")
+    @get(
+        "/",
+        operation_id="listWebhooks",
+        summary="Webhooks (configured and seen) with event counts and last event time",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_webhooks(
         self,
         webhook_service: NamedDependency[WebhookService],
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[WebhookSummary]:
+    ) -> WebhookPage:
         after = decode_cursor(cursor, WebhookIdCursor).webhook_id if cursor else None
         return await webhook_service.list_webhooks(limit=limit, after=after)
 
-    @get("/events", summary="Webhook events, newest first, without payloads")
+    @get(
+        "/events",
+        operation_id="listWebhookEvents",
+        summary="Webhook events, newest first, without payloads",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_events(
         self,
         webhook_service: NamedDependency[WebhookService],
@@ -77,7 +89,7 @@ class WebhookController(Controller):
         end: To = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[WebhookEventSummary]:
+    ) -> WebhookEventPage:
         created_after, created_before = _window(start, end)
         query = WebhookEventQuery(
             webhook_id=webhook_id,
@@ -94,7 +106,12 @@ class WebhookController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/events/{event_id:str}", summary="One webhook event with its payload")
+    @get(
+        "/events/{event_id:str}",
+        operation_id="getWebhookEvent",
+        summary="One webhook event with its payload",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_event(
         self,
         webhook_service: NamedDependency[WebhookService],
@@ -105,17 +122,27 @@ class WebhookController(Controller):
     @post(
         "/events",
         status_code=HTTP_201_CREATED,
+        operation_id="reportWebhookEvent",
         summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
+        responses={
+            200: ResponseSpec(WebhookEvent, description="A repeat of an event already recorded"),
+            **errors(*WRITE_ERRORS, 409),
+        },
     )
     async def report_event(
         self,
         webhook_service: NamedDependency[WebhookService],
         data: JSONBody[WebhookEventCreate],
-    ) -> Response[Any]:
+    ) -> Response[WebhookEvent]:
         event, changed = await webhook_service.record_event(data.to_domain())
         return Response(event, status_code=HTTP_201_CREATED if changed else HTTP_200_OK)
 
-    @get("/stats", summary="Per webhook and provider: counts, success rate, latency p50/p95")
+    @get(
+        "/stats",
+        operation_id="getWebhookStats",
+        summary="Per webhook and provider: counts, success rate, latency p50/p95",
+        responses=errors(*READ_ERRORS),
+    )
     async def stats(
         self,
         webhook_service: NamedDependency[WebhookService],
