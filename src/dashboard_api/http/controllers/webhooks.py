@@ -125,7 +125,11 @@ class WebhookController(Controller):
         operation_id="reportWebhookEvent",
         summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
         responses={
-            200: ResponseSpec(WebhookEvent, description="A repeat of an event already recorded"),
+            200: ResponseSpec(
+                WebhookEvent,
+                description="A repeat of an event already recorded",
+                generate_examples=False,
+            ),
             **errors(*WRITE_ERRORS, 409),
         },
     )
