@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck check migrate openapi bench bench-realtime clean
+.PHONY: run demo test lint typecheck check migrate openapi lock bench bench-realtime clean
 
-$(STAMP): pyproject.toml
+# Installs exactly what uv.lock pins (`make lock` re-resolves after a change to pyproject.toml).
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip 'uv>=0.9,<1'
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never \
+		$(BIN)/uv sync --quiet --locked --inexact --extra dev --python $(BIN)/python
 	touch $(STAMP)
+
+lock: $(STAMP)  ## re-resolve uv.lock after changing the dependencies in pyproject.toml
+	$(BIN)/uv lock
 
 run: $(STAMP)  ## migrate, then serve on 127.0.0.1:5000 (SQLite + in-process bus by default)
 	$(BIN)/dashboard-api run
