@@ -93,8 +93,9 @@ def test_served_problems_match_the_declared_schema(client: Client) -> None:
         client.post("/api/tasks", json={"agent_type": "coder", "colour": "red"}),
         client.patch("/api/tasks/done", json={"status": "running"}),
         client.get("/api/tasks", params={"cursor": "not-a-cursor"}),
+        client.patch("/api/tasks/done", json={"cost_usd": 2_000_000}),
     ]
-    assert [answer.status_code for answer in answers] == [404, 400, 400, 409, 422]
+    assert [answer.status_code for answer in answers] == [404, 400, 400, 409, 400, 422]
     for answer in answers:
         assert answer.headers["content-type"] == "application/problem+json"
         problem = msgspec.json.decode(answer.content, type=ProblemDetails)

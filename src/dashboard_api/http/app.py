@@ -37,6 +37,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
@@ -140,6 +141,7 @@ def create_app(
         openapi_config=openapi_config(),
         plugins=list(SCHEMA_PLUGINS),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,
     )
