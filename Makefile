@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck check migrate openapi lock bench bench-realtime clean
+.PHONY: run demo test lint typecheck client-check check migrate openapi lock bench bench-realtime clean
 
 # Installs exactly what uv.lock pins (`make lock` re-resolves after a change to pyproject.toml).
 $(STAMP): pyproject.toml uv.lock
@@ -39,7 +39,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+# TypeScript types generated (openapi-typescript) from the document the service serves must
+# compile in code that uses them as a frontend does (clients/typecheck/frontend.ts). Needs npm.
+CLIENT_CHECK := clients/typecheck
+$(CLIENT_CHECK)/node_modules/.installed: $(CLIENT_CHECK)/package.json $(CLIENT_CHECK)/package-lock.json
+	cd $(CLIENT_CHECK) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+client-check: $(STAMP) $(CLIENT_CHECK)/node_modules/.installed
+	mkdir -p $(CLIENT_CHECK)/generated
+	$(BIN)/dashboard-api openapi --output $(CLIENT_CHECK)/generated/openapi.json
+	cd $(CLIENT_CHECK) && npm run --silent generate && npm run --silent check
+
+check: lint typecheck client-check test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -11,6 +11,7 @@ Two schema plugins, consulted by Litestar before its own:
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,8 @@ class MoneyAsNumber(OpenAPISchemaPlugin):
 
 
 class ClosedStructs(StructSchemaPlugin):
-    """Structs that refuse unknown fields declare `additionalProperties: false`."""
+    """Request bodies (Structs that refuse unknown fields) declare `additionalProperties:
+    false`; response bodies declare every field msgspec always writes as required."""
 
     def to_openapi_schema(
         self, field_definition: FieldDefinition, schema_creator: SchemaCreator
@@ -55,14 +57,26 @@ class ClosedStructs(StructSchemaPlugin):
         info = msgspec.inspect.type_info(field_definition.type_)
         if not isinstance(info, msgspec.inspect.StructType):
             return schema
-        if info.forbid_unknown_fields:
+        request = info.forbid_unknown_fields  # every request body of this API refuses them
+        if request:
             schema.additional_properties = False
+        elif not info.cls.__struct_config__.omit_defaults:
+            # A field with a default is still always written: a client may rely on it.
+            schema.required = sorted(
+                field.encode_name for field in info.fields if field.default is not msgspec.UNSET
+            )
         for field in info.fields:
             prop = (schema.properties or {}).get(field.encode_name)
             if not isinstance(prop, Schema):
                 continue
             if isinstance(prop.default, Decimal):
                 prop.default = float(prop.default)
+            if request and prop.default is not None:
+                # Generators (openapi-typescript) make a property with a default mandatory in
+                # the request type, while the server fills it in: say the default in words.
+                said = f"Default: `{json.dumps(prop.default)}`."
+                prop.description = f"{prop.description} {said}" if prop.description else said
+                prop.default = None
             for bound, value in _zero_bounds(field.type).items():
                 setattr(prop, bound, value)
         return schema
