@@ -155,3 +155,19 @@ def test_options_and_405_list_every_method_of_a_path(
     refused = client.request("PUT", "/api/tasks")
     assert refused.status_code == 405
     assert set(refused.headers["allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
+
+
+def test_bodies_and_times_are_not_coerced_from_other_types(client: Client) -> None:
+    client.post("/api/tasks", json={"task_id": "strict", "agent_type": "coder"})
+    refused = [
+        (client.patch("/api/tasks/strict", json={"input_tokens": "5"}), "input_tokens"),
+        (client.post("/api/tasks", json={"agent_type": "coder", "created_at": 0}), "created_at"),
+        (client.post("/api/conversations", json={"agent_type": "coder", "title": 5}), "title"),
+        (client.get("/api/tasks", params={"created_before": "0.5"}), "created_before"),
+    ]
+    for answer, field in refused:
+        assert answer.status_code in (400, 422), answer.text
+        problem = answer.json()
+        named = [problem.get("field")] + [error["field"] for error in problem.get("errors", [])]
+        assert field in named, problem
+    assert client.get("/api/tasks/strict").json()["input_tokens"] == 0

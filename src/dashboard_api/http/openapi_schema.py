@@ -63,7 +63,7 @@ class ClosedStructs(StructSchemaPlugin):
         elif not info.cls.__struct_config__.omit_defaults:
             # A field with a default is still always written: a client may rely on it.
             schema.required = sorted(
-                field.encode_name for field in info.fields if field.default is not msgspec.UNSET
+                field.encode_name for field in info.fields if not _omitted_when_unset(field)
             )
         for field in info.fields:
             prop = (schema.properties or {}).get(field.encode_name)
@@ -80,6 +80,11 @@ class ClosedStructs(StructSchemaPlugin):
             for bound, value in _zero_bounds(field.type).items():
                 setattr(prop, bound, value)
         return schema
+
+
+def _omitted_when_unset(field: msgspec.inspect.Field) -> bool:
+    # msgspec.inspect shows a field defaulting to UNSET as optional with no default.
+    return not field.required and field.default is field.default_factory is msgspec.NODEFAULT
 
 
 _BOUNDS = {"ge": "minimum", "gt": "exclusive_minimum", "le": "maximum", "lt": "exclusive_maximum"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from litestar.openapi.spec import Reference
 from litestar.params import KwargDefinition
 
 from dashboard_api.domain.analytics_answers import Performance
@@ -34,3 +35,18 @@ WebhookEventPage = Annotated[
     Page[WebhookEventSummary], KwargDefinition(schema_component_key="WebhookEventPage")
 ]
 SourcePage = Annotated[Page[SourceView], KwargDefinition(schema_component_key="SourcePage")]
+
+# `/api/analytics/performance` answers one kind of page or the other. Litestar renders a union
+# as `oneOf`, which an empty page (valid as both) would break: declared `anyOf` instead.
+EitherPerformancePage = Annotated[
+    PerformancePage | SessionPerformancePage,
+    KwargDefinition(
+        schema_extra={
+            "one_of": None,
+            "any_of": [
+                Reference(ref="#/components/schemas/PerformancePage"),
+                Reference(ref="#/components/schemas/SessionPerformancePage"),
+            ],
+        }
+    ),
+]

@@ -21,16 +21,28 @@ from dashboard_api.domain.analytics_service import (
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE
 from dashboard_api.domain.times import parse_time
-from dashboard_api.http.pages import PerformancePage, SessionPerformancePage
+from dashboard_api.http.pages import EitherPerformancePage
 from dashboard_api.http.problem_responses import READ_ERRORS, errors
 
 # Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
 # query parameter the client sent ("from" is a keyword in Python).
 From = Annotated[
-    str | None, QueryParameter(name="from", max_length=64, description="inclusive, ISO 8601")
+    str | None,
+    QueryParameter(
+        name="from",
+        max_length=64,
+        description="inclusive, RFC 3339",
+        schema_extra={"format": "date-time"},
+    ),
 ]
 To = Annotated[
-    str | None, QueryParameter(name="to", max_length=64, description="exclusive, ISO 8601")
+    str | None,
+    QueryParameter(
+        name="to",
+        max_length=64,
+        description="exclusive, RFC 3339",
+        schema_extra={"format": "date-time"},
+    ),
 ]
 
 
@@ -116,7 +128,7 @@ class AnalyticsController(Controller):
         group_by: Annotated[PerformanceGroup | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> PerformancePage | SessionPerformancePage:
+    ) -> EitherPerformancePage:
         window = _window(analytics_service, start, end, days, Granularity.HOUR)
         if group_by is PerformanceGroup.SESSION:
             return await analytics_service.session_performance(

@@ -21,6 +21,7 @@ from dashboard_api.domain.conversations import (
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.http.pages import ConversationPage, MessagePage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -64,6 +65,8 @@ class ConversationController(Controller):
         operation_id="createConversation",
         summary="Start a conversation with an agent type",
         responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[ConversationCreate],
+        return_dto=None,
     )
     async def create_conversation(
         self,
@@ -90,6 +93,8 @@ class ConversationController(Controller):
         operation_id="updateConversation",
         summary="Rename or (un)archive a conversation",
         responses=errors(*WRITE_ERRORS, 404),
+        dto=StrictBody[ConversationUpdate],
+        return_dto=None,
     )
     async def update_conversation(
         self,
@@ -139,6 +144,8 @@ class ConversationController(Controller):
         operation_id="postMessage",
         summary="Post a message; a user message creates a queued task for the agent",
         responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[MessageCreate],
+        return_dto=None,
     )
     async def post_message(
         self,

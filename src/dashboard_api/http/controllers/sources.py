@@ -15,6 +15,7 @@ from dashboard_api.domain.source_service import OAuthStatusService, SourceServic
 from dashboard_api.domain.sources import OAuthInstallation, SourceCursor
 from dashboard_api.http.pages import SourcePage
 from dashboard_api.http.problem_responses import GUARDED, READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import (
     OAuthInstallationBody,
     OAuthStatusList,
@@ -55,6 +56,8 @@ class SourceController(Controller):
         operation_id="createSource",
         summary="Register a knowledge source",
         responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[SourceCreate],
+        return_dto=None,
     )
     async def add_source(
         self, source_service: NamedDependency[SourceService], data: JSONBody[SourceCreate]
@@ -101,6 +104,8 @@ class SourceController(Controller):
         operation_id="reportSourceSync",
         summary="The indexer reports its job: running, succeeded or failed",
         responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[SyncReportBody],
+        return_dto=None,
     )
     async def report_sync(
         self,
@@ -129,6 +134,8 @@ class OAuthController(Controller):
         operation_id="recordOAuthInstallation",
         summary="The OAuth service records an installation (no tokens)",
         responses=errors(*WRITE_ERRORS),
+        dto=StrictBody[OAuthInstallationBody],
+        return_dto=None,
     )
     async def record(
         self,

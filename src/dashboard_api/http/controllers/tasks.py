@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -13,7 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
-from dashboard_api.domain.times import time_window
+from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import TaskPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
@@ -23,8 +22,14 @@ from dashboard_api.http.schemas import (
     TaskDetail,
     TaskUpdate,
 )
+from dashboard_api.http.strict_body import StrictBody
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+# Parsed by the one time rule, not converted by Litestar, whose lax conversion would take a
+# number (`0.5`) as a Unix time.
+Time = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=64, schema_extra={"format": "date-time"})
+]
 TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=128)]
 
 
@@ -47,14 +52,16 @@ class TaskController(Controller):
         source: Filter = None,
         session_id: Filter = None,
         conversation_id: Filter = None,
-        created_after: Annotated[datetime | None, QueryParameter()] = None,
-        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        created_after: Time = None,
+        created_before: Time = None,
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> TaskPage:
         after, before = time_window(
-            created_after, created_before, ("created_after", "created_before")
+            parse_time(created_after, "created_after") if created_after else None,
+            parse_time(created_before, "created_before") if created_before else None,
+            ("created_after", "created_before"),
         )
         query = TaskQuery(
             statuses=tuple(dict.fromkeys(status or ())),
@@ -89,6 +96,8 @@ class TaskController(Controller):
         operation_id="createTask",
         summary="Register a task (duplicate id: 409)",
         responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[TaskCreate],
+        return_dto=None,
     )
     async def create_task(
         self, task_service: NamedDependency[TaskService], data: JSONBody[TaskCreate]
@@ -101,6 +110,8 @@ class TaskController(Controller):
         operation_id="updateTask",
         summary="Change a task's status and metrics (an illegal transition: 409)",
         responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[TaskUpdate],
+        return_dto=None,
     )
     async def update_task(
         self,

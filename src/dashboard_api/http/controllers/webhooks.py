@@ -27,6 +27,7 @@ from dashboard_api.domain.webhooks import (
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import WebhookEventPage, WebhookPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
@@ -34,8 +35,14 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
 # Parsed here rather than by the framework, so that an error names the parameter as the client
 # wrote it ("from" is a Python keyword and cannot be the handler's argument name).
-From = Annotated[str | None, QueryParameter(name="from", min_length=1, max_length=64)]
-To = Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", min_length=1, max_length=64, schema_extra={"format": "date-time"}),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(name="to", min_length=1, max_length=64, schema_extra={"format": "date-time"}),
+]
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
@@ -125,6 +132,8 @@ class WebhookController(Controller):
             ),
             **errors(*WRITE_ERRORS, 409),
         },
+        dto=StrictBody[WebhookEventCreate],
+        return_dto=None,
     )
     async def report_event(
         self,
