@@ -28,7 +28,9 @@ def _fuzz(server: Server) -> None:
     command = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run"]
     command += [f"{server.url}/schema/openapi.json", "-H", f"Authorization: Bearer {SECRET}"]
     command += ["--checks", "all", "--phases", "examples,coverage,fuzzing,stateful"]
-    command += ["--max-examples", "20", "--workers", "2", "--seed", "7"]
+    # One worker: with several, hypothesis parses lambdas from threads, which CPython 3.11.7
+    # can fail ("AST constructor recursion depth mismatch", a schemathesis runtime error).
+    command += ["--max-examples", "15", "--workers", "1", "--seed", "7"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
 
