@@ -60,4 +60,4 @@ bench-realtime: $(STAMP)
 	$(BIN)/python -m bench.realtime_run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(CLIENT_CHECK)/node_modules $(CLIENT_CHECK)/generated
