@@ -25,14 +25,17 @@ SECRET = "fuzz-token-0123456789abcdef"
 TOKENS = {"DASHBOARD_API_TOKENS": f"fuzz:read+write+ingest:{SECRET}"}
 
 
-def _fuzz(server: Server) -> None:
+def _fuzz(server: Server, workdir: Path) -> None:
     command = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run"]
     command += [f"{server.url}/schema/openapi.json", "-H", f"Authorization: Bearer {SECRET}"]
     command += ["--checks", "all", "--phases", "examples,coverage,fuzzing,stateful"]
     # One worker: with several, hypothesis parses lambdas from threads, which CPython 3.11.7
     # can fail ("AST constructor recursion depth mismatch", a schemathesis runtime error).
     command += ["--max-examples", "10", "--workers", "1", "--seed", "7"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=400, check=False)
+    # Run from a scratch directory: schemathesis keeps a cache (.schemathesis/) in its cwd.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=400, check=False, cwd=workdir
+    )
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
 
 
@@ -57,9 +60,13 @@ def postgres_server(e2e_database_url: str) -> Iterator[Server]:
         running.stop()
 
 
-def test_the_server_keeps_its_documented_contract_on_sqlite(sqlite_server: Server) -> None:
-    _fuzz(sqlite_server)
+def test_the_server_keeps_its_documented_contract_on_sqlite(
+    sqlite_server: Server, tmp_path: Path
+) -> None:
+    _fuzz(sqlite_server, tmp_path)
 
 
-def test_the_server_keeps_its_documented_contract_on_postgres(postgres_server: Server) -> None:
-    _fuzz(postgres_server)
+def test_the_server_keeps_its_documented_contract_on_postgres(
+    postgres_server: Server, tmp_path: Path
+) -> None:
+    _fuzz(postgres_server, tmp_path)
