@@ -19,6 +19,7 @@ from dashboard_api.domain.analytics_service import (
     trailing_window,
 )
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import NAME_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE
 from dashboard_api.domain.times import parse_time
 from dashboard_api.http.pages import EitherPerformancePage
@@ -50,7 +51,7 @@ def _moment(value: str | None, field: str) -> datetime | None:
     return None if value is None else parse_time(value, field)
 
 
-AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=NAME_CHARS)]
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
 
 

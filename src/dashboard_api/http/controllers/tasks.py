@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
@@ -24,13 +25,13 @@ from dashboard_api.http.schemas import (
 )
 from dashboard_api.http.strict_body import StrictBody
 
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
 # Parsed by the one time rule, not converted by Litestar, whose lax conversion would take a
 # number (`0.5`) as a Unix time.
 Time = Annotated[
     str | None, QueryParameter(min_length=1, max_length=64, schema_extra={"format": "date-time"})
 ]
-TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=128)]
+TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 
 
 class TaskController(Controller):

@@ -11,6 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.domain.webhook_service import (
@@ -30,7 +31,7 @@ from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, erro
 from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
 # Parsed here rather than by the framework, so that an error names the parameter as the client
@@ -114,7 +115,7 @@ class WebhookController(Controller):
     async def get_event(
         self,
         webhook_service: NamedDependency[WebhookService],
-        event_id: Annotated[str, PathParameter(min_length=1, max_length=128)],
+        event_id: Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)],
     ) -> WebhookEvent:
         return await webhook_service.event(event_id)
 
