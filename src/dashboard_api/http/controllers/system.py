@@ -57,7 +57,7 @@ class SystemController(Controller):
         "/ready",
         opt=PUBLIC,
         operation_id="getReadiness",
-        summary="Readiness: the database and Redis are reachable",
+        summary="Readiness: the database and Redis are reachable and ingestion makes progress",
         security=ANONYMOUS,
         # Either answer is built here: the document takes both from the declarations.
         responses={
@@ -72,18 +72,26 @@ class SystemController(Controller):
     async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
         runtime = Runtime.of(request.app.state)
         probes = {name: await _probe(runtime, name) for name in runtime.adapters.health_checks}
-        failing = sorted(name for name, probe in probes.items() if probe.reachable is False)
+        checks = {name: probe.reachable is not False for name, probe in probes.items()}
+        # Reachable is not enough: ingestion that cannot make progress (its group lost, the
+        # store refusing writes) leaves events unapplied, and says why.
+        ingestor = runtime.ingestor
+        checks["ingestion"] = ingestor.healthy
+        failing = sorted(name for name, ok in checks.items() if not ok)
         if failing:
+            extra: dict[str, Any] = {"checks": checks}
+            if not ingestor.healthy:
+                extra["ingestion_error"] = ingestor.last_error
             return problem(
                 request,
                 status=503,
                 type_="not-ready",
                 title="Not ready",
-                detail=f"unreachable: {', '.join(failing)}",
+                detail=f"failing: {', '.join(failing)}",
                 headers={"Retry-After": "5"},
-                extra={"checks": {name: probe.reachable for name, probe in probes.items()}},
+                extra=extra,
             )
-        return Response(Readiness(status="ready", checks=dict.fromkeys(probes, True)))
+        return Response(Readiness(status="ready", checks=checks))
 
     @get(
         "/api/status",
