@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -46,9 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check", help="validate a price file: fields, values, overlaps and gaps"
     ).add_argument("file")
 
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document the service serves (the client contract)"
+    )
+    openapi.add_argument("--output", help="file to write (default: standard output)")
+
     args = parser.parse_args(argv)
     if args.command == "prices":
         return _check_prices(args.file)
+    if args.command == "openapi":
+        return _openapi(args.output)
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db":
@@ -92,7 +101,29 @@ def _check_prices(path: str) -> int:
     return 0
 
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+def _openapi(output: str | None) -> int:
+    # Independent of the environment: the document is the same for every deployment.
+    from dashboard_api.http.openapi_document import render, served_document
+
+    # Whatever the app logs while it answers goes to stderr, never into the document.
+    with contextlib.redirect_stdout(sys.stderr):
+        text = render(served_document())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the service reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _rebuild_rollups(settings: Settings) -> int:
@@ -121,17 +152,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
-    if settings.migrate_on_start and not args.no_migrate:
-        migrate.upgrade(settings.database_url)
-    if not settings.api_tokens and host not in LOOPBACK:
+    if not settings.api_tokens and not is_loopback(host):
+        # Refused, not narrowed to loopback: inside a container that would be a healthy
+        # service no published port can reach.
         print(
-            f"dashboard-api: no API tokens configured (DASHBOARD_API_TOKENS), so binding to "
-            f"127.0.0.1 instead of {host}: anyone who can reach the port could use the API",
+            f"dashboard-api: refusing to listen on {host} without API tokens: anyone who can "
+            f"reach the port could use the API. Set DASHBOARD_API_TOKENS "
+            f"(name:scopes:secret,...), or DASHBOARD_HOST=127.0.0.1 for local use only.",
             file=sys.stderr,
         )
-        host = "127.0.0.1"
-    elif not settings.api_tokens:
+        return 2
+    if not settings.api_tokens:
         print("dashboard-api: no API tokens configured: loopback only, no auth", file=sys.stderr)
+    if settings.migrate_on_start and not args.no_migrate:
+        migrate.upgrade(settings.database_url)
     uvicorn.run(
         "dashboard_api.http.app:app_from_env",
         factory=True,

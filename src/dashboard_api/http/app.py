@@ -20,6 +20,7 @@ from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
+from dashboard_api.http.allow import point_options_at_final_routes
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.console import console_router
 from dashboard_api.http.controllers.alerts import AlertController
@@ -40,6 +41,7 @@ from dashboard_api.http.observability import (
     RequestObserver,
     configure_logging,
 )
+from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.retention_loop import retention
@@ -132,7 +134,7 @@ def create_app(
             if owned:
                 await ready.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             TaskController,
             ExportController,
@@ -159,11 +161,14 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        plugins=list(SCHEMA_PLUGINS),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,
     )
+    point_options_at_final_routes(app)
+    return app
 
 
 WORKSPACE_CONTROLLERS = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.params import KwargDefinition
 from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.cost import CostBreakdown, CostSource
@@ -23,6 +24,12 @@ LongText = Annotated[str, Meta(max_length=1_000_000)]
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 
 MAX_COST_USD = Decimal("1000000")
+# A task starts queued or running (the service refuses the rest): declared so clients know.
+NewTaskStatus = Literal["queued", "running"]
+# msgspec cannot bound a Decimal: check_cost does, and the document declares it.
+CostUsd = Annotated[
+    Decimal, KwargDefinition(ge=0, le=float(MAX_COST_USD), description="US dollars, exact")
+]
 
 
 def check_cost(cost: Decimal | UnsetType) -> Decimal | UnsetType:
@@ -37,7 +44,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent_type: Name
     input_message: LongText = ""
     task_id: TaskId | None = None
-    status: TaskStatus = TaskStatus.QUEUED
+    status: NewTaskStatus = "queued"
     source: Name = "api"
     assigned_agent: Label | None = None
     session_id: Label | None = None
@@ -50,7 +57,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             agent_type=self.agent_type,
             input_message=self.input_message,
             task_id=self.task_id,
-            status=self.status,
+            status=TaskStatus(self.status),
             source=self.source,
             assigned_agent=self.assigned_agent,
             session_id=self.session_id,
@@ -67,7 +74,7 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output: LongText | UnsetType | None = UNSET
     error: LongText | UnsetType | None = UNSET
     model: Label | UnsetType | None = UNSET
-    cost_usd: Decimal | UnsetType = UNSET
+    cost_usd: CostUsd | UnsetType = UNSET
     input_tokens: Tokens | UnsetType = UNSET
     output_tokens: Tokens | UnsetType = UNSET
     cache_read_tokens: Tokens | UnsetType = UNSET
@@ -200,3 +207,8 @@ class ServiceStatus(msgspec.Struct, kw_only=True):
 
 class Health(msgspec.Struct, kw_only=True):
     status: str
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, bool]
