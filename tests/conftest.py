@@ -88,6 +88,9 @@ TABLES = (
     "webhook_configs",
     "data_sources",
     "oauth_installations",
+    "alerts",
+    "alert_deliveries",
+    "spend_hourly",
 )
 
 

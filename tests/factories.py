@@ -44,6 +44,10 @@ class TaskFactory(MsgspecFactory[Task]):
     output_tokens = 0
     cache_read_tokens = 0
     cache_write_tokens = 0
+    cache_write_1h_tokens = 0
+    reasoning_tokens = 0
+    cost_source = None
+    cost_breakdown = None
     started_at = None
     completed_at = None
     version = 1

@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dashboard_api.domain.ports import (
+    AlertStore,
     ConversationStore,
     EventBus,
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
     RequestCounter,
+    RetentionStore,
     RollupStore,
     SourceStore,
+    SpendStore,
     TaskStore,
     TicketStore,
     UnitOfWorkFactory,
@@ -45,6 +48,8 @@ class WorkspaceAdapters:
     work_queue: WorkQueue
     # Config sources in order of precedence (the config file before the database).
     webhook_configs: list[WebhookConfigSource] = field(default_factory=list)
+    # Spend per user, conversation and source (reads); None: those figures are not answered.
+    spend: SpendStore | None = None
 
 
 @dataclass
@@ -63,6 +68,10 @@ class Adapters:
     request_counter: RequestCounter = field(default_factory=lambda: _memory_request_counter())
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Fired alerts; None: kept in process memory (one replica's dedupe only).
+    alerts: AlertStore | None = None
+    # What the retention job prunes through; None: no retention.
+    retention: RetentionStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -99,6 +108,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         MemoryUnitOfWork,
     )
     from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
+    from dashboard_api.adapters.memory.retention import MemoryRetentionStore
     from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore, MemoryWebhookConfigs
     from dashboard_api.adapters.memory.workspace import WorkspaceStores
 
@@ -114,6 +124,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         oauth=MemoryOAuthStatusStore(),
         work_queue=MemoryWorkQueue(),
         webhook_configs=[MemoryWebhookConfigs()],
+        spend=stores.spend,
     )
     return Adapters(
         unit_of_work=lambda: MemoryUnitOfWork(db),
@@ -122,6 +133,7 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
         bus=bus,
         workspace=workspace,
         ingest=MemoryIngestQueue(),
+        retention=MemoryRetentionStore(db),
         closers=[bus.close],
     )
 
@@ -131,7 +143,9 @@ async def build_adapters(settings: Settings) -> Adapters:
     from sqlalchemy import text
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
+    from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
+    from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -197,6 +211,8 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,
+        alerts=SqlAlertStore(engine),
+        retention=SqlRetentionStore(engine),
         health_checks=checks,
         closers=closers,
         tickets=tickets,
@@ -234,6 +250,7 @@ def _sql_workspace(
         SqlMessageStore,
     )
     from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
     from dashboard_api.adapters.sqlalchemy.webhooks import (
         SqlWebhookConfigs,
         SqlWebhookEventStore,
@@ -266,4 +283,5 @@ def _sql_workspace(
         oauth=SqlOAuthStatusStore(engine),
         work_queue=work_queue,
         webhook_configs=configs,
+        spend=SqlSpendStore(engine),
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--no-migrate", action="store_true", help="serve the schema as it is")
 
     demo = commands.add_parser(
-        "demo", help="serve with a simulated agent engine streaming live tasks (try /ws)"
+        "demo", help="back-fill 30 days of history, serve with a simulated agent engine"
     )
     demo.add_argument("--host", help="bind address (default: DASHBOARD_HOST or 127.0.0.1)")
     demo.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT or 5000)")
@@ -40,7 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     analytics_commands = analytics.add_subparsers(dest="analytics_command", required=True)
     analytics_commands.add_parser("rebuild", help="recompute every rollup from the tasks")
 
+    prices = commands.add_parser("prices", help="the cost engine's price table")
+    prices_commands = prices.add_subparsers(dest="prices_command", required=True)
+    prices_commands.add_parser(
+        "check", help="validate a price file: fields, values, overlaps and gaps"
+    ).add_argument("file")
+
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document the service serves (the client contract)"
+    )
+    openapi.add_argument("--output", help="file to write (default: standard output)")
+
     args = parser.parse_args(argv)
+    if args.command == "prices":
+        return _check_prices(args.file)
+    if args.command == "openapi":
+        return _openapi(args.output)
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db":
@@ -52,10 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["DASHBOARD_DEMO"] = "true"
         port = args.port or settings.port
         print(
-            f"dashboard-api demo: a simulated engine streams tasks. Watch them live:\n"
-            f"  {sys.executable} -m websockets ws://127.0.0.1:{port}/ws\n"
-            '  then send {"type":"subscribe","channel":"tasks"}  '
-            f"(or a task:<id> from http://127.0.0.1:{port}/api/tasks)",
+            "dashboard-api demo: 30 days of history (written once per database), then a "
+            "simulated engine that streams tasks, answers chat messages and runs tasks you "
+            f"register. Open http://127.0.0.1:{port}/",
             file=sys.stderr,
         )
     return _run(settings, args)
@@ -73,7 +89,41 @@ def _db(settings: Settings, command: str, revision: str) -> int:
     return 0
 
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+def _check_prices(path: str) -> int:
+    from dashboard_api.price_file import check_price_file
+
+    problems = check_price_file(path)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def _openapi(output: str | None) -> int:
+    # Independent of the environment: the document is the same for every deployment.
+    from dashboard_api.http.openapi_document import render, served_document
+
+    # Whatever the app logs while it answers goes to stderr, never into the document.
+    with contextlib.redirect_stdout(sys.stderr):
+        text = render(served_document())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the service reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _rebuild_rollups(settings: Settings) -> int:
@@ -102,17 +152,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
-    if settings.migrate_on_start and not args.no_migrate:
-        migrate.upgrade(settings.database_url)
-    if not settings.api_tokens and host not in LOOPBACK:
+    if not settings.api_tokens and not is_loopback(host):
+        # Refused, not narrowed to loopback: inside a container that would be a healthy
+        # service no published port can reach.
         print(
-            f"dashboard-api: no API tokens configured (DASHBOARD_API_TOKENS), so binding to "
-            f"127.0.0.1 instead of {host}: anyone who can reach the port could use the API",
+            f"dashboard-api: refusing to listen on {host} without API tokens: anyone who can "
+            f"reach the port could use the API. Set DASHBOARD_API_TOKENS "
+            f"(name:scopes:secret,...), or DASHBOARD_HOST=127.0.0.1 for local use only.",
             file=sys.stderr,
         )
-        host = "127.0.0.1"
-    elif not settings.api_tokens:
+        return 2
+    if not settings.api_tokens:
         print("dashboard-api: no API tokens configured: loopback only, no auth", file=sys.stderr)
+    if settings.migrate_on_start and not args.no_migrate:
+        migrate.upgrade(settings.database_url)
     uvicorn.run(
         "dashboard_api.http.app:app_from_env",
         factory=True,

@@ -12,6 +12,7 @@ from dashboard_api.domain.access import parse_tokens
 
 PREFIX = "DASHBOARD_"
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+Days = Annotated[float, msgspec.Meta(gt=0, le=36_500)]
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -61,6 +62,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     work_queue_max_length: int = 100_000
     handoff_retry_seconds: float = 5.0
     webhooks_file: str | None = None
+    # Budgets, failure-rate rules and outgoing alert webhooks (docs/money.md, alerts.example.toml).
+    alerts_file: str | None = None
+    alerts_check_seconds: Seconds = 30.0
+    # Retention per kind of data, in days (empty: kept forever); docs/money.md.
+    retention_task_text_days: Days | None = None
+    retention_tasks_days: Days | None = None
+    retention_messages_days: Days | None = None
+    retention_webhook_payloads_days: Days | None = None
+    retention_webhook_events_days: Days | None = None
+    retention_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    retention_interval_seconds: Seconds = 600.0
     oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
     # Browser safety, WebSocket tickets and rate limits (docs/security.md).
     # Host names served; empty: the loopback names without tokens, any name with tokens.

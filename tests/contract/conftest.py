@@ -15,14 +15,16 @@ from dashboard_api.adapters.memory import (
     MemoryTaskStore,
     MemoryUnitOfWork,
 )
+from dashboard_api.adapters.memory.retention import MemoryRetentionStore
 from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore
 from dashboard_api.adapters.memory.workspace import WorkspaceStores
+from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
 from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
-from dashboard_api.domain.ports import RollupStore, TaskStore, UnitOfWorkFactory
+from dashboard_api.domain.ports import RetentionStore, RollupStore, TaskStore, UnitOfWorkFactory
 
 
 async def _no_compaction() -> int:
@@ -48,6 +50,7 @@ class Backend:
     rollups: RollupStore
     workspace: WorkspaceReads
     compact: Callable[[], Awaitable[int]] = _no_compaction
+    retention: RetentionStore | None = None
 
 
 @pytest.fixture(
@@ -64,6 +67,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
             MemoryTaskStore(db),
             MemoryRollupStore(db.rollups, lambda: db.tasks),
             reads,
+            retention=MemoryRetentionStore(db),
         )
     fixture = "sqlite_engine" if request.param == "sqlite" else "clean_postgres"
     engine = request.getfixturevalue(fixture)
@@ -74,4 +78,5 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         SqlRollupStore(engine),
         SqlWorkspaceReads(engine),
         RollupCompactor(engine, interval=3600).run_once,
+        SqlRetentionStore(engine),
     )

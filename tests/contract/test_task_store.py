@@ -8,6 +8,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.tasks import Task, TaskCursor, TaskQuery, TaskStatus
 from tests.contract.conftest import Backend
@@ -29,9 +30,41 @@ async def test_a_stored_task_reads_back_exactly(backend: Backend) -> None:
         cache_read_tokens=7,
         cache_write_tokens=9,
         price_version="2026-11",
+        cost_source=CostSource.COMPUTED,
     )
     await _add(backend, task)
     assert await backend.reads.get(task.task_id) == task
+
+
+async def test_a_cost_keeps_its_source_and_breakdown_and_a_retry_its_original(
+    backend: Backend,
+) -> None:
+    breakdown = CostBreakdown(
+        input=Decimal("0.000003"),
+        output=Decimal("1.5"),
+        reasoning=Decimal("0.25"),
+        cache_read=Decimal("0.000001"),
+        cache_write_5m=Decimal(0),
+        cache_write_1h=Decimal("0.012"),
+        pattern="claude-sonnet-4*",
+        effective_from=EPOCH,
+        tier_above_prompt_tokens=200_000,
+    )
+    task = TaskFactory.finished(
+        cost_usd=breakdown.total,
+        price_version="2026-11-30",
+        cost_source=CostSource.COMPUTED,
+        cost_breakdown=breakdown,
+        cache_write_tokens=9,
+        cache_write_1h_tokens=4,
+        reasoning_tokens=3,
+    )
+    reported = TaskFactory.finished(
+        cost_usd=Decimal("2"), cost_source=CostSource.REPORTED, retry_of=task.task_id
+    )
+    await _add(backend, task, reported)
+    assert await backend.reads.get(task.task_id) == task
+    assert await backend.reads.get(reported.task_id) == reported
 
 
 async def test_an_unknown_id_reads_as_none(backend: Backend) -> None:

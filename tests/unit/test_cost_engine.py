@@ -87,7 +87,9 @@ async def test_a_model_without_a_price_keeps_its_cost(service: TaskService) -> N
 def test_the_shipped_price_table_loads_with_a_version() -> None:
     prices = load_prices()
     assert prices.version
-    assert prices.models["gpt-4o-mini"].cache_read == Decimal("0.075")
+    price = prices.price_for("gpt-4o-mini", datetime(2026, 1, 1, tzinfo=UTC))
+    assert price is not None
+    assert price.cache_read == Decimal("0.075")
 
 
 def test_a_broken_price_file_stops_start_up_naming_it(tmp_path: Path) -> None:

@@ -228,6 +228,13 @@ class AnalyticsService:
         next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
         return Page(items=items, next_cursor=next_cursor)
 
+    async def totals_by_agent_type(self) -> dict[str, Figures]:
+        """All-time figures per agent type, from the rollups only (what /metrics exports)."""
+        groups: dict[str, Figures] = defaultdict(lambda: EMPTY)
+        for total in await self._read(None, None, by_agent_type=True):
+            groups[total.agent_type or ""] = groups[total.agent_type or ""] + total.figures
+        return dict(groups)
+
     async def session_performance(
         self,
         start: datetime,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 import msgspec
 
+from dashboard_api.domain.budgets import Alert, DeliveryAttempt
 from dashboard_api.domain.conversations import (
     Conversation,
     ConversationQuery,
@@ -19,6 +20,7 @@ from dashboard_api.domain.conversations import (
 )
 from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
+from dashboard_api.domain.spend import SpendChange, SpendDimension, SpendTotal
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -38,6 +40,7 @@ from dashboard_api.domain.webhooks import (
 
 if TYPE_CHECKING:
     from dashboard_api.domain.handoff import OutboxEntry
+    from dashboard_api.domain.retention import DataKind
 
 
 class TaskStore(Protocol):
@@ -266,6 +269,9 @@ class UnitOfWork(Protocol):
     @property
     def processed_events(self) -> ProcessedEvents: ...
 
+    @property
+    def spend(self) -> SpendStore: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -434,4 +440,52 @@ class RequestCounter(Protocol):
     async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
         """Add `amount` to `key`'s count and return the new count; the key is forgotten
         `ttl_seconds` after its first count."""
+
+
+class AlertStore(Protocol):
+    """Fired alerts and their delivery attempts. `fire` is what deduplicates: across replicas
+    and restarts, an alert id is stored once, and only the caller that stored it sends it."""
+
+    async def fire(self, alert: Alert) -> bool:
+        """Store the alert unless its id is there already; True when this call stored it."""
+        ...
+
+    async def recent(self, *, limit: int, before: datetime | None = None) -> list[Alert]:
+        """Alerts newest first (by fired_at, then id), fired before `before` when given."""
+        ...
+
+    async def record_attempt(self, attempt: DeliveryAttempt) -> None: ...
+
+    async def attempts(self, alert_id: str) -> list[DeliveryAttempt]: ...
+
+
+class AlertSender(Protocol):
+    """POSTs a signed alert to one outgoing webhook; returns the HTTP status, raises OSError
+    (or a subclass) when the endpoint cannot be reached."""
+
+    async def send(self, endpoint: str, headers: Mapping[str, str], body: bytes) -> int: ...
+
+
+class RetentionStore(Protocol):
+    async def prune(self, kind: DataKind, before: datetime, limit: int) -> int:
+        """Trim or delete up to `limit` rows of `kind` created before `before`, oldest first,
+        in one short transaction; returns how many. Unfinished tasks are never touched."""
+        ...
+
+
+class SpendStore(Protocol):
+    """Hourly spend per user, conversation and source (domain/spend.py)."""
+
+    async def add(self, changes: Sequence[SpendChange]) -> None: ...
+
+    async def totals(
+        self,
+        dimension: SpendDimension,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[SpendTotal]:
+        """Sums per key of the hours in [start, end) (whole hours), highest cost first."""
         ...

@@ -62,6 +62,8 @@ class TaskLifecycleEvent(msgspec.Struct, kw_only=True, frozen=True):
     output_tokens: Tokens | None = None
     cache_read_tokens: Tokens | None = None
     cache_write_tokens: Tokens | None = None
+    cache_write_1h_tokens: Tokens | None = None
+    reasoning_tokens: Tokens | None = None
 
 
 _T = TypeVar("_T")
@@ -106,6 +108,8 @@ def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
         output_tokens=_or_unset(event.output_tokens),
         cache_read_tokens=_or_unset(event.cache_read_tokens),
         cache_write_tokens=_or_unset(event.cache_write_tokens),
+        cache_write_1h_tokens=_or_unset(event.cache_write_1h_tokens),
+        reasoning_tokens=_or_unset(event.reasoning_tokens),
         started_at=moment if status is TaskStatus.RUNNING and moment else UNSET,
         completed_at=moment if status.is_terminal and moment else UNSET,
     )

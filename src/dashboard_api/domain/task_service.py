@@ -21,6 +21,7 @@ from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.pricing import PriceTable, priced
 from dashboard_api.domain.rollups import RollupChange, rollup_changes
+from dashboard_api.domain.spend import record_task_spend
 from dashboard_api.domain.tasks import (
     AgentActivity,
     Task,
@@ -73,6 +74,8 @@ class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
     output_tokens: int | UnsetType = UNSET
     cache_read_tokens: int | UnsetType = UNSET
     cache_write_tokens: int | UnsetType = UNSET
+    cache_write_1h_tokens: int | UnsetType = UNSET
+    reasoning_tokens: int | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
 
@@ -262,6 +265,7 @@ class TaskService:
             (created if before is None else changed).append(after)
             rollups += rollup_changes(before, after)
             await record_task_in_conversation(uow, before, after)
+            await record_task_spend(uow, before, after)
         await uow.tasks.add_many(created)
         await uow.tasks.replace_many(changed)
         await uow.rollups.record(rollups)
@@ -372,6 +376,7 @@ class TaskService:
         await uow.tasks.add(task)
         await uow.rollups.record(rollup_changes(None, task))
         await record_task_in_conversation(uow, None, task)
+        await record_task_spend(uow, None, task)
 
     async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
         if not await uow.tasks.replace(after, expected_version=before.version):
@@ -383,6 +388,7 @@ class TaskService:
         # to `after` can never count a task twice.
         await uow.rollups.record(rollup_changes(before, after))
         await record_task_in_conversation(uow, before, after)
+        await record_task_spend(uow, before, after)
 
     async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
         """Write a new task inside a caller's unit of work (a message and its task together);

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import msgspec
 
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import Conflict, InvalidInput
 
 
@@ -72,6 +73,12 @@ class Task(msgspec.Struct, kw_only=True, frozen=True):
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # Subsets of cache_write_tokens and output_tokens, priced apart (see domain/cost.Usage).
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_source: CostSource | None = None
+    cost_breakdown: CostBreakdown | None = None
+    retry_of: str | None = None  # the failed or cancelled task this one runs again
     started_at: datetime | None = None
     completed_at: datetime | None = None
     version: int = 1

@@ -12,18 +12,25 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
+from dashboard_api.demo_engine import DemoEngine
 from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
+from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
+from dashboard_api.http.allow import point_options_at_final_routes
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.browser import BrowserSafety, cors_config
+from dashboard_api.http.console import console_router
+from dashboard_api.http.controllers.alerts import AlertController
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
+from dashboard_api.http.controllers.exports import ExportController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
+from dashboard_api.http.controllers.task_actions import TaskActionController
 from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
@@ -31,13 +38,20 @@ from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.logs import configure_logging
 from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
+from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.rate_limits import RateLimits, build_limiter
 from dashboard_api.http.requests import JsonRequest
+from dashboard_api.http.retention_loop import retention
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.tickets import RealtimeController
 from dashboard_api.http.websocket import websocket_hub
-from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
+from dashboard_api.http.workspace import (
+    WORKSPACE_DEPENDENCIES,
+    WorkspaceServices,
+    build_workspace,
+    relay_loop,
+)
 from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
 
@@ -57,6 +71,7 @@ def create_app(
     settings = settings or Settings.from_env()
     access = Access(parse_tokens(settings.api_tokens))
     prices = load_prices(settings.prices_file)
+    alerts = alerts_config(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -95,7 +110,9 @@ def create_app(
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
         try:
-            demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
+            demo = _demo_engine(ready, tasks, workspace, settings, clock) if settings.demo else None
+            if demo is not None:
+                await demo.backfill()  # before serving: every chart has data at first load
             async with (
                 running(
                     hub,
@@ -104,6 +121,8 @@ def create_app(
                     retention=(tasks, timedelta(hours=settings.processed_events_retention_hours)),
                 ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
+                alerting(app.state, ready, analytics, alerts, settings, clock),
+                retention(ready, settings, clock),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the
@@ -116,9 +135,12 @@ def create_app(
             if owned:
                 await ready.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             TaskController,
+            ExportController,
+            TaskActionController,
+            AlertController,
             AnalyticsController,
             SystemController,
             MetricsController,
@@ -126,6 +148,7 @@ def create_app(
             RealtimeController,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
+            console_router(),
         ],
         # Outermost first: every answer is logged and counted, refusals included; the browser
         # rules come before authentication and rate limits spend nothing on a refused page.
@@ -138,10 +161,12 @@ def create_app(
             "task_service": Provide(_task_service, sync_to_thread=False),
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
+            **ALERT_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        plugins=list(SCHEMA_PLUGINS),
         request_max_body_size=settings.max_body_bytes,
         # Logging is configured once, by http/logs.py: Litestar's default config would replace
         # the root handler with its own plain-text one.
@@ -150,6 +175,8 @@ def create_app(
         response_class=JSONResponse,
         debug=debug,
     )
+    point_options_at_final_routes(app)
+    return app
 
 
 WORKSPACE_CONTROLLERS = (
@@ -158,6 +185,26 @@ WORKSPACE_CONTROLLERS = (
     SourceController,
     OAuthController,
 )
+
+
+def _demo_engine(
+    ready: Adapters,
+    tasks: TaskService,
+    workspace: WorkspaceServices,
+    settings: Settings,
+    clock: Clock,
+) -> DemoEngine:
+    return DemoEngine(
+        publisher=EnginePublisher(ready.bus, ready.ingest),
+        bus=ready.bus,
+        tasks=tasks,
+        conversations=workspace.conversations,
+        unit_of_work=ready.unit_of_work,
+        oauth=ready.workspace.oauth,
+        engine_queue=settings.engine_queue,
+        redis_url=settings.redis_url,
+        clock=clock,
+    )
 
 
 def _task_service(state: State) -> TaskService:

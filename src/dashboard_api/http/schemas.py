@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.params import KwargDefinition
 from msgspec import UNSET, Meta, UnsetType
 
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.limits import Id, Label, Name
+from dashboard_api.domain.pricing import source_of
 from dashboard_api.domain.task_service import NewTask, TaskPatch
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskStatus
 from dashboard_api.domain.times import optional_utc, to_utc
@@ -21,6 +24,12 @@ LongText = Annotated[str, Meta(max_length=1_000_000)]
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 
 MAX_COST_USD = Decimal("1000000")
+# A task starts queued or running (the service refuses the rest): declared so clients know.
+NewTaskStatus = Literal["queued", "running"]
+# msgspec cannot bound a Decimal: check_cost does, and the document declares it.
+CostUsd = Annotated[
+    Decimal, KwargDefinition(ge=0, le=float(MAX_COST_USD), description="US dollars, exact")
+]
 
 
 def check_cost(cost: Decimal | UnsetType) -> Decimal | UnsetType:
@@ -35,7 +44,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agent_type: Name
     input_message: LongText = ""
     task_id: TaskId | None = None
-    status: TaskStatus = TaskStatus.QUEUED
+    status: NewTaskStatus = "queued"
     source: Name = "api"
     assigned_agent: Label | None = None
     session_id: Label | None = None
@@ -48,7 +57,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             agent_type=self.agent_type,
             input_message=self.input_message,
             task_id=self.task_id,
-            status=self.status,
+            status=TaskStatus(self.status),
             source=self.source,
             assigned_agent=self.assigned_agent,
             session_id=self.session_id,
@@ -65,11 +74,13 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output: LongText | UnsetType | None = UNSET
     error: LongText | UnsetType | None = UNSET
     model: Label | UnsetType | None = UNSET
-    cost_usd: Decimal | UnsetType = UNSET
+    cost_usd: CostUsd | UnsetType = UNSET
     input_tokens: Tokens | UnsetType = UNSET
     output_tokens: Tokens | UnsetType = UNSET
     cache_read_tokens: Tokens | UnsetType = UNSET
     cache_write_tokens: Tokens | UnsetType = UNSET
+    cache_write_1h_tokens: Tokens | UnsetType = UNSET
+    reasoning_tokens: Tokens | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
 
@@ -86,6 +97,8 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens,
             started_at=UNSET if self.started_at is UNSET else to_utc(self.started_at, "started_at"),
             completed_at=(
                 UNSET if self.completed_at is UNSET else to_utc(self.completed_at, "completed_at")
@@ -111,6 +124,11 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    cost_source: CostSource | None
+    cost_breakdown: CostBreakdown | None
+    retry_of: str | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -137,6 +155,11 @@ class TaskDetail(msgspec.Struct, kw_only=True):
             output_tokens=task.output_tokens,
             cache_read_tokens=task.cache_read_tokens,
             cache_write_tokens=task.cache_write_tokens,
+            cache_write_1h_tokens=task.cache_write_1h_tokens,
+            reasoning_tokens=task.reasoning_tokens,
+            cost_source=source_of(task),
+            cost_breakdown=task.cost_breakdown,
+            retry_of=task.retry_of,
             created_at=task.created_at,
             started_at=task.started_at,
             completed_at=task.completed_at,
@@ -184,3 +207,8 @@ class ServiceStatus(msgspec.Struct, kw_only=True):
 
 class Health(msgspec.Struct, kw_only=True):
     status: str
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, bool]

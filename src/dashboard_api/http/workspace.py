@@ -17,6 +17,7 @@ from dashboard_api.domain.clock import Clock
 from dashboard_api.domain.conversation_service import ConversationService
 from dashboard_api.domain.handoff import HandoffRelay
 from dashboard_api.domain.source_service import OAuthStatusService, SourceService
+from dashboard_api.domain.task_actions import TaskActions
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WebhookService
 from dashboard_api.settings import Settings
@@ -32,6 +33,7 @@ class WorkspaceServices:
     sources: SourceService
     oauth: OAuthStatusService
     relay: HandoffRelay
+    task_actions: TaskActions
 
     def install(self, state: State) -> None:
         state[_STATE_KEY] = self
@@ -77,6 +79,13 @@ def build_workspace(
         ),
         oauth=OAuthStatusService(store=stores.oauth, platforms=settings.oauth_platforms),
         relay=relay,
+        task_actions=TaskActions(
+            unit_of_work=adapters.unit_of_work,
+            tasks=tasks,
+            relay=relay,
+            engine_queue=settings.engine_queue,
+            clock=clock,
+        ),
     )
 
 
@@ -118,9 +127,14 @@ def _oauth(state: State) -> OAuthStatusService:
     return WorkspaceServices.of(state).oauth
 
 
+def _task_actions(state: State) -> TaskActions:
+    return WorkspaceServices.of(state).task_actions
+
+
 WORKSPACE_DEPENDENCIES = {
     "conversation_service": Provide(_conversations, sync_to_thread=False),
     "webhook_service": Provide(_webhooks, sync_to_thread=False),
     "source_service": Provide(_sources, sync_to_thread=False),
     "oauth_service": Provide(_oauth, sync_to_thread=False),
+    "task_actions": Provide(_task_actions, sync_to_thread=False),
 }

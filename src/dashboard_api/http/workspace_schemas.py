@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -159,15 +159,22 @@ class SourceView(msgspec.Struct, kw_only=True):
         )
 
 
+# What an indexer may report about its job (the service refuses the other sync statuses).
+ReportedSyncStatus = Literal["running", "succeeded", "failed"]
+
+
 class SyncReportBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     job_id: TaskId
-    status: SyncStatus
+    status: ReportedSyncStatus
     documents: Annotated[int, Meta(ge=0, le=10**12)] | None = None
     error: ShortText | None = None
 
     def to_domain(self) -> SyncReport:
         return SyncReport(
-            job_id=self.job_id, status=self.status, documents=self.documents, error=self.error
+            job_id=self.job_id,
+            status=SyncStatus(self.status),
+            documents=self.documents,
+            error=self.error,
         )
 
 

@@ -10,6 +10,7 @@ from dashboard_api.adapters.memory.conversations import (
     MemoryOutbox,
 )
 from dashboard_api.adapters.memory.overlay import Overlay, PendingWrites
+from dashboard_api.adapters.memory.spend import MemorySpendStore
 from dashboard_api.adapters.memory.webhooks import (
     MemorySourceStore,
     MemoryWebhookEventStore,
@@ -19,6 +20,7 @@ from dashboard_api.adapters.memory.webhooks import (
 from dashboard_api.domain.conversations import Conversation, Message
 from dashboard_api.domain.handoff import OutboxEntry
 from dashboard_api.domain.sources import DataSource
+from dashboard_api.domain.spend import SpendFigures, SpendKey
 from dashboard_api.domain.webhooks import RollupKey, WebhookEvent
 
 
@@ -30,6 +32,7 @@ class WorkspaceTables:
         self.webhook_events: dict[str, WebhookEvent] = {}
         self.webhook_rollups: dict[RollupKey, RollupRow] = {}
         self.sources: dict[str, DataSource] = {}
+        self.spend: dict[SpendKey, SpendFigures] = {}
 
 
 class WorkspaceStores:
@@ -48,9 +51,18 @@ class WorkspaceStores:
         self.webhook_events = MemoryWebhookEventStore(overlay("webhook_events"))
         self.webhook_rollups = MemoryWebhookRollupStore(overlay("webhook_rollups"))
         self.sources = MemorySourceStore(overlay("sources"))
+        self.spend = MemorySpendStore(overlay("spend"))
 
 
-_TABLES = ("conversations", "messages", "outbox", "webhook_events", "webhook_rollups", "sources")
+_TABLES = (
+    "conversations",
+    "messages",
+    "outbox",
+    "webhook_events",
+    "webhook_rollups",
+    "sources",
+    "spend",
+)
 
 
 class WorkspaceUnit:
@@ -67,6 +79,7 @@ class WorkspaceUnit:
         self.webhook_events = stores.webhook_events
         self.webhook_rollups = stores.webhook_rollups
         self.sources = stores.sources
+        self.spend = stores.spend
 
     def apply_workspace(self) -> None:
         for pending in self._workspace_pending.values():

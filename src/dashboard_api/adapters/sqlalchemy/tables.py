@@ -62,6 +62,12 @@ tasks = Table(
     Column("output_tokens", BigInteger, nullable=False),
     Column("cache_read_tokens", BigInteger, nullable=False),
     Column("cache_write_tokens", BigInteger, nullable=False),
+    # Revision 0009: the priced subsets and where the cost came from, with its breakdown (JSON).
+    Column("cache_write_1h_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("reasoning_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_source", String(16)),
+    Column("cost_breakdown", Text),
+    Column("retry_of", String(128)),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),
@@ -188,6 +194,7 @@ messages = Table(
     Column("task_id", String(ID_CHARS)),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Index("ix_messages_conversation_id", "conversation_id", "created_at", "message_id"),
+    Index("ix_messages_created_at", "created_at", "message_id"),  # retention (revision 0009)
 )
 
 handoff_outbox = Table(
@@ -289,3 +296,45 @@ processed_events = Table(
 )
 # Retention deletes the oldest marks; without this index each pass would scan them all.
 Index("ix_processed_events_processed_at", processed_events.c.processed_at)
+
+
+# Revision 0009: fired alerts (the primary key is what makes an alert fire once across replicas
+# and restarts) and every delivery attempt to an outgoing webhook.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(200), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("fired_at", DateTimeUTC(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_alerts_fired_at", "fired_at", "alert_id"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("alert_id", String(200), nullable=False),
+    Column("endpoint", String(128), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTimeUTC(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    PrimaryKeyConstraint("alert_id", "endpoint", "attempt"),
+)
+
+
+# Revision 0009: hourly spend per user, conversation and source (domain/spend.py), kept in the
+# task's transaction like the rollups.
+spend_hourly = Table(
+    "spend_hourly",
+    metadata,
+    Column("dimension", String(16), nullable=False),
+    Column("key", String(LABEL_CHARS), nullable=False),
+    Column("hour", DateTimeUTC(timezone=True), nullable=False),
+    Column("tasks", BigInteger, nullable=False),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "key", "hour"),
+    Index("ix_spend_hourly_hour", "dimension", "hour"),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dashboard_api.adapters.sqlalchemy.cost_columns import breakdown_of, cost_source_of
 from dashboard_api.domain.money import from_micros
 from dashboard_api.domain.tasks import Task, TaskStatus
 
@@ -31,6 +32,11 @@ def task_of(row: Mapping[Any, Any]) -> Task:
         output_tokens=row.get("output_tokens", 0),
         cache_read_tokens=row.get("cache_read_tokens", 0),
         cache_write_tokens=row.get("cache_write_tokens", 0),
+        cache_write_1h_tokens=row.get("cache_write_1h_tokens", 0),
+        reasoning_tokens=row.get("reasoning_tokens", 0),
+        cost_source=cost_source_of(row.get("cost_source")),
+        retry_of=row.get("retry_of"),
+        cost_breakdown=breakdown_of(row.get("cost_breakdown")),
         started_at=row.get("started_at"),
         completed_at=row.get("completed_at"),
         version=row.get("version", 1),

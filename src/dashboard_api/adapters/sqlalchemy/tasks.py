@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
+from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
@@ -273,6 +274,7 @@ def _row(task: Task) -> dict[str, Any]:
         "output_tokens": task.output_tokens,
         "cache_read_tokens": task.cache_read_tokens,
         "cache_write_tokens": task.cache_write_tokens,
+        **cost_columns(task),
         "created_at": task.created_at,
         "started_at": task.started_at,
         "completed_at": task.completed_at,

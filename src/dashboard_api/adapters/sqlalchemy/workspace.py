@@ -10,6 +10,7 @@ from dashboard_api.adapters.sqlalchemy.conversations import (
     SqlOutbox,
 )
 from dashboard_api.adapters.sqlalchemy.sources import SqlSourceStore
+from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
 from dashboard_api.adapters.sqlalchemy.webhooks import SqlWebhookEventStore, SqlWebhookRollupStore
 
 
@@ -22,6 +23,7 @@ class SqlWorkspaceUnit:
     webhook_events: SqlWebhookEventStore
     webhook_rollups: SqlWebhookRollupStore
     sources: SqlSourceStore
+    spend: SqlSpendStore
 
     def bind_workspace(self, connection: AsyncConnection | AsyncEngine) -> None:
         """Bind every store to the unit's connection (or to an engine, for standalone reads)."""
@@ -31,3 +33,4 @@ class SqlWorkspaceUnit:
         self.webhook_events = SqlWebhookEventStore(connection)
         self.webhook_rollups = SqlWebhookRollupStore(connection)
         self.sources = SqlSourceStore(connection)
+        self.spend = SqlSpendStore(connection)

@@ -10,8 +10,9 @@ from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
 from dashboard_api.domain.limits import is_id
 from dashboard_api.domain.realtime.event_ids import is_event_id
 
-# task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
-_GLOBAL_CHANNELS = frozenset({"tasks", "webhooks"})
+# task:{id} and conversation:{id} take the same ids as the REST API; tasks, webhooks and alerts
+# are global.
+_GLOBAL_CHANNELS = frozenset({"tasks", "webhooks", "alerts"})
 _SCOPED_CHANNELS = frozenset({"task", "conversation"})
 
 

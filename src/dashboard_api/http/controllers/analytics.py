@@ -14,24 +14,36 @@ from dashboard_api.domain.analytics_service import (
     CostHistogram,
     Granularity,
     HistogramGroup,
-    Performance,
     PerformanceGroup,
-    SessionPerformance,
     Summary,
     trailing_window,
 )
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.limits import NAME_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE
 from dashboard_api.domain.times import parse_time
+from dashboard_api.http.pages import EitherPerformancePage
+from dashboard_api.http.problem_responses import READ_ERRORS, errors
 
 # Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
 # query parameter the client sent ("from" is a keyword in Python).
 From = Annotated[
-    str | None, QueryParameter(name="from", max_length=64, description="inclusive, RFC 3339")
+    str | None,
+    QueryParameter(
+        name="from",
+        max_length=64,
+        description="inclusive, RFC 3339",
+        schema_extra={"format": "date-time"},
+    ),
 ]
 To = Annotated[
-    str | None, QueryParameter(name="to", max_length=64, description="exclusive, RFC 3339")
+    str | None,
+    QueryParameter(
+        name="to",
+        max_length=64,
+        description="exclusive, RFC 3339",
+        schema_extra={"format": "date-time"},
+    ),
 ]
 
 
@@ -66,7 +78,12 @@ class AnalyticsController(Controller):
     path = "/api/analytics"
     tags = ["analytics"]
 
-    @get("/summary", summary="Totals and rates over a window (default: all time)")
+    @get(
+        "/summary",
+        operation_id="getAnalyticsSummary",
+        summary="Totals and rates over a window (default: all time)",
+        responses=errors(*READ_ERRORS),
+    )
     async def summary(
         self,
         analytics_service: NamedDependency[AnalyticsService],
@@ -78,7 +95,12 @@ class AnalyticsController(Controller):
             _moment(start, "from"), _moment(end, "to"), agent_type
         )
 
-    @get("/costs/histogram", summary="Cost, tasks, tokens and errors per UTC hour or day")
+    @get(
+        "/costs/histogram",
+        operation_id="getCostHistogram",
+        summary="Cost, tasks, tokens and errors per UTC hour or day",
+        responses=errors(*READ_ERRORS),
+    )
     async def cost_histogram(
         self,
         analytics_service: NamedDependency[AnalyticsService],
@@ -93,7 +115,9 @@ class AnalyticsController(Controller):
 
     @get(
         "/performance",
+        operation_id="getPerformance",
         summary="Per agent type (optionally per model), or per session, over a window",
+        responses=errors(*READ_ERRORS),
     )
     async def performance(
         self,
@@ -105,7 +129,7 @@ class AnalyticsController(Controller):
         group_by: Annotated[PerformanceGroup | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[Performance] | Page[SessionPerformance]:
+    ) -> EitherPerformancePage:
         window = _window(analytics_service, start, end, days, Granularity.HOUR)
         if group_by is PerformanceGroup.SESSION:
             return await analytics_service.session_performance(

@@ -19,7 +19,10 @@ from dashboard_api.domain.conversations import (
     MessageQuery,
 )
 from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
+from dashboard_api.http.pages import ConversationPage, MessagePage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import (
     ConversationCreate,
     ConversationUpdate,
@@ -35,7 +38,12 @@ class ConversationController(Controller):
     path = "/api/conversations"
     tags = ["conversations"]
 
-    @get("/", summary="List conversations, most recently active first")
+    @get(
+        "/",
+        operation_id="listConversations",
+        summary="List conversations, most recently active first",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_conversations(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -43,7 +51,7 @@ class ConversationController(Controller):
         archived: Annotated[bool | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[Conversation]:
+    ) -> ConversationPage:
         query = ConversationQuery(
             user_id=user_id,
             archived=archived,
@@ -52,7 +60,15 @@ class ConversationController(Controller):
         )
         return await conversation_service.list_conversations(query)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Start a conversation with an agent type")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        operation_id="createConversation",
+        summary="Start a conversation with an agent type",
+        responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[ConversationCreate],
+        return_dto=None,
+    )
     async def create_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -60,7 +76,12 @@ class ConversationController(Controller):
     ) -> Conversation:
         return await conversation_service.start(data.to_domain())
 
-    @get("/{conversation_id:str}", summary="One conversation with its totals")
+    @get(
+        "/{conversation_id:str}",
+        operation_id="getConversation",
+        summary="One conversation with its totals",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -68,7 +89,14 @@ class ConversationController(Controller):
     ) -> Conversation:
         return await conversation_service.get(conversation_id)
 
-    @patch("/{conversation_id:str}", summary="Rename or (un)archive a conversation")
+    @patch(
+        "/{conversation_id:str}",
+        operation_id="updateConversation",
+        summary="Rename or (un)archive a conversation",
+        responses=errors(*WRITE_ERRORS, 404),
+        dto=StrictBody[ConversationUpdate],
+        return_dto=None,
+    )
     async def update_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -80,7 +108,9 @@ class ConversationController(Controller):
     @delete(
         "/{conversation_id:str}",
         status_code=HTTP_204_NO_CONTENT,
+        operation_id="deleteConversation",
         summary="Delete a conversation and its messages (its tasks stay)",
+        responses=errors(*READ_ERRORS, 404, 415),
     )
     async def delete_conversation(
         self,
@@ -89,14 +119,19 @@ class ConversationController(Controller):
     ) -> None:
         await conversation_service.delete(conversation_id)
 
-    @get("/{conversation_id:str}/messages", summary="Messages, oldest first")
+    @get(
+        "/{conversation_id:str}/messages",
+        operation_id="listMessages",
+        summary="Messages, oldest first",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def list_messages(
         self,
         conversation_service: NamedDependency[ConversationService],
         conversation_id: ConversationId,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[Message]:
+    ) -> MessagePage:
         query = MessageQuery(
             conversation_id=conversation_id,
             limit=limit,
@@ -107,7 +142,11 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:str}/messages",
         status_code=HTTP_201_CREATED,
+        operation_id="postMessage",
         summary="Post a message; a user message creates a queued task for the agent",
+        responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[MessageCreate],
+        return_dto=None,
     )
     async def post_message(
         self,

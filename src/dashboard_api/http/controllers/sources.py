@@ -14,6 +14,9 @@ from dashboard_api.domain.limits import ID_CHARS, NAME_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.source_service import OAuthStatusService, SourceService
 from dashboard_api.domain.sources import OAuthInstallation, SourceCursor
+from dashboard_api.http.pages import SourcePage
+from dashboard_api.http.problem_responses import GUARDED, READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import (
     OAuthInstallationBody,
     OAuthStatusList,
@@ -32,30 +35,54 @@ class SourceController(Controller):
     path = "/api/sources"
     tags = ["sources"]
 
-    @get("/", summary="Knowledge sources, newest first, with their latest sync job")
+    @get(
+        "/",
+        operation_id="listSources",
+        summary="Knowledge sources, newest first, with their latest sync job",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_sources(
         self,
         source_service: NamedDependency[SourceService],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[SourceView]:
+    ) -> SourcePage:
         after = decode_cursor(cursor, SourceCursor) if cursor else None
         page = await source_service.list_sources(limit=limit, after=after)
         return Page(items=[SourceView.of(s) for s in page.items], next_cursor=page.next_cursor)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Register a knowledge source")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        operation_id="createSource",
+        summary="Register a knowledge source",
+        responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[SourceCreate],
+        return_dto=None,
+    )
     async def add_source(
         self, source_service: NamedDependency[SourceService], data: JSONBody[SourceCreate]
     ) -> SourceView:
         return SourceView.of(await source_service.add(data.to_domain()))
 
-    @get("/{source_id:str}", summary="One knowledge source and its latest sync job")
+    @get(
+        "/{source_id:str}",
+        operation_id="getSource",
+        summary="One knowledge source and its latest sync job",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_source(
         self, source_service: NamedDependency[SourceService], source_id: SourceId
     ) -> SourceView:
         return SourceView.of(await source_service.get(source_id))
 
-    @delete("/{source_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Remove a source")
+    @delete(
+        "/{source_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="deleteSource",
+        summary="Remove a source",
+        responses=errors(*READ_ERRORS, 404, 415),
+    )
     async def delete_source(
         self, source_service: NamedDependency[SourceService], source_id: SourceId
     ) -> None:
@@ -64,7 +91,9 @@ class SourceController(Controller):
     @post(
         "/{source_id:str}/sync",
         status_code=HTTP_202_ACCEPTED,
+        operation_id="requestSourceSync",
         summary="Queue an indexing job for the indexer (or return the one still pending)",
+        responses=errors(*READ_ERRORS, 404, 409, 415),
     )
     async def request_sync(
         self, source_service: NamedDependency[SourceService], source_id: SourceId
@@ -73,7 +102,11 @@ class SourceController(Controller):
 
     @put(
         "/{source_id:str}/sync",
+        operation_id="reportSourceSync",
         summary="The indexer reports its job: running, succeeded or failed",
+        responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[SyncReportBody],
+        return_dto=None,
     )
     async def report_sync(
         self,
@@ -88,11 +121,23 @@ class OAuthController(Controller):
     path = "/api/oauth/status"
     tags = ["oauth"]
 
-    @get("/", summary="Per platform: connected, scopes, installed at, token expiry")
+    @get(
+        "/",
+        operation_id="listOAuthStatus",
+        summary="Per platform: connected, scopes, installed at, token expiry",
+        responses=errors(*GUARDED),
+    )
     async def status(self, oauth_service: NamedDependency[OAuthStatusService]) -> OAuthStatusList:
         return OAuthStatusList(items=await oauth_service.status())
 
-    @put("/{platform:str}", summary="The OAuth service records an installation (no tokens)")
+    @put(
+        "/{platform:str}",
+        operation_id="recordOAuthInstallation",
+        summary="The OAuth service records an installation (no tokens)",
+        responses=errors(*WRITE_ERRORS),
+        dto=StrictBody[OAuthInstallationBody],
+        return_dto=None,
+    )
     async def record(
         self,
         oauth_service: NamedDependency[OAuthStatusService],

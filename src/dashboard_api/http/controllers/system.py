@@ -8,16 +8,20 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 
 from dashboard_api import __version__
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.http.auth import PUBLIC
+from dashboard_api.http.docs import ANONYMOUS
+from dashboard_api.http.problem_responses import GUARDED, errors
 from dashboard_api.http.problems import problem
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.schemas import (
     AgentList,
     Health,
     Reachability,
+    Readiness,
     RealtimeStatus,
     ServiceStatus,
 )
@@ -39,14 +43,31 @@ async def _probe(runtime: Runtime, name: str) -> Reachability:
 class SystemController(Controller):
     tags = ["system"]
 
-    @get("/health", opt=PUBLIC, summary="Liveness: the process answers")
+    @get(
+        "/health",
+        opt=PUBLIC,
+        operation_id="getHealth",
+        summary="Liveness: the process answers",
+        security=ANONYMOUS,
+    )
     async def health(self) -> Health:
         return Health(status="ok")
 
     @get(
         "/ready",
         opt=PUBLIC,
+        operation_id="getReadiness",
         summary="Readiness: the database and Redis are reachable and ingestion makes progress",
+        security=ANONYMOUS,
+        # Either answer is built here: the document takes both from the declarations.
+        responses={
+            200: ResponseSpec(
+                Readiness,
+                description="Every backing service is reachable",
+                generate_examples=False,
+            ),
+            **errors(503),
+        },
     )
     async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
         runtime = Runtime.of(request.app.state)
@@ -70,9 +91,14 @@ class SystemController(Controller):
                 headers={"Retry-After": "5"},
                 extra=extra,
             )
-        return Response({"status": "ready", "checks": checks})
+        return Response(Readiness(status="ready", checks=checks))
 
-    @get("/api/status", summary="Service health and live load")
+    @get(
+        "/api/status",
+        operation_id="getServiceStatus",
+        summary="Service health and live load",
+        responses=errors(*GUARDED),
+    )
     async def status(
         self, request: Request[Any, Any, State], task_service: NamedDependency[TaskService]
     ) -> ServiceStatus:
@@ -100,6 +126,11 @@ class SystemController(Controller):
             ),
         )
 
-    @get("/api/agents", summary="Configured and seen agents with live counts")
+    @get(
+        "/api/agents",
+        operation_id="listAgents",
+        summary="Configured and seen agents with live counts",
+        responses=errors(*GUARDED),
+    )
     async def agents(self, task_service: NamedDependency[TaskService]) -> AgentList:
         return AgentList(items=await task_service.agents())

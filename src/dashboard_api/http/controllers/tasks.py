@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -11,19 +10,27 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
-from dashboard_api.domain.times import time_window
+from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.http.auth import INGEST
+from dashboard_api.http.pages import TaskPage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
 from dashboard_api.http.schemas import (
     StopAccepted,
     TaskCreate,
     TaskDetail,
     TaskUpdate,
 )
+from dashboard_api.http.strict_body import StrictBody
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
+# Parsed by the one time rule, not converted by Litestar, whose lax conversion would take a
+# number (`0.5`) as a Unix time.
+Time = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=64, schema_extra={"format": "date-time"})
+]
 TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 
 
@@ -31,7 +38,12 @@ class TaskController(Controller):
     path = "/api/tasks"
     tags = ["tasks"]
 
-    @get("/", summary="List tasks, newest first, with keyset pagination")
+    @get(
+        "/",
+        operation_id="listTasks",
+        summary="List tasks, newest first, with keyset pagination",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_tasks(
         self,
         task_service: NamedDependency[TaskService],
@@ -41,14 +53,16 @@ class TaskController(Controller):
         source: Filter = None,
         session_id: Filter = None,
         conversation_id: Filter = None,
-        created_after: Annotated[datetime | None, QueryParameter()] = None,
-        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        created_after: Time = None,
+        created_before: Time = None,
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> Page[TaskSummary]:
+    ) -> TaskPage:
         after, before = time_window(
-            created_after, created_before, ("created_after", "created_before")
+            parse_time(created_after, "created_after") if created_after else None,
+            parse_time(created_before, "created_before") if created_before else None,
+            ("created_after", "created_before"),
         )
         query = TaskQuery(
             statuses=tuple(dict.fromkeys(status or ())),
@@ -65,21 +79,41 @@ class TaskController(Controller):
         )
         return await task_service.list_tasks(query)
 
-    @get("/{task_id:str}", summary="One task with its full input and output")
+    @get(
+        "/{task_id:str}",
+        operation_id="getTask",
+        summary="One task with its full input and output",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_task(
         self, task_service: NamedDependency[TaskService], task_id: TaskIdPath
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.get(task_id))
 
     @post(
-        "/", status_code=HTTP_201_CREATED, opt=INGEST, summary="Register a task (duplicate id: 409)"
+        "/",
+        status_code=HTTP_201_CREATED,
+        opt=INGEST,
+        operation_id="createTask",
+        summary="Register a task (duplicate id: 409)",
+        responses=errors(*WRITE_ERRORS, 409),
+        dto=StrictBody[TaskCreate],
+        return_dto=None,
     )
     async def create_task(
         self, task_service: NamedDependency[TaskService], data: JSONBody[TaskCreate]
     ) -> TaskDetail:
         return TaskDetail.of(await task_service.register(data.to_domain()))
 
-    @patch("/{task_id:str}", opt=INGEST, summary="Change a task's status and metrics")
+    @patch(
+        "/{task_id:str}",
+        opt=INGEST,
+        operation_id="updateTask",
+        summary="Change a task's status and metrics (an illegal transition: 409)",
+        responses=errors(*WRITE_ERRORS, 404, 409),
+        dto=StrictBody[TaskUpdate],
+        return_dto=None,
+    )
     async def update_task(
         self,
         task_service: NamedDependency[TaskService],
@@ -91,7 +125,9 @@ class TaskController(Controller):
     @post(
         "/{task_id:str}/stop",
         status_code=HTTP_202_ACCEPTED,
+        operation_id="stopTask",
         summary="Request cancellation: the engine receives a stop command",
+        responses=errors(*READ_ERRORS, 404, 409, 415),
     )
     async def stop_task(
         self, task_service: NamedDependency[TaskService], task_id: TaskIdPath

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -17,7 +18,6 @@ from dashboard_api.domain.webhook_service import (
     StatsReport,
     WebhookIdCursor,
     WebhookService,
-    WebhookSummary,
 )
 from dashboard_api.domain.webhooks import (
     WebhookEvent,
@@ -26,6 +26,9 @@ from dashboard_api.domain.webhooks import (
     WebhookStatus,
 )
 from dashboard_api.http.auth import INGEST
+from dashboard_api.http.pages import WebhookEventPage, WebhookPage
+from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.strict_body import StrictBody
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
@@ -33,8 +36,14 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
 # Parsed here rather than by the framework, so that an error names the parameter as the client
 # wrote it ("from" is a Python keyword and cannot be the handler's argument name).
-From = Annotated[str | None, QueryParameter(name="from", min_length=1, max_length=64)]
-To = Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", min_length=1, max_length=64, schema_extra={"format": "date-time"}),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(name="to", min_length=1, max_length=64, schema_extra={"format": "date-time"}),
+]
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
@@ -49,17 +58,27 @@ class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]
 
-    @get("/", summary="Webhooks (configured and seen) with event counts and last event time")
+    @get(
+        "/",
+        operation_id="listWebhooks",
+        summary="Webhooks (configured and seen) with event counts and last event time",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_webhooks(
         self,
         webhook_service: NamedDependency[WebhookService],
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[WebhookSummary]:
+    ) -> WebhookPage:
         after = decode_cursor(cursor, WebhookIdCursor).webhook_id if cursor else None
         return await webhook_service.list_webhooks(limit=limit, after=after)
 
-    @get("/events", summary="Webhook events, newest first, without payloads")
+    @get(
+        "/events",
+        operation_id="listWebhookEvents",
+        summary="Webhook events, newest first, without payloads",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_events(
         self,
         webhook_service: NamedDependency[WebhookService],
@@ -70,7 +89,7 @@ class WebhookController(Controller):
         end: To = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[WebhookEventSummary]:
+    ) -> WebhookEventPage:
         created_after, created_before = _window(start, end)
         query = WebhookEventQuery(
             webhook_id=webhook_id,
@@ -87,7 +106,12 @@ class WebhookController(Controller):
             next_cursor=page.next_cursor,
         )
 
-    @get("/events/{event_id:str}", summary="One webhook event with its payload")
+    @get(
+        "/events/{event_id:str}",
+        operation_id="getWebhookEvent",
+        summary="One webhook event with its payload",
+        responses=errors(*READ_ERRORS, 404),
+    )
     async def get_event(
         self,
         webhook_service: NamedDependency[WebhookService],
@@ -98,18 +122,34 @@ class WebhookController(Controller):
     @post(
         "/events",
         status_code=HTTP_201_CREATED,
+        operation_id="reportWebhookEvent",
         opt=INGEST,
         summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
+        responses={
+            200: ResponseSpec(
+                WebhookEvent,
+                description="A repeat of an event already recorded",
+                generate_examples=False,
+            ),
+            **errors(*WRITE_ERRORS, 409),
+        },
+        dto=StrictBody[WebhookEventCreate],
+        return_dto=None,
     )
     async def report_event(
         self,
         webhook_service: NamedDependency[WebhookService],
         data: JSONBody[WebhookEventCreate],
-    ) -> Response[Any]:
+    ) -> Response[WebhookEvent]:
         event, changed = await webhook_service.record_event(data.to_domain())
         return Response(event, status_code=HTTP_201_CREATED if changed else HTTP_200_OK)
 
-    @get("/stats", summary="Per webhook and provider: counts, success rate, latency p50/p95")
+    @get(
+        "/stats",
+        operation_id="getWebhookStats",
+        summary="Per webhook and provider: counts, success rate, latency p50/p95",
+        responses=errors(*READ_ERRORS),
+    )
     async def stats(
         self,
         webhook_service: NamedDependency[WebhookService],

@@ -11,6 +11,11 @@ from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.tables import metadata
 
 config = context.config
+# Replicas that start together all migrate: on PostgreSQL they take turns on this advisory
+# lock, and each reads the applied revision only once it holds it, so the first applies the
+# migrations and the others find nothing left to do (without it, two crashed inserting the
+# same `alembic_version` row). Any fixed bigint, unique to this schema.
+MIGRATION_LOCK_KEY = 0x6461_7368_6D69_67  # "dashmig"
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +26,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Released when this transaction ends (commit, rollback or a lost connection).
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
 
 
