@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED
 
 from dashboard_api.http.auth import READ, caller_of
+from dashboard_api.http.problem_responses import errors
 from dashboard_api.http.runtime import Runtime
 
 _ANONYMOUS = "anonymous"  # no tokens configured: the socket needs no credential anyway
@@ -37,6 +38,8 @@ class RealtimeController(Controller):
         status_code=HTTP_201_CREATED,
         opt=READ,
         summary="A single-use ticket to open /ws from a browser (needs read)",
+        operation_id="createRealtimeTicket",
+        responses=errors(401, 403, 429, 503),
     )
     async def create_ticket(self, request: Request[Any, Any, State]) -> WebSocketTicket:
         runtime = Runtime.of(request.app.state)
