@@ -12,6 +12,7 @@ from dashboard_api.domain.ports import (
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
+    OriginStore,
     RollupStore,
     SourceStore,
     TaskStore,
@@ -56,6 +57,10 @@ class Adapters:
     workspace: WorkspaceAdapters
     # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
+    # Flows of conversations and origins of tasks that engines report (domain/origins.py).
+    origins: OriginStore = field(default_factory=lambda: _memory_origins())
+    # The groote-ai engine's event stream, when DASHBOARD_GROOTE_EVENTS turns it on.
+    groote_events: IngestQueue | None = None
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -63,6 +68,12 @@ class Adapters:
     async def close(self) -> None:
         for close in reversed(self.closers):
             await close()
+
+
+def _memory_origins() -> OriginStore:
+    from dashboard_api.adapters.memory.origins import MemoryOriginStore
+
+    return MemoryOriginStore()
 
 
 def _memory_ingest() -> IngestQueue:
@@ -115,6 +126,7 @@ async def build_adapters(settings: Settings) -> Adapters:
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
+    from dashboard_api.adapters.sqlalchemy.origins import SqlOriginStore
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -151,6 +163,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         )
         checks["redis"] = redis_bus.ping
         closers += [redis_bus.close, ingest_redis.aclose]
+        groote_events = _groote_events(settings, closers)
     else:
         memory_bus = MemoryEventBus(
             history_length=settings.history_length,
@@ -159,6 +172,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus = memory_bus
         ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
+        groote_events = None
     compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
@@ -167,8 +181,32 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus=bus,
         workspace=_sql_workspace(settings, engine, bus, closers),
         ingest=ingest,
+        origins=SqlOriginStore(engine),
+        groote_events=groote_events,
         health_checks=checks,
         closers=closers,
+    )
+
+
+def _groote_events(
+    settings: Settings, closers: list[Callable[[], Awaitable[None]]]
+) -> IngestQueue | None:
+    if not settings.groote_events or not settings.redis_url:
+        return None
+    from dashboard_api.adapters.redis.bus import resilient_client
+    from dashboard_api.adapters.redis.groote_stream import GrooteStreamQueue
+    from dashboard_api.domain.groote_events import HANDLED_TYPES
+
+    redis = resilient_client(settings.redis_url)  # its own: XREADGROUP blocks a connection
+    closers.append(redis.aclose)
+    return GrooteStreamQueue(
+        redis,
+        stream=settings.groote_events,
+        group=settings.groote_group,
+        dead_letter_stream=settings.groote_dead_letter_stream,
+        handled_types=HANDLED_TYPES,
+        start_id=settings.groote_start_id,
+        claim_idle_ms=settings.ingest_claim_idle_ms,
     )
 
 

@@ -17,6 +17,7 @@ from dashboard_api.domain.conversations import (
     Message,
     MessageQuery,
 )
+from dashboard_api.domain.origins import ConversationFlow, TaskOrigin
 from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.tasks import (
@@ -355,3 +356,20 @@ class ProcessedEvents(Protocol):
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""
         ...
+
+
+class OriginStore(Protocol):
+    """Flows of conversations and origins of tasks (domain/origins.py). Each write is atomic
+    on its own: a flow is claimed by the first conversation that links it."""
+
+    async def link_flow(self, flow: ConversationFlow) -> ConversationFlow:
+        """Store the flow unless its id is linked already; returns the flow that holds it."""
+        ...
+
+    async def flow(self, flow_id: str) -> ConversationFlow | None: ...
+
+    async def put_origin(self, origin: TaskOrigin) -> TaskOrigin:
+        """Merge the origin into the stored one (`merged_origin`); returns the result."""
+        ...
+
+    async def origin(self, task_id: str) -> TaskOrigin | None: ...

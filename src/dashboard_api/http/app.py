@@ -20,13 +20,17 @@ from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ing
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
-from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
-from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.groote import (
+    GROOTE_DEPENDENCIES,
+    build_groote,
+    groote_running,
+    task_and_conversation_controllers,
+)
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.observability import (
     RUNTIME_METRICS,
@@ -92,6 +96,8 @@ def create_app(
         workspace = build_workspace(ready, tasks, settings, clock)
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
+        groote = build_groote(ready, tasks, workspace, settings, clock)
+        groote.install(app.state)
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with (
@@ -102,6 +108,7 @@ def create_app(
                     retention=(tasks, timedelta(hours=settings.processed_events_retention_hours)),
                 ),
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
+                groote_running(groote, settings.redis_url if settings.groote_events else None),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the
@@ -116,7 +123,7 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            TaskController,
+            *task_and_conversation_controllers(settings),
             AnalyticsController,
             SystemController,
             MetricsController,
@@ -132,6 +139,7 @@ def create_app(
             "task_service": Provide(_task_service, sync_to_thread=False),
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
+            **GROOTE_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -143,7 +151,6 @@ def create_app(
 
 
 WORKSPACE_CONTROLLERS = (
-    ConversationController,
     WebhookController,
     SourceController,
     OAuthController,
