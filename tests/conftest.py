@@ -88,6 +88,8 @@ TABLES = (
     "webhook_configs",
     "data_sources",
     "oauth_installations",
+    "conversation_flows",
+    "task_origins",
 )
 
 
