@@ -12,7 +12,7 @@ from typing import Annotated
 
 from litestar import Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from dashboard_api.domain.conversation_service import ConversationService
@@ -20,7 +20,7 @@ from dashboard_api.domain.conversations import Conversation, MessageRole
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.groote_bridge import GrooteBridge
 from dashboard_api.domain.groote_conversations import FlowConversations
-from dashboard_api.domain.origins import TaskOrigin
+from dashboard_api.domain.origins import MAX_FLOW_ID_CHARS, TaskOrigin
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.controllers.conversations import ConversationController, ConversationId
@@ -126,7 +126,9 @@ class GrooteConversationController(ConversationController):
 
     @get("/by-flow/{flow_id:path}", summary="The conversation that follows a flow (404: none)")
     async def conversation_by_flow(
-        self, flow_conversations: NamedDependency[FlowConversations], flow_id: str
+        self,
+        flow_conversations: NamedDependency[FlowConversations],
+        flow_id: Annotated[str, PathParameter(min_length=2, max_length=MAX_FLOW_ID_CHARS + 1)],
     ) -> FlowView:
         # A path parameter keeps the slashes of `github:owner/repo#12` (sent URL-encoded).
         flow = await flow_conversations.of_flow(flow_id.removeprefix("/"))
