@@ -85,7 +85,9 @@ def test_the_worker_flow_over_rest_ends_in_one_completed_task(groote: Client) ->
     }  # their null fields are dropped before sending
     assert groote.patch(f"/api/tasks/{TASK}", json=done).status_code == 200
     answer = {"role": "assistant", "content": "Fixed.", "task_id": TASK}
-    groote.post(f"/api/conversations/{conversation_id}/messages", json=answer).raise_for_status()
+    first = groote.post(f"/api/conversations/{conversation_id}/messages", json=answer).json()
+    again = groote.post(f"/api/conversations/{conversation_id}/messages", json=answer).json()
+    assert again["message_id"] == first["message_id"]  # a retried post is said once
 
     task = groote.get(f"/api/tasks/{TASK}").json()
     assert (task["status"], task["output"], task["cost_usd"]) == ("completed", "Fixed.", 0.0421)
@@ -99,6 +101,7 @@ def test_the_worker_flow_over_rest_ends_in_one_completed_task(groote: Client) ->
     ).json()
     assert [(m["role"], m["content"]) for m in context] == [("assistant", "Fixed.")]
     conversation = groote.get(f"/api/conversations/{conversation_id}").json()
+    assert conversation["totals"]["messages"] == 2
     assert conversation["totals"]["tasks"] == 1
     assert conversation["totals"]["cost_usd"] == 0.0421
 

@@ -125,6 +125,7 @@ async def test_entries_a_crashed_consumer_held_are_applied_once_by_another(rig: 
     assert len(rig.world.bus.published) == published
     assert (await rig.world.tasks.get(TASK)).version == version
     await rig.xadd(entries[4:])
+    await rig.xadd(entries)  # and the whole story appended again, as a retrying engine would
     await _drain(survivor)
     task = await rig.world.tasks.get(TASK)
     assert task.status is TaskStatus.COMPLETED

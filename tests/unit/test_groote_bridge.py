@@ -17,7 +17,7 @@ from dashboard_api.domain.conversation_service import NewConversation
 from dashboard_api.domain.engine_reports import EngineReport
 from dashboard_api.domain.errors import Conflict, NotFound
 from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_events import HANDLED_TYPES
+from dashboard_api.domain.groote_events import HANDLED_TYPES, event_id_of
 from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.domain.tasks import TaskStatus
 from dashboard_api.domain.webhooks import WebhookStatus
@@ -47,19 +47,13 @@ class Rig:
             self.ingestor.register(event_type, self.bridge.stream_handler())
         self.sequence = 0
 
-    async def deliver(self, *entries: dict[str, str], ids: list[str] | None = None) -> list[str]:
-        """Entries as the stream adapter hands them over: their fields plus an event id."""
-        used = []
-        for index, entry in enumerate(entries):
-            if ids is None:
-                self.sequence += 1
-                entry_id = f"groote:task_events:{self.sequence}-0"
-            else:
-                entry_id = ids[index]
-            used.append(entry_id)
-            await self.queue.add(msgspec.json.encode({**entry, "event_id": entry_id}))
+    async def deliver(self, *entries: dict[str, str]) -> None:
+        """Entries as the stream adapter hands them over: fields, entry id, event id."""
+        for entry in entries:
+            self.sequence += 1
+            event = {**entry, "event_id": event_id_of(entry), "entry_id": f"{self.sequence}-0"}
+            await self.queue.add(msgspec.json.encode(event))
         await self.ingestor.process(await self.queue.read(limit=1000, block_ms=10))
-        return used
 
 
 @pytest.fixture
@@ -94,12 +88,14 @@ async def test_a_replayed_task_completes_with_its_figures_and_live_output(rig: R
     assert rig.ingestor.rejected == 0
 
 
-async def test_a_redelivered_entry_changes_nothing_and_streams_nothing_again(rig: Rig) -> None:
+async def test_an_entry_delivered_again_changes_nothing_and_streams_nothing_again(
+    rig: Rig,
+) -> None:
     entries = engine_entries(TASK, START)
-    ids = await rig.deliver(*entries)
+    await rig.deliver(*entries)
     before = await rig.world.tasks.get(TASK)
     published = len(rig.world.bus.published)
-    await rig.deliver(*entries, ids=ids)
+    await rig.deliver(*entries)
     assert await rig.world.tasks.get(TASK) == before
     assert len(rig.world.bus.published) == published
     assert len(outputs(rig)) == 5

@@ -4,11 +4,15 @@ and the last few messages of it as context for the next task."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from dashboard_api.domain.clock import Clock, utc_now
-from dashboard_api.domain.conversation_service import ConversationService, NewConversation
+from dashboard_api.domain.conversation_service import (
+    ConversationService,
+    NewConversation,
+    NewMessage,
+)
 from dashboard_api.domain.conversations import (
     Conversation,
     Message,
@@ -87,22 +91,40 @@ class FlowConversations:
     ) -> list[Message]:
         """The last `max_messages` messages with one of `roles` (all roles when empty),
         oldest first."""
-        await self._conversations.get(conversation_id)  # 404 for an unknown conversation
         kept: deque[Message] = deque(maxlen=max_messages)
+        async for message in self._messages(conversation_id):
+            if not roles or message.role in roles:
+                kept.append(message)
+        return list(kept)
+
+    async def repeat_of(self, conversation_id: str, new: NewMessage) -> Message | None:
+        """The message a retried engine post repeats: same task, role and content. The engine
+        retries what it thinks was lost; a chat message of a task is said once."""
+        if new.role is MessageRole.USER or new.task_id is None or new.message_id is not None:
+            return None
+        async for message in self._messages(conversation_id):
+            if (message.task_id, message.role, message.content) == (
+                new.task_id,
+                new.role,
+                new.content,
+            ):
+                return message
+        return None
+
+    async def _messages(self, conversation_id: str) -> AsyncIterator[Message]:
+        await self._conversations.get(conversation_id)  # 404 for an unknown conversation
         cursor: str | None = None
         for _ in range(MAX_CONTEXT_SCAN // MAX_PAGE_SIZE):
             page = await self._conversations.messages(
                 MessageQuery(
-                    conversation_id=conversation_id,
-                    limit=MAX_PAGE_SIZE,
-                    after=_after(cursor),
+                    conversation_id=conversation_id, limit=MAX_PAGE_SIZE, after=_after(cursor)
                 )
             )
-            kept.extend(m for m in page.items if not roles or m.role in roles)
+            for message in page.items:
+                yield message
             cursor = page.next_cursor
             if cursor is None:
-                break
-        return list(kept)
+                return
 
 
 def _after(cursor: str | None) -> MessageCursor | None:

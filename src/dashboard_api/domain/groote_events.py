@@ -2,12 +2,14 @@
 
 Each entry of its `task_events` stream has the fields `type`, `timestamp`, `data` (a JSON
 string) and `task_id` (task events) or `webhook_event_id` (its gateway's webhook events). The
-stream adapter hands each entry over as one JSON object with the stream entry id added, which
-becomes the event id: a redelivered entry is the same event.
+stream adapter hands each entry over as one JSON object: its fields, its stream entry id,
+and the event id derived from its content (`event_id_of`): a redelivered entry, or the same
+entry appended twice, is the same event.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,11 +40,24 @@ HANDLED_TYPES = (
 MAX_OUTPUT_CHARS = 1_000_000
 
 
+def event_id_of(fields: dict[str, str]) -> str:
+    """The id of the event an entry carries, from what the engine wrote: a redelivered entry
+    and the same event appended again (a retried XADD) are one event. Two byte-identical
+    events of one task in the same second are one too; the engine's events differ in content
+    or time (a tool call carries its tool-use id)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in ("type", "timestamp", "task_id", "webhook_event_id", "data"):
+        digest.update(fields.get(name, "").encode())
+        digest.update(b"\0")
+    return f"groote:{digest.hexdigest()}"
+
+
 class GrooteEntry(msgspec.Struct, kw_only=True, frozen=True):
-    """One stream entry. `event_id` is derived from the stream and entry id."""
+    """One stream entry with its `event_id` (`event_id_of`) and stream `entry_id`."""
 
     type: str
     event_id: str
+    entry_id: str | None = None
     timestamp: str | None = None
     task_id: str | None = None
     webhook_event_id: str | None = None

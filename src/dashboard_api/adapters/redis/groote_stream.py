@@ -3,8 +3,9 @@
 Their stream is theirs: another service of theirs reads it through its own group, so this
 adapter never trims it, never claims from another group, and writes nothing to it (refused
 entries go to a dead-letter stream of ours). Each entry is handed to the ingestor as one JSON
-object, its fields plus `event_id` (`groote:<stream>:<entry id>`), so a redelivered entry is
-the same event. Entry types nothing here handles are acknowledged as they are read.
+object, its fields plus `entry_id` and an `event_id` derived from its content, so a
+redelivered entry, or one appended twice, is the same event. Entry types nothing here
+handles are acknowledged as they are read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from dashboard_api.domain.groote_events import event_id_of
 from dashboard_api.domain.ports import IngestDelivery
 
 DEAD_LETTER_LENGTH = 10_000
@@ -117,7 +119,8 @@ class GrooteStreamQueue:
             if event.get("type") not in self._handled:
                 skipped.append(entry_id)
                 continue
-            event["event_id"] = f"groote:{self.stream}:{entry_id}"
+            event["event_id"] = event_id_of(event)
+            event["entry_id"] = entry_id
             deliveries.append(GrooteDelivery(entry_id, msgspec.json.encode(event)))
         if skipped:
             await self._redis.xack(self.stream, self.group, *skipped)

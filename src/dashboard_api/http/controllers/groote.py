@@ -16,7 +16,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from dashboard_api.domain.conversation_service import ConversationService
-from dashboard_api.domain.conversations import Conversation, MessageRole
+from dashboard_api.domain.conversations import Conversation, Message, MessageRole
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.groote_bridge import GrooteBridge
 from dashboard_api.domain.groote_conversations import FlowConversations
@@ -36,6 +36,7 @@ from dashboard_api.http.groote_schemas import (
     check_metadata,
 )
 from dashboard_api.http.schemas import TaskDetail
+from dashboard_api.http.workspace_schemas import MessageCreate
 
 MAX_CONTEXT_MESSAGES = 100
 
@@ -123,6 +124,24 @@ class GrooteConversationController(ConversationController):
             created_at=conversation.created_at,
         )
         return Response(view, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post(
+        "/{conversation_id:str}/messages",
+        status_code=HTTP_201_CREATED,
+        summary="Post a message; a user message creates a queued task for the agent",
+    )
+    async def post_message(
+        self,
+        conversation_service: NamedDependency[ConversationService],
+        flow_conversations: NamedDependency[FlowConversations],
+        conversation_id: ConversationId,
+        data: JSONBody[MessageCreate],
+    ) -> Message:
+        new = data.to_domain()
+        repeat = await flow_conversations.repeat_of(conversation_id, new)
+        if repeat is not None:
+            return repeat
+        return await conversation_service.post_message(conversation_id, new)
 
     @get("/by-flow/{flow_id:path}", summary="The conversation that follows a flow (404: none)")
     async def conversation_by_flow(
