@@ -20,6 +20,7 @@ from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ing
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
 from dashboard_api.http.controllers.analytics import AnalyticsController
+from dashboard_api.http.controllers.otlp import export_traces
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.webhooks import WebhookController
@@ -38,6 +39,7 @@ from dashboard_api.http.observability import (
     RequestObserver,
     configure_logging,
 )
+from dashboard_api.http.otlp import OTLP_DEPENDENCIES, build_otlp
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
@@ -98,6 +100,7 @@ def create_app(
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
         groote = build_groote(ready, tasks, workspace, settings, clock)
         groote.install(app.state)
+        build_otlp(ready, tasks, workspace, prices, clock).install(app.state)
         try:
             demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
             async with (
@@ -128,6 +131,7 @@ def create_app(
             SystemController,
             MetricsController,
             websocket_hub,
+            export_traces,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
         ],
@@ -140,6 +144,7 @@ def create_app(
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
             **GROOTE_DEPENDENCIES,
+            **OTLP_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
