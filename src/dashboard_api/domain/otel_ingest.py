@@ -3,9 +3,9 @@
 - **Which task.** A span's `dashboard.task_id` (on the span or its resource) names its task;
   otherwise every span of a trace reports to one task, `otel-<trace id>`. So a child span that
   arrives before its parent, or in another batch, lands on the same task.
-- **Lifecycle.** The task span (an `invoke_agent` span, one with `dashboard.task_id`, or a root
-  span) finishes the task when it ends: `failed` when its status is ERROR, else `completed`.
-  Any other span only makes the task run.
+- **Lifecycle.** The task span (an `invoke_agent` span, or the trace's root span) finishes the
+  task when it ends: `failed` when its status is ERROR, else `completed`. Any other span only
+  makes the task run.
 - **Usage.** Each inference span adds its tokens (`otel_spans.usage_of`) and its cost: the price
   table's for its model, else the cost the span reports. Its (trace id, span id) is marked in the
   transaction that adds them, so a span sent twice counts once.
@@ -126,11 +126,8 @@ class OtelIngest:
         raise Conflict(f"task {task_id} kept changing; retry", task_id=task_id)
 
     def _lifecycle(self, span: Span, conversation: str | None) -> EngineReport:
-        is_task_span = (
-            span.operation == "invoke_agent"
-            or TASK_ID in span.attributes
-            or span.parent_span_id is None
-        )
+        # `dashboard.task_id` only names the task: instrumentations copy it to every span.
+        is_task_span = span.operation == "invoke_agent" or span.parent_span_id is None
         if not is_task_span or span.end is None:
             return EngineReport(status=TaskStatus.RUNNING, conversation_id=conversation)
         error = None
