@@ -227,3 +227,28 @@ def _proto_json(payload: dict[str, Any]) -> dict[str, Any]:
         return node
 
     return convert(msgspec.json.decode(msgspec.json.encode(payload)))  # type: ignore[no-any-return]
+
+
+def test_over_the_export_limit_an_exporter_is_told_to_retry_later(client: Client) -> None:
+    receiver = client.app.state["otlp"]
+    receiver.in_flight = receiver.limit  # every export slot busy
+    response = client.post("/v1/traces", json=request(semconv_chat()))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    receiver.in_flight = 0
+    assert client.post("/v1/traces", json=request(semconv_chat())).status_code == 200
+
+
+def test_trace_export_takes_the_ingest_scope() -> None:
+    engine, viewer = "engine-secret-0123456789", "viewer-secret-0123456789"
+    settings = Settings(api_tokens=f"viewer:read:{viewer},engine:ingest:{engine}")
+    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+        payload = request(semconv_chat())
+        assert client.post("/v1/traces", json=payload).status_code == 401
+        denied = client.post("/v1/traces", json=payload, headers=_bearer(viewer))
+        assert denied.status_code == 403
+        assert client.post("/v1/traces", json=payload, headers=_bearer(engine)).status_code == 200
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
