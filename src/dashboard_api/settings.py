@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from dashboard_api.domain.access import parse_tokens
 
 PREFIX = "DASHBOARD_"
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -21,6 +22,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     workers: int = 1
     migrate_on_start: bool = True
     db_pool_size: int = 20
+    # Bounds on waiting for PostgreSQL and Redis, so a lost network is a 503 within seconds
+    # instead of a request that hangs (docs/design.md, "Errors").
+    db_connect_timeout_seconds: Seconds = 5.0
+    db_statement_timeout_seconds: Seconds = 10.0
+    redis_timeout_seconds: Seconds = 5.0
     agents: tuple[str, ...] = ()
     api_tokens: str = ""
     history_length: int = 1000

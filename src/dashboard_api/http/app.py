@@ -41,6 +41,7 @@ from dashboard_api.http.observability import (
 )
 from dashboard_api.http.otlp import OTLP_DEPENDENCIES, build_otlp
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
@@ -150,6 +151,7 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,
     )

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
+from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
 from dashboard_api.domain.realtime.event_ids import is_event_id
 
 # task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
@@ -53,7 +54,7 @@ def parse_frame(text: str) -> ClientFrame:
         frame = _decoder.decode(text)
     except msgspec.ValidationError as exc:
         raise FrameError(ErrorCode.INVALID_FRAME, f"invalid frame: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except JSON_DECODE_FAILURES as exc:  # RecursionError too: a frame nested too deeply
         raise FrameError(ErrorCode.INVALID_JSON, "a frame is one JSON object") from exc
     if frame.type not in _KNOWN_TYPES:
         raise FrameError(
@@ -101,6 +102,6 @@ def is_event_object(message: bytes) -> bool:
     """A raw publish is forwarded only when it is a JSON object with a string `type`."""
     try:
         decoded = msgspec.json.decode(message)
-    except msgspec.DecodeError:
+    except JSON_DECODE_FAILURES:
         return False
     return isinstance(decoded, dict) and isinstance(decoded.get("type"), str) and bool(decoded)
