@@ -140,7 +140,7 @@ async def test_a_malformed_entry_goes_to_our_dead_letter_stream_not_theirs(rig: 
     await _drain(rig.ingestor("api-1"))
     dead = await rig.redis.xrange(rig.dead)
     assert len(dead) == 1
-    assert b"data is not JSON" in dead[0][1][b"reason"]
+    assert b"data is not valid JSON" in dead[0][1][b"reason"]
     assert await rig.redis.xlen(rig.stream) == 2
     assert (await rig.redis.xpending(rig.stream, "dashboard-api"))["pending"] == 0
 

@@ -14,8 +14,6 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.engine_reports import EngineReport, cost_of, report_patch, tokens_of
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
@@ -27,6 +25,8 @@ from dashboard_api.domain.groote_events import (
     text_field,
 )
 from dashboard_api.domain.ingestion import IngestHandler
+from dashboard_api.domain.json_input import decode_json
+from dashboard_api.domain.limits import ID_PATTERN, NAME_CHARS
 from dashboard_api.domain.origins import TaskOrigin
 from dashboard_api.domain.ports import EventBus, OriginStore, UnitOfWorkFactory
 from dashboard_api.domain.task_service import NewTask, TaskService, task_channel
@@ -36,7 +36,7 @@ from dashboard_api.domain.webhooks import WebhookStatus
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,31}$")
+_ID = re.compile(ID_PATTERN)
 _RETRIES = 5
 _STATUS_OF_NOTE = {"in_progress": TaskStatus.RUNNING, "failed": TaskStatus.FAILED}
 
@@ -69,7 +69,7 @@ class GrooteBridge:
         """The ingest handler for every type in `groote_events.HANDLED_TYPES`."""
 
         async def handle(payload: bytes) -> None:
-            entry = msgspec.json.decode(payload, type=GrooteEntry)
+            entry = decode_json(payload, field="event", type=GrooteEntry)
             if entry.type in IGNORED_TYPES:
                 return
             fields = entry.fields()
@@ -313,4 +313,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def _name(value: Any) -> str | None:
-    return value if isinstance(value, str) and _NAME.match(value) else None
+    """A short name (agent type, source) as the API accepts one, else None."""
+    if isinstance(value, str) and len(value) <= NAME_CHARS and _ID.match(value):
+        return value
+    return None

@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.json_input import decode_json
+from dashboard_api.domain.limits import check_id
 
 # Types that stream a task's live output: (kind on the wire, field of `data` with the text).
 OUTPUT_TYPES: dict[str, tuple[str, str]] = {
@@ -65,10 +67,7 @@ class GrooteEntry(msgspec.Struct, kw_only=True, frozen=True):
 
     def fields(self) -> dict[str, Any]:
         """The decoded `data` object (InvalidInput when it is not one)."""
-        try:
-            value = msgspec.json.decode(self.data)
-        except msgspec.DecodeError as exc:
-            raise InvalidInput(f"data is not JSON: {exc}", field="data") from exc
+        value = decode_json(self.data, field="data")
         if not isinstance(value, dict):
             raise InvalidInput("data is not a JSON object", field="data")
         return value
@@ -87,8 +86,9 @@ class GrooteEntry(msgspec.Struct, kw_only=True, frozen=True):
     def subject(self, fields: dict[str, Any]) -> str:
         """The task the event is about (entry field first, then `data.task_id`)."""
         task_id = self.task_id or fields.get("task_id")
-        if not isinstance(task_id, str) or not 0 < len(task_id) <= 128:
-            raise InvalidInput("a task event needs a task_id (1-128 characters)", field="task_id")
+        if not isinstance(task_id, str):
+            raise InvalidInput("a task event needs a task_id", field="task_id")
+        check_id(task_id, "task_id")
         return task_id
 
 

@@ -27,6 +27,7 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversation_service import ConversationService, NewConversation
 from dashboard_api.domain.engine_reports import EngineReport, report_patch
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.otel_spans import TASK_ID, Span, Usage, usage_of
 from dashboard_api.domain.ports import EventBus, UnitOfWorkFactory
@@ -34,8 +35,7 @@ from dashboard_api.domain.pricing import PriceTable
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService, task_channel
 from dashboard_api.domain.tasks import Task, TaskStatus
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$")
+_ID = re.compile(ID_PATTERN)
 _RETRIES = 5
 
 
@@ -192,7 +192,7 @@ class OtelIngest:
 
     async def _conversation(self, span: Span, agent: str) -> str | None:
         conversation_id = span.attributes.get("gen_ai.conversation.id")
-        if not isinstance(conversation_id, str) or not _ID.match(conversation_id):
+        if not isinstance(conversation_id, str) or not _is_id(conversation_id):
             return None
         try:
             await self._conversations.get(conversation_id)
@@ -229,7 +229,7 @@ def _task_id(span: Span) -> str:
     named = span.attributes.get(TASK_ID) or span.resource.get(TASK_ID)
     if named is None:
         return f"otel-{span.trace_id}"
-    if not isinstance(named, str) or not _ID.match(named):
+    if not isinstance(named, str) or not _is_id(named):
         raise InvalidInput("dashboard.task_id is not a task id", field=TASK_ID)
     return named
 
@@ -242,8 +242,15 @@ def _set_fields(patch: TaskPatch) -> dict[str, Any]:
     }
 
 
+def _is_id(value: str) -> bool:
+    return len(value) <= ID_CHARS and _ID.match(value) is not None
+
+
 def _name(value: Any) -> str | None:
-    return value if isinstance(value, str) and _NAME.match(value) else None
+    """A short name (agent type, source) as the API accepts one, else None."""
+    if isinstance(value, str) and len(value) <= NAME_CHARS and _ID.match(value):
+        return value
+    return None
 
 
 def _text(value: Any) -> str | None:

@@ -12,17 +12,10 @@ from msgspec import UNSET, Meta, UnsetType
 from dashboard_api.domain.conversations import MessageRole
 from dashboard_api.domain.engine_reports import EngineReport
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import Label, Name
 from dashboard_api.domain.origins import MAX_FLOW_ID_CHARS, MAX_METADATA_BYTES
 from dashboard_api.domain.tasks import TaskStatus
-from dashboard_api.http.schemas import (
-    Label,
-    LongText,
-    Name,
-    TaskCreate,
-    TaskId,
-    TaskUpdate,
-    check_cost,
-)
+from dashboard_api.http.schemas import LongText, TaskCreate, TaskId, TaskUpdate, check_cost
 from dashboard_api.http.workspace_schemas import ConversationCreate, Title
 
 FlowId = Annotated[str, Meta(min_length=1, max_length=MAX_FLOW_ID_CHARS)]

@@ -18,6 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from dashboard_api.domain.errors import MalformedInput
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.otel_spans import AttributeValue, Span
 
 PROTOBUF = "application/x-protobuf"
@@ -136,9 +138,9 @@ def _pb_value(value: AnyValue) -> AttributeValue:
 
 def _from_json(body: bytes) -> Decoded:
     try:
-        request = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise MalformedRequest(f"not JSON: {exc}") from exc
+        request = decode_json(body, field="body")
+    except MalformedInput as exc:
+        raise MalformedRequest(exc.message) from exc
     if not isinstance(request, dict):
         raise MalformedRequest("an OTLP request is a JSON object")
     out = Decoded(spans=[], rejected=0, errors=[])
@@ -183,18 +185,21 @@ def _json_span(span: dict[str, Any], resource: dict[str, AttributeValue]) -> Spa
     )
 
 
-def _json_attributes(pairs: Any) -> dict[str, AttributeValue]:
+def _json_attributes(pairs: Any, depth: int = 0) -> dict[str, AttributeValue]:
     if not isinstance(pairs, list):
         return {}
     return {
-        pair["key"]: _json_value(pair.get("value"))
+        pair["key"]: _json_value(pair.get("value"), depth)
         for pair in pairs
         if isinstance(pair, dict) and isinstance(pair.get("key"), str)
     }
 
 
-def _json_value(value: Any) -> AttributeValue:
-    if not isinstance(value, dict):
+MAX_VALUE_DEPTH = 32
+
+
+def _json_value(value: Any, depth: int = 0) -> AttributeValue:
+    if not isinstance(value, dict) or depth > MAX_VALUE_DEPTH:
         return None
     if "stringValue" in value:
         return str(value["stringValue"])
@@ -213,9 +218,11 @@ def _json_value(value: Any) -> AttributeValue:
     if "arrayValue" in value:
         array = value["arrayValue"]
         items = array.get("values", []) if isinstance(array, dict) else []
-        return [_json_value(item) for item in items] if isinstance(items, list) else None
+        if not isinstance(items, list):
+            return None
+        return [_json_value(item, depth + 1) for item in items]
     if "kvlistValue" in value and isinstance(value["kvlistValue"], dict):
-        return _json_attributes(value["kvlistValue"].get("values"))
+        return _json_attributes(value["kvlistValue"].get("values"), depth + 1)
     if "bytesValue" in value:
         return str(value["bytesValue"])
     return None

@@ -1,7 +1,7 @@
 """Flows of conversations and origins of tasks, for engine adapters (groote-ai).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30
 
 down_revision must point at the newest head after merging (0007 is another branch's): the
@@ -15,7 +15,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
