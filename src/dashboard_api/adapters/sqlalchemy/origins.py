@@ -1,4 +1,5 @@
-"""OriginStore on SQLAlchemy Core: each write is its own short transaction."""
+"""OriginStore on SQLAlchemy Core: each write is its own short transaction (one writer at a
+time on SQLite, as every writer of the service)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.tables import conversation_flows, task_origins
 from dashboard_api.domain.origins import ConversationFlow, TaskOrigin, merged_origin
 
@@ -26,8 +28,9 @@ class SqlOriginStore:
             "created_at": flow.created_at,
         }
         try:
-            async with self._engine.begin() as connection:
+            async with write_transaction(self._engine) as connection:
                 await connection.execute(insert(conversation_flows).values(row))
+                await connection.commit()
         except IntegrityError:
             pass  # linked first by someone else: theirs holds
         stored = await self.flow(flow.flow_id)
@@ -50,7 +53,7 @@ class SqlOriginStore:
 
     async def put_origin(self, origin: TaskOrigin) -> TaskOrigin:
         for _ in range(3):  # a concurrent first insert wins; merge into it
-            async with self._engine.begin() as connection:
+            async with write_transaction(self._engine) as connection:
                 statement = select(task_origins).where(task_origins.c.task_id == origin.task_id)
                 row = (await connection.execute(statement)).mappings().first()
                 before = _origin(row) if row is not None else None
@@ -72,6 +75,7 @@ class SqlOriginStore:
                         )
                 except IntegrityError:
                     continue
+                await connection.commit()
             return merged
         raise RuntimeError(f"origin of task {origin.task_id} kept changing")
 
