@@ -115,9 +115,10 @@ class GrooteBridge:
             if output is not None:
                 with contextlib.suppress(NotFound):  # output of a task nobody registered
                     await self._settle(task_id, EngineReport(output=output), self._clock())
-        async with self._uow() as uow:
-            await uow.processed_events.add(entry.event_id, self._clock())
-            await uow.commit()
+        with contextlib.suppress(Conflict):  # marked meanwhile by another replica
+            async with self._uow() as uow:
+                await uow.processed_events.add(entry.event_id, self._clock())
+                await uow.commit()
 
     async def _webhook(self, entry: GrooteEntry, fields: dict[str, Any]) -> None:
         event_id = entry.webhook_event_id

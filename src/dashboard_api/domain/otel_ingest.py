@@ -220,9 +220,10 @@ class OtelIngest:
             "is_error": span.failed,
         }
         await self._bus.publish(task_channel(task_id), event)
-        async with self._uow() as uow:
-            await uow.processed_events.add(mark, self._clock())
-            await uow.commit()
+        with contextlib.suppress(Conflict):  # marked meanwhile by a concurrent export
+            async with self._uow() as uow:
+                await uow.processed_events.add(mark, self._clock())
+                await uow.commit()
 
 
 def _task_id(span: Span) -> str:
