@@ -41,7 +41,8 @@ class Server:
         self.output.seek(0)
         return self.output.read().decode(errors="replace")
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
+        # Generous: on a loaded 2-core machine (CI beside other work) start-up took 28 s.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -45,7 +45,7 @@ def server(e2e_database_url: str, private_redis: PrivateRedis) -> Iterator[Serve
         }
     )
     try:
-        running.wait_ready(timeout=90)  # a loaded CI machine starts it slowly
+        running.wait_ready()
         yield running
     finally:
         running.stop()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,16 +17,6 @@ from opentelemetry.trace import Status, StatusCode
 from tests.e2e.conftest import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-def server(e2e_database_url: str) -> Iterator[Server]:
-    running = Server({"DASHBOARD_DATABASE_URL": e2e_database_url})
-    try:
-        running.wait_ready(timeout=90)  # a loaded CI machine starts it slowly
-        yield running
-    finally:
-        running.stop()
 
 
 def run_agent(server: Server, task_id: str, *, fail: bool = False) -> None:
