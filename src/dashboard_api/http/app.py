@@ -84,7 +84,7 @@ def create_app(
             cache_entries=settings.analytics_cache_entries,
         )
         hub = build_hub(ready, tasks, settings)
-        ingestor = build_ingestor(ready, tasks)
+        ingestor = build_ingestor(ready, tasks, settings)
         runtime = Runtime(
             adapters=ready,
             tasks=tasks,

@@ -15,7 +15,7 @@ from dashboard_api.demo_engine import run_demo_engine
 from dashboard_api.domain.errors import NotFound
 from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.domain.realtime.hub import Hub
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
+from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
 from dashboard_api.domain.task_service import TaskService, status_event
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.settings import Settings
@@ -40,12 +40,24 @@ def build_hub(adapters: Adapters, tasks: TaskService, settings: Settings) -> Hub
     )
 
 
-def build_ingestor(adapters: Adapters, tasks: TaskService) -> Ingestor:
-    ingestor = Ingestor(adapters.ingest)
-    handler = lifecycle_handler(tasks)
-    for event_type in LIFECYCLE_TYPES:
-        ingestor.register(event_type, handler)
+def build_ingestor(adapters: Adapters, tasks: TaskService, settings: Settings) -> Ingestor:
+    ingestor = Ingestor(
+        adapters.ingest,
+        batch=settings.ingest_batch,
+        refusable=_unstorable,
+    )
+    ingestor.register_batch(
+        LIFECYCLE_TYPES, lifecycle_batch_handler(tasks), opening=("task.created",)
+    )
     return ingestor
+
+
+def _unstorable(error: Exception) -> bool:
+    """The database refused a value of the event itself (a data or constraint error that a
+    retry would meet again): that event is dead-lettered, not retried for ever."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    return isinstance(error, DataError | IntegrityError)
 
 
 async def forget_processed_events(tasks: TaskService, retention: timedelta) -> None:
