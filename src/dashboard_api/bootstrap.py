@@ -218,7 +218,6 @@ def _groote_events(
         dead_letter_stream=settings.groote_dead_letter_stream,
         handled_types=HANDLED_TYPES,
         start_id=settings.groote_start_id,
-        claim_idle_ms=settings.ingest_claim_idle_ms,
     )
 
 

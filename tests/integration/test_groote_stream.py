@@ -56,16 +56,13 @@ class Rig:
             wait_seconds=0.2,
         )
 
-    def ingestor(
-        self, consumer: str, *, claim_idle_ms: int = 30_000
-    ) -> tuple[Ingestor, GrooteStreamQueue]:
+    def ingestor(self, consumer: str) -> tuple[Ingestor, GrooteStreamQueue]:
         queue = GrooteStreamQueue(
             self.redis,
             stream=self.stream,
             group="dashboard-api",
             dead_letter_stream=self.dead,
             handled_types=HANDLED_TYPES,
-            claim_idle_ms=claim_idle_ms,
             consumer=consumer,
         )
         ingestor = Ingestor(queue, block_ms=50)
@@ -120,8 +117,9 @@ async def test_entries_a_crashed_consumer_held_are_applied_once_by_another(rig: 
         await rig.bridge.stream_handler()(delivery.payload)
     published = len(rig.world.bus.published)
     version = (await rig.world.tasks.get(TASK)).version
-    survivor = rig.ingestor("api-2", claim_idle_ms=0)
-    await survivor[0].process(await survivor[1].claim_stale(limit=100))
+    survivor = rig.ingestor("api-2")
+    assert await survivor[1].take_over() == 4  # the lease lapsed: the survivor takes them
+    await survivor[0].process(await survivor[1].pending(after="0-0", limit=100))
     assert len(rig.world.bus.published) == published
     assert (await rig.world.tasks.get(TASK)).version == version
     await rig.xadd(entries[4:])
