@@ -88,6 +88,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_ingest_per_minute: int = 6000
     # Open WebSockets per token (per address without tokens) on one process; 0: no cap.
     ws_max_connections_per_client: int = 100
+    # The groote-ai engine, met where it is (docs/engines.md): its event stream's name turns
+    # the adapter on; it is read through a consumer group of ours, never theirs.
+    groote_events: str | None = None
+    groote_group: str = "dashboard-api"
+    groote_start_id: str = "0"
+    groote_dead_letter_stream: str = "dashboard:groote:rejected"
+    groote_agent_type: str = "brain"
+    groote_wait_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +110,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         try:
             settings = msgspec.convert(raw, cls, strict=False)
             parse_tokens(settings.api_tokens)
+            if settings.groote_events and not settings.redis_url:
+                raise ValueError("DASHBOARD_GROOTE_EVENTS needs DASHBOARD_REDIS_URL")
         except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
         return settings
