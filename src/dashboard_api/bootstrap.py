@@ -138,6 +138,7 @@ async def build_adapters(settings: Settings) -> Adapters:
             settings.redis_url,
             history_length=settings.history_length,
             history_ttl_seconds=settings.history_ttl_seconds,
+            heartbeat_seconds=settings.redis_heartbeat_seconds,
         )
         bus = redis_bus
         # Its own client: XREADGROUP blocks a connection for seconds at a time.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Coroutine
 from typing import Any, cast
 
@@ -27,6 +28,8 @@ from dashboard_api.domain.realtime.protocol import (
 from dashboard_api.http.runtime import Runtime
 
 CLOSE_TIMEOUT_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 @websocket("/ws")
@@ -123,6 +126,11 @@ async def _read(
                 client.offer(reply_frame("unsubscribed", frame.channel))
             else:
                 assert frame.channel is not None
-                await hub.subscribe(client, frame.channel, frame.since)
+                await hub.subscribe(client, frame.channel, frame.since, frame.epoch)
         except FrameError as refused:
+            log.info("ws frame refused: %s: %s", refused.code.value, refused.message)
             client.offer(error_frame(refused.code, refused.message))
+        except Exception:
+            # A bug, not the client's fault: say so, log it, and keep the connection.
+            log.exception("ws frame could not be handled")
+            client.offer(error_frame(ErrorCode.INTERNAL_ERROR, "the frame could not be handled"))
