@@ -68,7 +68,7 @@ async def test_the_hub_resubscribes_after_redis_restarts(
         client = hub.connect(capacity=1000)
         await hub.subscribe(client, "tasks")
         await bus.publish("tasks", {"type": "task_status", "n": -1})
-        subscribed, last_seen = await collect(client, 2)
+        subscribed, _ = await collect(client, 2)
         private_redis.restart()
         for _ in range(200):
             if hub.bus_connected:
