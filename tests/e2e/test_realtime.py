@@ -139,13 +139,19 @@ async def test_a_reconnecting_client_receives_what_it_missed_under_load(
     assert ids == sorted(set(ids))
 
 
-async def test_a_slow_client_is_disconnected_and_the_others_go_on(
+async def dropped_slow_clients(server: Server) -> int:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        count: int = (await http.get("/api/status")).json()["realtime"]["dropped_slow_clients"]
+        return count
+
+
+async def test_a_slow_client_is_closed_with_1013_at_once_and_the_others_go_on(
     e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
 ) -> None:
     server = start_server(e2e_database_url, private_redis, ws_send_queue="50")
     try:
         channel = f"task:{uuid.uuid4().hex}"
-        # The slow client reads nothing, and its library and kernel buffer little.
+        # The slow client reads nothing for now, and its library and kernel buffer little.
         raw = socket_module.socket()
         raw.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
         raw.connect(("127.0.0.1", server.port))
@@ -154,49 +160,117 @@ async def test_a_slow_client_is_disconnected_and_the_others_go_on(
         async with connect(ws_url(server)) as fast:
             await slow.send(json.dumps({"type": "subscribe", "channel": channel}))
             await request(fast, type="subscribe", channel=channel)
-            received = 0
-            chunk = "x" * 8000
+            received, chunk = 0, "x" * 8000
             for n in range(1000):
                 await engine.output(channel.removeprefix("task:"), f"{n}:{chunk}")
                 if n % 20 == 19:
                     while received < n + 1:
-                        await receive(fast)
+                        assert int((await receive(fast))["output"].split(":")[0]) == received
                         received += 1
-            while received < 1000:
-                await receive(fast)
-                received += 1
-        async with httpx.AsyncClient(base_url=server.url) as http:
-            status = (await http.get("/api/status")).json()["realtime"]
-        assert status["dropped_slow_clients"] == 1
-        closed = await read_until_closed(slow)
-        assert closed.rcvd is not None
-        assert closed.rcvd.code == 1013  # "try again later": the client may come back
+                    if await dropped_slow_clients(server) == 1:
+                        break
+            assert await dropped_slow_clients(server) == 1
+            # It reads again at once: what the kernel held, then the close frame, in seconds.
+            started = asyncio.get_running_loop().time()
+            closed = await read_until_closed(slow)
+            assert asyncio.get_running_loop().time() - started < 2
+            assert closed.rcvd is not None
+            assert closed.rcvd.code == 1013  # "try again later": the client may come back
+            # The others go on.
+            await engine.output(channel.removeprefix("task:"), "after")
+            while (await receive(fast))["output"] != "after":
+                pass
     finally:
         server.stop()
 
 
-async def test_clients_keep_receiving_after_redis_restarts(
+def _tcp_states(port: int) -> dict[int, str]:
+    """State of each connection accepted on `port` (by remote port), from /proc/net/tcp."""
+    states: dict[int, str] = {}
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            local, remote, state = line.split()[1:4]
+            if int(local.split(":")[1], 16) == port:
+                states[int(remote.split(":")[1], 16)] = state
+    return states
+
+
+async def test_a_client_that_never_reads_is_aborted_when_the_close_frame_cannot_go_out(
+    e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
+) -> None:
+    server = start_server(
+        e2e_database_url, private_redis, ws_send_queue="50", ws_close_timeout_seconds="1"
+    )
+    task_id = uuid.uuid4().hex
+    stuck = socket_module.socket()
+    try:
+        stuck.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", server.port))
+        stuck.settimeout(5)
+        stuck.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += stuck.recv(1)
+        assert response.startswith(b"HTTP/1.1 101")
+        stuck.sendall(masked_text(json.dumps({"type": "subscribe", "channel": f"task:{task_id}"})))
+        local_port = stuck.getsockname()[1]
+        async with connect(ws_url(server)) as fast:
+            await request(fast, type="subscribe", channel=f"task:{task_id}")
+            for n in range(1000):
+                await engine.output(task_id, f"{n}:" + "x" * 8000)
+                await receive(fast)
+                if n % 20 == 19 and await dropped_slow_clients(server) == 1:
+                    break
+            assert await dropped_slow_clients(server) == 1
+            # The server's end is gone within the grace (1 s), not left open for the keepalive.
+            for _ in range(40):
+                if _tcp_states(server.port).get(local_port) is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert _tcp_states(server.port).get(local_port) is None
+            await request(fast, type="ping")
+    finally:
+        stuck.close()
+        server.stop()
+
+
+def masked_text(text: str) -> bytes:
+    """A client text frame (clients must mask), short enough for a one-byte length."""
+    payload, mask = text.encode(), b"\x01\x02\x03\x04"
+    assert len(payload) < 126
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_after_redis_restarts_empty_clients_are_told_and_keep_receiving(
     realtime_server: Server, engine: EnginePublisher, private_redis: PrivateRedis
 ) -> None:
     async with connect(ws_url(realtime_server)) as socket:
-        await request(socket, type="subscribe", channel="task:restart")
-        private_redis.restart()
-        # Publish until the hub is back on the new server; then nothing more may be lost.
-        first: dict[str, Any] | None = None
-        for n in range(100):
-            await engine.output("restart", str(n))
-            try:
-                first = json.loads(await asyncio.wait_for(socket.recv(), 0.2))
-                break
-            except TimeoutError:
-                continue
-        assert first is not None
-        after = int(first["output"])
-        for n in range(after + 1, after + 20):
-            await engine.output("restart", str(n))
-        outputs = [int((await receive(socket))["output"]) for _ in range(19)]
-        assert outputs[-1] == after + 19
-        assert outputs == sorted(set(outputs))
+        subscribed = await request(socket, type="subscribe", channel="task:restart")
+        assert subscribed["recovered"] is True
+        private_redis.restart()  # without persistence: history and its epoch are gone
+        for n in range(20):
+            await engine.output("restart", str(n))  # retried until the new Redis takes it
+        told = await receive(socket)
+        assert (told["type"], told["channel"], told["recovered"]) == (
+            "subscribed",
+            "task:restart",
+            False,
+        )
+        assert told["epoch"] != subscribed["epoch"]
+        # Everything published on the new Redis arrives, once, in order (history or live).
+        outputs = [int((await receive(socket))["output"]) for _ in range(20)]
+        assert outputs == list(range(20))
+        # A client resuming with the old epoch is told too.
+    async with connect(ws_url(realtime_server)) as socket:
+        resumed = await request(
+            socket, type="subscribe", channel="task:restart", since="1-0", epoch=subscribed["epoch"]
+        )
+        assert (resumed["recovered"], resumed["epoch"]) == (False, told["epoch"])
 
 
 async def test_two_replicas_deliver_every_event_to_every_client(
