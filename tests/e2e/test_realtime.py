@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from dashboard_api.adapters.redis.bus import RedisEventBus
 from dashboard_api.engine import EnginePublisher
 from tests.e2e.conftest import Server
 from tests.redis_support import PrivateRedis
@@ -346,3 +347,84 @@ async def test_a_stop_request_reaches_the_engine(
     commands = [command async for command in engine.stop_requests()]
     assert commands[-1]["type"] == "stop_requested"
     assert commands[-1]["task_id"] == task_id
+
+
+class RawClient:
+    """A bare WebSocket client (handshake, unmasked server frames): 600 of them cost the test
+    process little, so what is measured is the server's fan-out."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.frames: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+
+    @classmethod
+    async def open(cls, port: int) -> RawClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = await reader.readuntil(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101")
+        return cls(reader, writer)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.writer.write(masked_text(json.dumps(frame)))
+
+    async def read_until(self, count: int) -> None:
+        """Read text frames until `count` arrived or the server closed the connection."""
+        while len(self.frames) < count:
+            head = await self.reader.readexactly(2)
+            length = head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(length)
+            if head[0] & 0x0F == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big")
+                return
+            self.frames.append(json.loads(payload))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_burst_to_600_sockets_outlasting_the_heartbeat_loses_nothing_silently(
+    e2e_database_url: str, private_redis: PrivateRedis
+) -> None:
+    from tests.integration.test_hub_burst import publish_burst
+
+    events, heartbeat = 400, 0.1
+    server = start_server(e2e_database_url, private_redis, redis_heartbeat_seconds=str(heartbeat))
+    clients: list[RawClient] = []
+    try:
+        for _ in range(600):
+            client = await RawClient.open(server.port)
+            client.send({"type": "subscribe", "channel": "tasks"})
+            clients.append(client)
+        await asyncio.gather(*(client.read_until(1) for client in clients))
+        assert {client.frames[0]["type"] for client in clients} == {"subscribed"}
+        bus = RedisEventBus.from_url(private_redis.url)
+        started = asyncio.get_running_loop().time()
+        try:
+            await publish_burst(bus, "tasks", events)
+        finally:
+            await bus.close()
+        reading = asyncio.gather(*(client.read_until(events + 1) for client in clients))
+        await asyncio.wait_for(reading, 90)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed > 3 * heartbeat  # the fan-out did outlast the heartbeat
+        for client in clients:
+            if client.close_code is not None:
+                assert client.close_code == 1013  # told, never a silent gap
+                continue
+            # No reconnection notice, no gap, no duplicate, in order.
+            assert [frame["type"] for frame in client.frames].count("subscribed") == 1
+            assert [frame["n"] for frame in client.frames[1:]] == list(range(events))
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
