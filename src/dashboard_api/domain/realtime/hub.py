@@ -301,7 +301,7 @@ class Hub:
             return  # everyone left meanwhile
         if replay.epoch != state.epoch:
             # History was lost (Redis restarted empty): ids start over, nothing is a duplicate.
-            state.epoch, state.last = replay.epoch, None
+            state.epoch, state.last, state.baseline = replay.epoch, None, None
             state.floors.clear()
         if not replay.complete:
             log.warning("history of %s could not refill the gap: clients are told", state.name)
