@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import struct
 import sys
 import time
 from typing import Any
@@ -47,19 +49,46 @@ class Counter:
 
 
 class SoakClient(Client):
-    """The benchmark client, also noting the close code and when it came."""
+    """The benchmark client, answering the server's keepalive pings (a soak outlasts uvicorn's
+    20 s + 20 s ping timeout) and noting the close code and when it came."""
 
     def data_received(self, data: bytes) -> None:
+        if not self.upgraded:
+            super().data_received(data)  # the handshake, then frames as the parent reads them
+            return
+        self.buffer += data
         counter = self.recorder
-        closed_before = counter.closed
-        super().data_received(data)
-        if counter.closed != closed_before and isinstance(counter, Counter):
-            counter.close_at = time.monotonic()
-            # The close frame's payload starts with the code; the parser dropped it, so the
-            # code is read from the data that carried it.
-            at = data.rfind(b"\x88")
-            if at >= 0 and len(data) >= at + 4:
-                counter.close_code = int.from_bytes(data[at + 2 : at + 4], "big")
+        assert isinstance(counter, Counter)
+        while len(self.buffer) >= 2:
+            length, offset = self.buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(self.buffer) < 4:
+                    return
+                length, offset = struct.unpack("!H", self.buffer[2:4])[0], 4
+            elif length == 127:
+                if len(self.buffer) < 10:
+                    return
+                length, offset = struct.unpack("!Q", self.buffer[2:10])[0], 10
+            if len(self.buffer) < offset + length:
+                return
+            opcode = self.buffer[0] & 0x0F
+            payload = self.buffer[offset : offset + length]
+            self.buffer = self.buffer[offset + length :]
+            if opcode == 1 and not self.ready.done():
+                self.ready.set_result(None)
+            elif opcode == 1:
+                counter.frame(payload)
+            elif opcode == 9:
+                self.control(0xA, payload)  # pong
+            elif opcode == 8:
+                counter.closed += 1
+                counter.close_at = time.monotonic()
+                counter.close_code = int.from_bytes(payload[:2], "big") if payload else 1005
+
+    def control(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[n % 4] for n, byte in enumerate(payload))
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
 
 
 async def main(url: str, first: int, count: int, streams: int) -> None:
