@@ -119,7 +119,12 @@ async def build_adapters(settings: Settings) -> Adapters:
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
     compactor = RollupCompactor(engine, interval=settings.rollup_compact_seconds)
 
     async def database_check() -> None:
@@ -133,16 +138,22 @@ async def build_adapters(settings: Settings) -> Adapters:
     if settings.redis_url:
         from dashboard_api.adapters.redis.bus import RedisEventBus, resilient_client
         from dashboard_api.adapters.redis.ingest import RedisIngestQueue
+        from dashboard_api.domain.ingestion import BLOCK_MS
 
         redis_bus = RedisEventBus.from_url(
             settings.redis_url,
             history_length=settings.history_length,
             history_ttl_seconds=settings.history_ttl_seconds,
             heartbeat_seconds=settings.redis_heartbeat_seconds,
+            timeout=settings.redis_timeout_seconds,
         )
         bus = redis_bus
         # Its own client: XREADGROUP blocks a connection for seconds at a time.
-        ingest_redis = resilient_client(settings.redis_url)
+        ingest_redis = resilient_client(
+            settings.redis_url,
+            timeout=settings.redis_timeout_seconds,
+            blocking_seconds=BLOCK_MS / 1000,
+        )
         ingest = RedisIngestQueue(
             ingest_redis,
             stream=settings.ingest_stream,
@@ -199,7 +210,9 @@ def _sql_workspace(
         from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
 
         stream_queue = RedisStreamWorkQueue.from_url(
-            settings.redis_url, max_length=settings.work_queue_max_length
+            settings.redis_url,
+            max_length=settings.work_queue_max_length,
+            timeout=settings.redis_timeout_seconds,
         )
         closers.append(stream_queue.close)
         work_queue = stream_queue

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from dashboard_api.domain.access import parse_tokens
 
 PREFIX = "DASHBOARD_"
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -21,6 +22,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     workers: int = 1
     migrate_on_start: bool = True
     db_pool_size: int = 20
+    # Bounds on waiting for PostgreSQL and Redis, so a lost network is a 503 within seconds
+    # instead of a request that hangs (docs/design.md, "Errors").
+    db_connect_timeout_seconds: Seconds = 5.0
+    db_statement_timeout_seconds: Seconds = 10.0
+    redis_timeout_seconds: Seconds = 5.0
     agents: tuple[str, ...] = ()
     api_tokens: str = ""
     history_length: int = 1000
@@ -32,10 +38,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     analytics_cache_entries: int = 256
     history_ttl_seconds: float = 86_400
     # PING period of the live Redis connection; three unanswered in a row drop it.
-    redis_heartbeat_seconds: float = 5.0
+    redis_heartbeat_seconds: Seconds = 5.0
     # How long a dropped client's close frame may wait for its socket before the transport
     # is aborted.
-    ws_close_timeout_seconds: float = 2.0
+    ws_close_timeout_seconds: Seconds = 2.0
     ws_send_queue: int = 1000
     ws_max_frame_bytes: int = 16_384
     ws_max_subscriptions: int = 100

@@ -30,7 +30,7 @@ def start_server(database_url: str, redis: PrivateRedis, **settings: str) -> Ser
     env = {"DASHBOARD_DATABASE_URL": database_url, "DASHBOARD_REDIS_URL": redis.url}
     server = Server({**env, **{f"DASHBOARD_{key.upper()}": v for key, v in settings.items()}})
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=90)  # migrations and start-up on a loaded 2-core machine
     except Exception:
         server.stop()
         raise
@@ -240,11 +240,15 @@ async def test_a_client_that_never_reads_is_aborted_when_the_close_frame_cannot_
 
 
 def masked_text(text: str) -> bytes:
-    """A client text frame (clients must mask), short enough for a one-byte length."""
-    payload, mask = text.encode(), b"\x01\x02\x03\x04"
+    return masked_frame(0x1, text.encode())
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client frame (clients must mask), short enough for a one-byte length."""
+    mask = b"\x01\x02\x03\x04"
     assert len(payload) < 126
     masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
 
 
 async def test_after_redis_restarts_empty_clients_are_told_and_keep_receiving(
@@ -383,10 +387,14 @@ class RawClient:
             elif length == 127:
                 length = int.from_bytes(await self.reader.readexactly(8), "big")
             payload = await self.reader.readexactly(length)
-            if head[0] & 0x0F == 0x8:
+            opcode = head[0] & 0x0F
+            if opcode == 0x8:
                 self.close_code = int.from_bytes(payload[:2], "big")
                 return
-            self.frames.append(json.loads(payload))
+            if opcode == 0x9:  # uvicorn's keepalive: answer, or it closes us after 40 s
+                self.writer.write(masked_frame(0xA, payload))
+            elif opcode == 0x1:
+                self.frames.append(json.loads(payload))
 
     def close(self) -> None:
         self.writer.close()

@@ -1,7 +1,10 @@
 """The errors that mean "a backing service is unreachable or saturated", not "a bug".
 
 The HTTP layer answers them with 503 and `Retry-After` (a client may retry; a monitor sees
-an outage, not a defect), where any other unexpected error is a 500.
+an outage, not a defect), where any other unexpected error is a 500. An error counts as
+unavailability when it, or an error it wraps (SQLAlchemy's `orig`, a `__cause__`, the members
+of an exception group), is one of the kinds below: the same answer on the SQLAlchemy path
+and on the native asyncpg read path, wherever in a request it surfaces.
 """
 
 from __future__ import annotations
@@ -16,31 +19,67 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sqlalchemy.exc.TimeoutError,  # every pooled connection busy for `pool_timeout`
     sqlalchemy.exc.OperationalError,  # the driver lost or could not open a connection
     sqlalchemy.exc.InterfaceError,
-    asyncpg.PostgresConnectionError,  # on the native read path
+    asyncpg.PostgresConnectionError,  # class 08, e.g. ConnectionDoesNotExistError
     asyncpg.CannotConnectNowError,  # the server is starting or shutting down
+    asyncpg.AdminShutdownError,  # "terminating connection due to administrator command"
+    asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
-    redis.exceptions.ConnectionError,
+    asyncpg.QueryCanceledError,  # the statement timeout (DASHBOARD_DB_STATEMENT_TIMEOUT_SECONDS)
+    # asyncpg's own protocol state after a connection died mid-query (seen during a restart).
+    asyncpg.InternalClientError,
+    redis.exceptions.ConnectionError,  # also BusyLoadingError (a restart loading its data)
     redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a failover left us on a replica
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
     ConnectionError,  # refused, reset, aborted
-    TimeoutError,
+    TimeoutError,  # a connect or statement timeout on the client side
     socket.gaierror,  # a host name that does not resolve
 )
+
+# Connection exceptions (class 08), shutdown and start-up (57P01-57P03), statement timeout
+# (57014), too many connections and other exhausted resources (class 53).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
+_UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03"})
+_CHAIN_DEPTH = 6
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` means a backing service is unreachable, restarting or saturated."""
+    for seen in _chain(error):
+        if isinstance(seen, UNAVAILABLE_ERRORS):
+            return True
+        if isinstance(seen, BaseExceptionGroup) and all(
+            is_unavailable(member) for member in seen.exceptions
+        ):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "closed" in str(seen):
+            return True  # "cannot perform operation: connection is closed"
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str) and (
+            state in _UNAVAILABLE_SQLSTATES or state.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+        ):
+            return True
+    return False
 
 
 # What PostgreSQL says of text it cannot store (a NUL character, invalid in its UTF-8 text).
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable
 
-DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlalchemy.exc.DBAPIError, asyncpg.PostgresError)
-
 
 def is_unstorable_text(error: BaseException) -> bool:
     """Whether the database refused a value a client sent because of its characters: bad
     input (the transaction rolled back, nothing changed), not a defect."""
+    return any(getattr(seen, "sqlstate", None) in _UNSTORABLE_TEXT for seen in _chain(error))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error, SQLAlchemy's `orig`, the driver's cause: what each layer wrapped."""
+    chain: list[BaseException] = []
     seen: BaseException | None = error
-    for _ in range(5):  # the error, SQLAlchemy's `orig`, the driver's cause
-        if seen is None:
-            return False
-        if getattr(seen, "sqlstate", None) in _UNSTORABLE_TEXT:
-            return True
+    while seen is not None and len(chain) < _CHAIN_DEPTH and seen not in chain:
+        chain.append(seen)
         seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return chain

@@ -27,6 +27,7 @@ from dashboard_api.domain.conversations import (
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.handoff import HandoffRelay, OutboxEntry
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.limits import check_id
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import (
     ConversationStore,
@@ -111,6 +112,7 @@ class ConversationService:
         self._clock = clock
 
     async def start(self, new: NewConversation) -> Conversation:
+        check_id(new.conversation_id, "conversation_id")
         now = self._clock()
         conversation = Conversation(
             conversation_id=new.conversation_id or uuid7(),
@@ -178,6 +180,7 @@ class ConversationService:
         """Add a message. A user message also creates a queued task, linked both ways, and
         hands it to the engine; other roles may name the task that produced them."""
         content = _content(new.content)
+        check_id(new.message_id, "message_id")
         if new.role is MessageRole.USER and new.task_id is not None:
             raise InvalidInput("a user message creates its own task", field="task_id")
         now = self._clock()

@@ -30,3 +30,10 @@ class InvalidInput(DomainError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field=field)
         self.field = field
+
+
+class MalformedInput(InvalidInput):
+    """Input that is not even well-formed (a body that is not JSON, a cursor this API did not
+    issue): a 400, where a well-formed value that breaks a rule is a 422."""
+
+    code = "bad-request"  # the problem type of Litestar's own 400s

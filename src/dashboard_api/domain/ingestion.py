@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from dashboard_api.domain.errors import DomainError
+from dashboard_api.domain.errors import DomainError, InvalidInput
+from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.ports import IngestDelivery, IngestQueue
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,17 @@ class Envelope(msgspec.Struct, kw_only=True, frozen=True):
     event_id: str
 
 
+# How long one read waits for new entries (the Redis client's reply timeout allows for it).
+BLOCK_MS = 2000
+
+
 class Ingestor:
     def __init__(
         self,
         queue: IngestQueue,
         *,
         batch: int = 100,
-        block_ms: int = 2000,
+        block_ms: int = BLOCK_MS,
         claim_every_seconds: float = 30.0,
     ) -> None:
         self._queue = queue
@@ -86,8 +91,8 @@ class Ingestor:
     async def _apply(self, delivery: IngestDelivery) -> str | None:
         """None when applied; the reason when refused. Other errors propagate (retry later)."""
         try:
-            envelope = msgspec.json.decode(delivery.payload, type=Envelope)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            envelope = decode_json(delivery.payload, field="event", type=Envelope)
+        except InvalidInput as exc:
             return f"not an event: {exc}"
         handler = self._handlers.get(envelope.type)
         if handler is None:

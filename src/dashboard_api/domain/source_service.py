@@ -11,6 +11,7 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.handoff import HandoffRelay, OutboxEntry
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.limits import check_id
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import OAuthStatusStore, SourceStore, UnitOfWorkFactory
 from dashboard_api.domain.sources import (
@@ -71,6 +72,7 @@ class SourceService:
         self._clock = clock
 
     async def add(self, new: NewSource) -> DataSource:
+        check_id(new.source_id, "source_id")
         source = DataSource(
             source_id=new.source_id or uuid7(),
             kind=new.kind,

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
 
@@ -16,10 +16,13 @@ from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.ingestion import IngestHandler
+from dashboard_api.domain.json_input import decode_json
+from dashboard_api.domain.limits import Id, Label, Name
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
 from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.times import optional_utc
 
-Id = Annotated[str, Meta(min_length=1, max_length=128)]
+EventId = Label  # an idempotency key, never part of a path
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 Text = Annotated[str, Meta(max_length=1_000_000)]
 
@@ -40,17 +43,17 @@ MAX_COST_USD = Decimal("1000000")
 
 
 class TaskLifecycleEvent(msgspec.Struct, kw_only=True, frozen=True):
-    event_id: Id
+    event_id: EventId
     type: Literal["task.created", "task.started", "task.completed", "task.failed", "task.cancelled"]
     task_id: Id
     occurred_at: datetime | None = None
-    agent_type: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    agent_type: Name | None = None
     input_message: Text = ""
-    source: Annotated[str, Meta(min_length=1, max_length=32)] = "api"
-    assigned_agent: Id | None = None
-    session_id: Id | None = None
+    source: Name = "api"
+    assigned_agent: Label | None = None
+    session_id: Label | None = None
     conversation_id: Id | None = None
-    model: Id | None = None
+    model: Label | None = None
     output: Text | None = None
     error: Text | None = None
     cost_usd: Decimal | None = None
@@ -58,12 +61,6 @@ class TaskLifecycleEvent(msgspec.Struct, kw_only=True, frozen=True):
     output_tokens: Tokens | None = None
     cache_read_tokens: Tokens | None = None
     cache_write_tokens: Tokens | None = None
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 _T = TypeVar("_T")
@@ -87,12 +84,12 @@ def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
             session_id=event.session_id,
             conversation_id=event.conversation_id,
             model=event.model,
-            created_at=_utc(event.occurred_at),
+            created_at=optional_utc(event.occurred_at, "occurred_at"),
         )
     if event.cost_usd is not None and not (0 <= event.cost_usd <= MAX_COST_USD):
         raise InvalidInput(f"cost_usd must be between 0 and {MAX_COST_USD}", field="cost_usd")
     status = _STATUS_OF[event.type]
-    moment = _utc(event.occurred_at)
+    moment = optional_utc(event.occurred_at, "occurred_at")
     return event.task_id, TaskPatch(
         status=status,
         assigned_agent=_or_unset(event.assigned_agent),
@@ -113,7 +110,7 @@ def lifecycle_handler(tasks: TaskService) -> IngestHandler:
     """The ingest handler for every task lifecycle type (register it under each)."""
 
     async def handle(payload: bytes) -> None:
-        event = msgspec.json.decode(payload, type=TaskLifecycleEvent)
+        event = decode_json(payload, field="event", type=TaskLifecycleEvent)
         await tasks.ingest(event.event_id, change_of(event))
 
     return handle

@@ -12,6 +12,7 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversations import record_task_in_conversation
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.limits import check_id
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
@@ -177,6 +178,8 @@ class TaskService:
     def _new_task(self, new: NewTask) -> Task:
         if new.status not in _NEW_TASK_STATUSES:
             raise InvalidInput("a new task is queued or running", field="status")
+        check_id(new.task_id, "task_id")
+        check_id(new.conversation_id, "conversation_id")
         now = self._clock()
         created_at = new.created_at or now
         if created_at > now:

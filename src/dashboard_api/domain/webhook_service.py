@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -17,6 +17,8 @@ import msgspec
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.json_input import decode_json
+from dashboard_api.domain.limits import Id, Label, Name, check_id
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import (
     EventBus,
@@ -26,6 +28,7 @@ from dashboard_api.domain.ports import (
     WebhookRollupStore,
 )
 from dashboard_api.domain.task_service import _iso
+from dashboard_api.domain.times import to_utc
 from dashboard_api.domain.webhook_stats import WebhookStats, fold_stats
 from dashboard_api.domain.webhooks import (
     MAX_PAYLOAD_BYTES,
@@ -45,15 +48,16 @@ _log = logging.getLogger(__name__)
 
 
 class NewWebhookEvent(msgspec.Struct, kw_only=True, frozen=True):
-    webhook_id: str
-    provider: str
-    event_type: str
+    # The constraints apply where an event is decoded from an ingestion stream entry.
+    webhook_id: Id
+    provider: Name
+    event_type: Label
     status: WebhookStatus = WebhookStatus.RECEIVED
-    event_id: str | None = None
+    event_id: Id | None = None
     created_at: datetime | None = None
     http_status: int | None = None
     latency_ms: int | None = None
-    task_id: str | None = None
+    task_id: Id | None = None
     error: str | None = None
     payload: dict[str, Any] | None = None
 
@@ -79,9 +83,6 @@ class StatsReport(msgspec.Struct, kw_only=True, frozen=True):
     items: list[WebhookStats]
 
 
-_ID_FIELDS = ("webhook_id", "provider", "event_type", "event_id", "task_id")
-
-
 def webhook_event_from(raw: Mapping[str, Any]) -> NewWebhookEvent:
     """A webhook event from a durable ingestion stream entry (already JSON-decoded), checked
     as strictly as `POST /api/webhooks/events` checks it; InvalidInput names the bad field."""
@@ -89,16 +90,12 @@ def webhook_event_from(raw: Mapping[str, Any]) -> NewWebhookEvent:
         new = msgspec.convert(dict(raw), NewWebhookEvent, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidInput(str(exc), field=_field_of(exc)) from exc
-    for name in _ID_FIELDS:
-        value = getattr(new, name)
-        if value is not None and not 0 < len(value) <= 128:
-            raise InvalidInput(f"{name} must have 1 to 128 characters", field=name)
     if new.payload is not None and len(msgspec.json.encode(new.payload)) > MAX_PAYLOAD_BYTES:
         raise InvalidInput(f"payload is larger than {MAX_PAYLOAD_BYTES} bytes", field="payload")
     if new.latency_ms is not None and new.latency_ms < 0:
         raise InvalidInput("latency_ms is negative", field="latency_ms")
-    if new.created_at is not None and new.created_at.tzinfo is None:
-        new = msgspec.structs.replace(new, created_at=new.created_at.replace(tzinfo=UTC))
+    if new.created_at is not None:
+        new = msgspec.structs.replace(new, created_at=to_utc(new.created_at, "created_at"))
     return new
 
 
@@ -146,6 +143,8 @@ class WebhookService:
         """Record an event, idempotent by `event_id`: a repeat changes nothing, a later final
         status of a `received` event moves it on. Returns the stored event and whether it changed.
         """
+        check_id(new.event_id, "event_id")
+        check_id(new.webhook_id, "webhook_id")
         now = self._clock()
         created_at = new.created_at or now
         if created_at > now + timedelta(minutes=5):
@@ -295,7 +294,7 @@ def webhook_ingest_handler(webhooks: WebhookService) -> Callable[[bytes], Awaita
     `POST /api/webhooks/events` plus `type` and `event_id`, recorded idempotently by event id."""
 
     async def handle(payload: bytes) -> None:
-        raw = msgspec.json.decode(payload)
+        raw = decode_json(payload, field="event")
         if not isinstance(raw, dict):
             raise InvalidInput("a webhook event is a JSON object", field="event")
         raw.pop("type", None)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.times import EARLIEST
 
 # Latency histogram: upper bounds in milliseconds; the last bucket is open-ended.
 LATENCY_BOUNDS_MS: tuple[int, ...] = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
@@ -171,12 +172,9 @@ def check_status_change(before: WebhookEvent, after: WebhookEvent) -> None:
     )
 
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-
-
 def rollup_ranges(start: datetime | None, end: datetime) -> list[TimeRange]:
     """Cover [start, end) (whole hours) with as many whole days and as few hours as possible."""
-    start = EARLIEST if start is None else start
+    start = EARLIEST if start is None else start  # the earliest time any event can carry
     first_day = day_of(start) if start == day_of(start) else day_of(start) + timedelta(days=1)
     last_day = day_of(end)
     if first_day >= last_day:

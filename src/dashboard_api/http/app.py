@@ -35,6 +35,7 @@ from dashboard_api.http.observability import (
     configure_logging,
 )
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
@@ -137,6 +138,7 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,
     )

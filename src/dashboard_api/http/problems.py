@@ -18,12 +18,14 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from dashboard_api.adapters.unavailable import (
-    DATABASE_ERRORS,
-    UNAVAILABLE_ERRORS,
-    is_unstorable_text,
+from dashboard_api.adapters.unavailable import is_unavailable, is_unstorable_text
+from dashboard_api.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    MalformedInput,
+    NotFound,
 )
-from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -31,7 +33,9 @@ TYPE_BASE = "https://dashboard-api.dev/problems/"
 
 _log = structlog.get_logger("dashboard_api.http")
 
+# First match wins: MalformedInput is an InvalidInput that is a 400, not a 422.
 _DOMAIN_STATUS: dict[type[DomainError], int] = {
+    MalformedInput: HTTP_400_BAD_REQUEST,
     NotFound: HTTP_404_NOT_FOUND,
     Conflict: HTTP_409_CONFLICT,
     InvalidInput: HTTP_422_UNPROCESSABLE_ENTITY,
@@ -79,7 +83,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
         (code for kind, code in _DOMAIN_STATUS.items() if isinstance(exc, kind)),
         HTTP_400_BAD_REQUEST,
     )
-    title = {404: "Not found", 409: "Conflict"}.get(status, "Invalid input")
+    title = {400: "Bad request", 404: "Not found", 409: "Conflict"}.get(status, "Invalid input")
     return problem(
         request, status=status, type_=exc.code, title=title, detail=exc.message, extra=exc.context
     )
@@ -113,7 +117,19 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    # A bug of ours, never the client's input; logged with the stack, answered without it.
+    # Whatever the exception's own class, what it wraps decides: a lost database or Redis is
+    # a 503 (wrapped or not, on the SQLAlchemy or the native path), text PostgreSQL cannot
+    # store is the client's 422; anything else is a bug of ours, logged with the stack.
+    if is_unavailable(exc):
+        return _unavailable(request, exc)
+    if is_unstorable_text(exc):
+        return problem(
+            request,
+            status=HTTP_422_UNPROCESSABLE_ENTITY,
+            type_="invalid-input",
+            title="Invalid input",
+            detail="text contains a character that cannot be stored (NUL)",
+        )
     _log.exception("unhandled error", path=request.url.path, error=type(exc).__name__)
     return problem(
         request,
@@ -134,18 +150,6 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[di
         detail="a backing service (database or event bus) is unreachable or busy; retry shortly",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
-
-
-def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if is_unstorable_text(exc):
-        return problem(
-            request,
-            status=HTTP_422_UNPROCESSABLE_ENTITY,
-            type_="invalid-input",
-            title="Invalid input",
-            detail="text contains a character that cannot be stored (NUL)",
-        )
-    return _unexpected(request, exc)
 
 
 def _field_error(error: Any) -> dict[str, Any]:
@@ -171,7 +175,5 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
-    **dict.fromkeys(DATABASE_ERRORS, _database_error),
-    **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     Exception: _unexpected,
 }

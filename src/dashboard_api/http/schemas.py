@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -10,24 +10,17 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import Id, Label, Name
 from dashboard_api.domain.task_service import NewTask, TaskPatch
 from dashboard_api.domain.tasks import AgentActivity, Task, TaskCounts, TaskStatus
+from dashboard_api.domain.times import optional_utc, to_utc
 
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
-TaskId = Annotated[str, Meta(min_length=1, max_length=128, pattern=IDENTIFIER)]
-Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=IDENTIFIER)]
-Label = Annotated[str, Meta(min_length=1, max_length=128)]
+# Ids, names and labels: sizes and patterns from domain/limits.py, which the tables use too.
+TaskId = Id
 LongText = Annotated[str, Meta(max_length=1_000_000)]
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 
 MAX_COST_USD = Decimal("1000000")
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Times without a zone are read as UTC; every time leaves the API in UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def check_cost(cost: Decimal | UnsetType) -> Decimal | UnsetType:
@@ -46,7 +39,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     source: Name = "api"
     assigned_agent: Label | None = None
     session_id: Label | None = None
-    conversation_id: Label | None = None
+    conversation_id: TaskId | None = None
     model: Label | None = None
     created_at: datetime | None = None
 
@@ -61,7 +54,7 @@ class TaskCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             session_id=self.session_id,
             conversation_id=self.conversation_id,
             model=self.model,
-            created_at=as_utc(self.created_at) if self.created_at else None,
+            created_at=optional_utc(self.created_at, "created_at"),
         )
 
 
@@ -93,8 +86,10 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
-            started_at=UNSET if self.started_at is UNSET else as_utc(self.started_at),
-            completed_at=UNSET if self.completed_at is UNSET else as_utc(self.completed_at),
+            started_at=UNSET if self.started_at is UNSET else to_utc(self.started_at, "started_at"),
+            completed_at=(
+                UNSET if self.completed_at is UNSET else to_utc(self.completed_at, "completed_at")
+            ),
         )
 
 

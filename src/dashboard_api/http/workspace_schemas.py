@@ -15,6 +15,7 @@ from dashboard_api.domain.conversation_service import (
 )
 from dashboard_api.domain.conversations import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, MessageRole
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import Label, Name
 from dashboard_api.domain.source_service import NewSource, SyncReport
 from dashboard_api.domain.sources import (
     DataSource,
@@ -23,9 +24,10 @@ from dashboard_api.domain.sources import (
     SyncJob,
     SyncStatus,
 )
+from dashboard_api.domain.times import optional_utc
 from dashboard_api.domain.webhook_service import NewWebhookEvent
 from dashboard_api.domain.webhooks import MAX_PAYLOAD_BYTES, WebhookEvent, WebhookStatus
-from dashboard_api.http.schemas import Label, Name, TaskId, as_utc
+from dashboard_api.http.schemas import TaskId
 
 Title = Annotated[str, Meta(max_length=MAX_TITLE_CHARS)]
 Content = Annotated[str, Meta(min_length=1, max_length=MAX_MESSAGE_CHARS)]
@@ -90,7 +92,7 @@ class WebhookEventCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
             event_type=self.event_type,
             status=self.status,
             event_id=self.event_id,
-            created_at=as_utc(self.created_at) if self.created_at else None,
+            created_at=optional_utc(self.created_at, "created_at"),
             http_status=self.http_status,
             latency_ms=self.latency_ms,
             task_id=self.task_id,
@@ -182,8 +184,8 @@ class OAuthInstallationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=
             connected=self.connected,
             scopes=tuple(dict.fromkeys(self.scopes)),
             account=self.account,
-            installed_at=as_utc(self.installed_at) if self.installed_at else None,
-            token_expires_at=as_utc(self.token_expires_at) if self.token_expires_at else None,
+            installed_at=optional_utc(self.installed_at, "installed_at"),
+            token_expires_at=optional_utc(self.token_expires_at, "token_expires_at"),
             updated_at=now,
         )
 

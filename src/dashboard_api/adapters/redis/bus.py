@@ -93,17 +93,21 @@ return {epoch, complete, entries}
 """
 
 
-def resilient_client(url: str) -> Redis:
+def resilient_client(url: str, *, timeout: float = 5.0, blocking_seconds: float = 0.0) -> Redis:
     """A client whose commands survive a Redis restart: a pooled connection that died with the
-    old server is replaced and the command retried, instead of failing the caller once."""
+    old server is replaced and the command retried, instead of failing the caller once.
+
+    `timeout` bounds connecting, each reply and the wait for a pooled connection, so a lost
+    network fails a command (a 503) instead of hanging it; `blocking_seconds` is added to the
+    reply timeout of a client whose commands block on purpose (XREADGROUP BLOCK)."""
     # A blocking pool makes a burst of callers wait for a connection; the default pool raises
     # "Too many connections" instead, which would fail requests under load.
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=64,
-        timeout=10,
-        socket_connect_timeout=5,
-        socket_timeout=10,
+        timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout + blocking_seconds,
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
@@ -144,9 +148,10 @@ class RedisEventBus:
         history_length: int = 1000,
         history_ttl_seconds: float = 86_400,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        timeout: float = 5.0,
     ) -> RedisEventBus:
         return cls(
-            resilient_client(url),
+            resilient_client(url, timeout=timeout),
             url=url,
             history_length=history_length,
             history_ttl_seconds=history_ttl_seconds,

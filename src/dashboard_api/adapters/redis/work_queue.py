@@ -18,8 +18,12 @@ class RedisStreamWorkQueue:
         self._max_length = max_length
 
     @classmethod
-    def from_url(cls, url: str, *, max_length: int = 100_000) -> RedisStreamWorkQueue:
-        return cls(Redis.from_url(url), max_length=max_length)
+    def from_url(
+        cls, url: str, *, max_length: int = 100_000, timeout: float = 5.0
+    ) -> RedisStreamWorkQueue:
+        from dashboard_api.adapters.redis.bus import resilient_client
+
+        return cls(resilient_client(url, timeout=timeout), max_length=max_length)
 
     async def push(self, queue: str, entry_id: str, payload: Mapping[str, Any]) -> None:
         fields: dict[Any, Any] = {

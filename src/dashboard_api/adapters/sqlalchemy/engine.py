@@ -47,8 +47,16 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             lock.release()
 
 
-def create_engine(url: str, *, pool_size: int = 20, null_pool: bool = False) -> AsyncEngine:
-    """An async engine for `url`. SQLite gets WAL and write transactions that lock up front."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    null_pool: bool = False,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+) -> AsyncEngine:
+    """An async engine for `url`. SQLite gets WAL and write transactions that lock up front;
+    PostgreSQL (asyncpg) gets the connect and statement timeouts given (None: unbounded)."""
     options: dict[str, Any] = {}
     if null_pool:
         options["poolclass"] = NullPool
@@ -60,10 +68,31 @@ def create_engine(url: str, *, pool_size: int = 20, null_pool: bool = False) -> 
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800)
     if is_sqlite(url):
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    elif "+asyncpg" in url:
+        options["connect_args"] = _asyncpg_timeouts(connect_timeout, statement_timeout)
     engine = create_async_engine(url, **options)
     if is_sqlite(url):
         _configure_sqlite(engine)
     return engine
+
+
+def _asyncpg_timeouts(connect: float | None, statement: float | None) -> dict[str, Any]:
+    """Without these a lost network hangs a request: asyncpg waits on a silent socket forever.
+
+    The server cancels a statement after `statement` seconds (the connection stays usable:
+    QueryCanceledError, a 503); the client gives up a little later (`command_timeout`) when
+    the server does not answer at all, and the connection is then discarded."""
+    args: dict[str, Any] = {}
+    if connect is not None:
+        args["timeout"] = connect
+    if statement is not None:
+        args["server_settings"] = {"statement_timeout": str(int(statement * 1000))}
+        args["command_timeout"] = statement + CLIENT_TIMEOUT_MARGIN_SECONDS
+    return args
+
+
+# The server's statement timeout fires first; the client's only when the server is silent.
+CLIENT_TIMEOUT_MARGIN_SECONDS = 2.0
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -17,6 +17,17 @@ from sqlalchemy import (
     Text,
 )
 
+from dashboard_api.domain.limits import (
+    ENDPOINT_CHARS,
+    EXTERNAL_REF_CHARS,
+    ID_CHARS,
+    KIND_CHARS,
+    LABEL_CHARS,
+    NAME_CHARS,
+    PRICE_VERSION_CHARS,
+    STATUS_CHARS,
+    TITLE_CHARS,
+)
 from dashboard_api.domain.rollups import DURATION_BOUNDS_SECONDS
 
 # Stable constraint names, so migrations can refer to them on every backend.
@@ -33,20 +44,20 @@ metadata = MetaData(
 tasks = Table(
     "tasks",
     metadata,
-    Column("task_id", String(128), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("agent_type", String(64), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("assigned_agent", String(128)),
-    Column("session_id", String(128)),
-    Column("conversation_id", String(128)),
+    Column("task_id", String(ID_CHARS), primary_key=True),
+    Column("status", String(STATUS_CHARS), nullable=False),
+    Column("agent_type", String(NAME_CHARS), nullable=False),
+    Column("source", String(NAME_CHARS), nullable=False),
+    Column("assigned_agent", String(LABEL_CHARS)),
+    Column("session_id", String(LABEL_CHARS)),
+    Column("conversation_id", String(ID_CHARS)),
     Column("input_message", Text, nullable=False),
     Column("output", Text),
     Column("error", Text),
-    Column("model", String(128)),
+    Column("model", String(LABEL_CHARS)),
     # Money as integer micro-dollars: exact sums on every backend, no float or Decimal drift.
     Column("cost_micros", BigInteger, nullable=False),
-    Column("price_version", String(64)),
+    Column("price_version", String(PRICE_VERSION_CHARS)),
     Column("input_tokens", BigInteger, nullable=False),
     Column("output_tokens", BigInteger, nullable=False),
     Column("cache_read_tokens", BigInteger, nullable=False),
@@ -100,9 +111,9 @@ def _rollup_table(name: str, time_column: str, *, by_status: bool = True) -> Tab
         name,
         metadata,
         Column(time_column, DateTimeUTC(timezone=True), primary_key=True),
-        Column("agent_type", String(64), primary_key=True),
-        Column("model", String(128), primary_key=True),  # "" for tasks without a model
-        *([Column("status", String(16), primary_key=True)] if by_status else []),
+        Column("agent_type", String(NAME_CHARS), primary_key=True),
+        Column("model", String(LABEL_CHARS), primary_key=True),  # "" for tasks without a model
+        *([Column("status", String(STATUS_CHARS), primary_key=True)] if by_status else []),
         *rollup_figure_columns(),
     )
 
@@ -122,9 +133,9 @@ rollup_deltas = Table(
     Column("delta_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("hour", DateTimeUTC(timezone=True), nullable=False),
     Column("day", DateTimeUTC(timezone=True), nullable=False),
-    Column("agent_type", String(64), nullable=False),
-    Column("model", String(128), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("agent_type", String(NAME_CHARS), nullable=False),
+    Column("model", String(LABEL_CHARS), nullable=False),
+    Column("status", String(STATUS_CHARS), nullable=False),
     *rollup_figure_columns(),
 )
 
@@ -143,10 +154,10 @@ rollup_state = Table(
 conversations = Table(
     "conversations",
     metadata,
-    Column("conversation_id", String(128), primary_key=True),
-    Column("title", String(200), nullable=False),
-    Column("agent_type", String(64), nullable=False),
-    Column("user_id", String(128)),
+    Column("conversation_id", String(ID_CHARS), primary_key=True),
+    Column("title", String(TITLE_CHARS), nullable=False),
+    Column("agent_type", String(NAME_CHARS), nullable=False),
+    Column("user_id", String(LABEL_CHARS)),
     Column("archived", Boolean, nullable=False),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
@@ -165,16 +176,16 @@ conversations = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("message_id", String(128), primary_key=True),
+    Column("message_id", String(ID_CHARS), primary_key=True),
     Column(
         "conversation_id",
-        String(128),
+        String(ID_CHARS),
         ForeignKey("conversations.conversation_id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("role", String(16), nullable=False),
+    Column("role", String(STATUS_CHARS), nullable=False),
     Column("content", Text, nullable=False),
-    Column("task_id", String(128)),
+    Column("task_id", String(ID_CHARS)),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Index("ix_messages_conversation_id", "conversation_id", "created_at", "message_id"),
 )
@@ -182,8 +193,8 @@ messages = Table(
 handoff_outbox = Table(
     "handoff_outbox",
     metadata,
-    Column("entry_id", String(128), primary_key=True),
-    Column("queue", String(128), nullable=False),
+    Column("entry_id", String(ID_CHARS), primary_key=True),
+    Column("queue", String(LABEL_CHARS), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Index("ix_handoff_outbox_created_at", "created_at", "entry_id"),
@@ -192,14 +203,14 @@ handoff_outbox = Table(
 webhook_events = Table(
     "webhook_events",
     metadata,
-    Column("event_id", String(128), primary_key=True),
-    Column("webhook_id", String(128), nullable=False),
-    Column("provider", String(64), nullable=False),
-    Column("event_type", String(128), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("event_id", String(ID_CHARS), primary_key=True),
+    Column("webhook_id", String(ID_CHARS), nullable=False),
+    Column("provider", String(NAME_CHARS), nullable=False),
+    Column("event_type", String(LABEL_CHARS), nullable=False),
+    Column("status", String(STATUS_CHARS), nullable=False),
     Column("http_status", Integer),
     Column("latency_ms", BigInteger),
-    Column("task_id", String(128)),
+    Column("task_id", String(ID_CHARS)),
     Column("error", Text),
     Column("payload", Text),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
@@ -216,9 +227,9 @@ webhook_rollups = Table(
     metadata,
     Column("span", String(8), nullable=False),
     Column("bucket_start", DateTimeUTC(timezone=True), nullable=False),
-    Column("webhook_id", String(128), nullable=False),
-    Column("provider", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("webhook_id", String(ID_CHARS), nullable=False),
+    Column("provider", String(NAME_CHARS), nullable=False),
+    Column("status", String(STATUS_CHARS), nullable=False),
     Column("shard", Integer, nullable=False),
     Column("events", BigInteger, nullable=False),
     Column("last_received_at", DateTimeUTC(timezone=True)),
@@ -230,10 +241,10 @@ webhook_rollups = Table(
 webhook_configs = Table(
     "webhook_configs",
     metadata,
-    Column("webhook_id", String(128), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("provider", String(64), nullable=False),
-    Column("endpoint", String(512), nullable=False),
+    Column("webhook_id", String(ID_CHARS), primary_key=True),
+    Column("name", String(TITLE_CHARS), nullable=False),
+    Column("provider", String(NAME_CHARS), nullable=False),
+    Column("endpoint", String(ENDPOINT_CHARS), nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("has_secret", Boolean, nullable=False),
 )
@@ -241,14 +252,14 @@ webhook_configs = Table(
 data_sources = Table(
     "data_sources",
     metadata,
-    Column("source_id", String(128), primary_key=True),
-    Column("kind", String(32), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("external_ref", String(300), nullable=False),
+    Column("source_id", String(ID_CHARS), primary_key=True),
+    Column("kind", String(KIND_CHARS), nullable=False),
+    Column("name", String(TITLE_CHARS), nullable=False),
+    Column("external_ref", String(EXTERNAL_REF_CHARS), nullable=False),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("sync_job_id", String(128)),
-    Column("sync_status", String(16)),
+    Column("sync_job_id", String(ID_CHARS)),
+    Column("sync_status", String(STATUS_CHARS)),
     Column("sync_requested_at", DateTimeUTC(timezone=True)),
     Column("sync_started_at", DateTimeUTC(timezone=True)),
     Column("sync_finished_at", DateTimeUTC(timezone=True)),
@@ -260,10 +271,10 @@ data_sources = Table(
 oauth_installations = Table(
     "oauth_installations",
     metadata,
-    Column("platform", String(64), primary_key=True),
+    Column("platform", String(NAME_CHARS), primary_key=True),
     Column("connected", Boolean, nullable=False),
     Column("scopes", Text, nullable=False),  # space-separated, as OAuth writes scopes
-    Column("account", String(200)),
+    Column("account", String(TITLE_CHARS)),
     Column("installed_at", DateTimeUTC(timezone=True)),
     Column("token_expires_at", DateTimeUTC(timezone=True)),
     Column("updated_at", DateTimeUTC(timezone=True)),
@@ -273,7 +284,7 @@ oauth_installations = Table(
 processed_events = Table(
     "processed_events",
     metadata,
-    Column("event_id", String(128), primary_key=True),
+    Column("event_id", String(ID_CHARS), primary_key=True),
     Column("processed_at", DateTimeUTC(timezone=True), nullable=False),
 )
 # Retention deletes the oldest marks; without this index each pass would scan them all.

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
 from dashboard_api.domain.realtime.event_ids import is_event_id
 
 # task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
@@ -57,11 +58,8 @@ def parse_frame(text: str) -> ClientFrame:
         frame = _decoder.decode(text)
     except msgspec.ValidationError as exc:
         raise FrameError(ErrorCode.INVALID_FRAME, f"invalid frame: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise FrameError(ErrorCode.INVALID_JSON, f"a frame is one JSON object: {exc}") from exc
-    except RecursionError as exc:
-        # msgspec refuses nesting deeper than the interpreter's limit, even in ignored fields.
-        raise FrameError(ErrorCode.INVALID_JSON, "JSON nested too deeply") from exc
+    except JSON_DECODE_FAILURES as exc:  # RecursionError too: a frame nested too deeply
+        raise FrameError(ErrorCode.INVALID_JSON, "a frame is one JSON object") from exc
     if frame.type not in _KNOWN_TYPES:
         raise FrameError(
             ErrorCode.UNKNOWN_TYPE,
@@ -118,6 +116,6 @@ def is_event_object(message: bytes) -> bool:
     """A raw publish is forwarded only when it is a JSON object with a string `type`."""
     try:
         decoded = msgspec.json.decode(message)
-    except msgspec.DecodeError:
+    except JSON_DECODE_FAILURES:
         return False
     return isinstance(decoded, dict) and isinstance(decoded.get("type"), str) and bool(decoded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
@@ -22,7 +22,7 @@ from dashboard_api.domain.analytics_service import (
 )
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
-from dashboard_api.http.schemas import as_utc
+from dashboard_api.domain.times import parse_time
 
 # Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
 # query parameter the client sent ("from" is a keyword in Python).
@@ -34,21 +34,8 @@ To = Annotated[
 ]
 
 
-# Far enough for any real window, and far from datetime's limits (hour and day arithmetic).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
 def _moment(value: str | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = as_utc(datetime.fromisoformat(value))
-    except (ValueError, OverflowError) as exc:
-        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
-    if not EARLIEST <= moment < LATEST:
-        raise InvalidInput(f"{field} must fall between 1970 and 9000", field=field)
-    return moment
+    return None if value is None else parse_time(value, field)
 
 
 AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]

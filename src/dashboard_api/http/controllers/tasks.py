@@ -10,17 +10,16 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
+from dashboard_api.domain.times import time_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.schemas import (
     StopAccepted,
     TaskCreate,
     TaskDetail,
     TaskUpdate,
-    as_utc,
 )
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
@@ -47,10 +46,9 @@ class TaskController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> Page[TaskSummary]:
-        after = as_utc(created_after) if created_after else None
-        before = as_utc(created_before) if created_before else None
-        if after and before and after >= before:
-            raise InvalidInput("created_after must be before created_before", field="created_after")
+        after, before = time_window(
+            created_after, created_before, ("created_after", "created_before")
+        )
         query = TaskQuery(
             statuses=tuple(dict.fromkeys(status or ())),
             agent_type=agent_type,

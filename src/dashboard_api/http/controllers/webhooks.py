@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.domain.webhook_service import (
     StatsReport,
     WebhookIdCursor,
@@ -24,7 +24,7 @@ from dashboard_api.domain.webhooks import (
     WebhookEventQuery,
     WebhookStatus,
 )
-from dashboard_api.http.schemas import as_utc
+from dashboard_api.http.auth import INGEST
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
@@ -36,20 +36,12 @@ From = Annotated[str | None, QueryParameter(name="from", min_length=1, max_lengt
 To = Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)]
 
 
-def _moment(text: str | None, field: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
-        raise InvalidInput(f"{field} is not an ISO 8601 time", field=field) from exc
-
-
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    window = _moment(start, "from"), _moment(end, "to")
-    if window[0] and window[1] and window[0] >= window[1]:
-        raise InvalidInput("from must be before to", field="from")
-    return window
+    return time_window(
+        None if start is None else parse_time(start, "from"),
+        None if end is None else parse_time(end, "to"),
+        ("from", "to"),
+    )
 
 
 class WebhookController(Controller):
@@ -105,6 +97,7 @@ class WebhookController(Controller):
     @post(
         "/events",
         status_code=HTTP_201_CREATED,
+        opt=INGEST,
         summary="A gateway reports an event (idempotent by event_id: a repeat answers 200)",
     )
     async def report_event(
