@@ -405,7 +405,7 @@ async def test_a_burst_to_600_sockets_outlasting_the_heartbeat_loses_nothing_sil
 ) -> None:
     from tests.integration.test_hub_burst import publish_burst
 
-    events, heartbeat = 400, 0.1
+    events, heartbeat = 250, 0.1
     server = start_server(e2e_database_url, private_redis, redis_heartbeat_seconds=str(heartbeat))
     clients: list[RawClient] = []
     try:
