@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +138,25 @@ class Rest:
 
     async def run(self, rate: float, seconds: float) -> None:
         pending: set[asyncio.Task[None]] = set()
-        for n in range(int(rate * seconds)):
+        n = 0
+        async for _ in apaced(rate, seconds):
             task = asyncio.create_task(self.one(n))
             pending.add(task)
             task.add_done_callback(pending.discard)
-            await asyncio.sleep(1 / rate)
+            n += 1
         await asyncio.gather(*pending)
         await self.http.aclose()
+
+
+async def apaced(rate: float, seconds: float) -> AsyncIterator[None]:
+    """Ticks at `rate` per second for `seconds` of wall time: a slow tick is not made up by
+    stretching the run (on a loaded machine the offered load is then a little lower)."""
+    start = time.monotonic()
+    tick = 0
+    while (now := time.monotonic()) - start < seconds:
+        tick += 1
+        await asyncio.sleep(max(0.0, start + tick / rate - now))
+        yield
 
 
 async def stream(redis_url: str, streams: int, rate: float, seconds: float) -> list[int]:
@@ -155,7 +168,9 @@ async def stream(redis_url: str, streams: int, rate: float, seconds: float) -> l
     published = [0] * streams
     lifecycle = 0
     try:
-        for n in range(int(rate * seconds)):
+        n = -1
+        async for _ in apaced(rate, seconds):
+            n += 1
             channel = n % streams
             try:
                 await engine.output(f"soak-{channel}", str(published[channel]))
@@ -170,7 +185,6 @@ async def stream(redis_url: str, streams: int, rate: float, seconds: float) -> l
                     await engine.lifecycle("task.completed", task_id, cost_usd="0.01")
                 except Exception as exc:
                     print(f"lifecycle refused: {exc!r}", file=sys.stderr)
-            await asyncio.sleep(1 / rate)
     finally:
         await engine.close()
     return published
