@@ -231,14 +231,18 @@ NOT_JSON = st.one_of(
 @given(body=NOT_JSON)
 def test_any_body_bytes_are_at_worst_a_4xx_and_change_nothing(client: Client, body: bytes) -> None:
     before = snapshot(client)
+    accepted = False
     for method, path in BODY_ROUTES:
         response = client.request(
             method, path, content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code < 500, (method, path, response.text)
-        if not response.is_success:
+        if response.is_success:  # the bytes happened to be a valid body (`{"agent_type":"0"}`)
+            accepted = True
+        else:
             assert response.headers["content-type"].startswith(PROBLEM)
-    assert snapshot(client) == before
+    if not accepted:
+        assert snapshot(client) == before
 
 
 def test_a_body_nested_a_thousand_deep_or_not_utf8_is_a_400_naming_the_body(client: Client) -> None:

@@ -20,6 +20,13 @@ from dashboard_api.domain.realtime.protocol import ErrorCode, FrameError, parse_
         ('{"type": "subscribe", "channel": "secrets"}', ErrorCode.UNKNOWN_CHANNEL),
         ('{"type": "subscribe", "channel": "task:"}', ErrorCode.UNKNOWN_CHANNEL),
         ('{"type": "subscribe", "channel": "task:a b"}', ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type": "subscribe", "channel": "task:a/b"}', ErrorCode.UNKNOWN_CHANNEL),
+        (
+            '{"type": "subscribe", "channel": "conversation:' + "c" * 129 + '"}',
+            ErrorCode.UNKNOWN_CHANNEL,
+        ),
+        # Nested too deeply for the decoder (RecursionError): bad JSON, the connection stays.
+        ('{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}", ErrorCode.INVALID_JSON),
         (
             '{"type": "subscribe", "channel": "tasks", "since": "yesterday"}',
             ErrorCode.INVALID_SINCE,
@@ -41,7 +48,7 @@ def test_a_bad_frame_is_refused_with_its_reason(text: str, code: ErrorCode) -> N
 
 
 @pytest.mark.parametrize(
-    "channel", ["tasks", "webhooks", "task:0193-abc", "conversation:c1", "task:repo/issue@12"]
+    "channel", ["tasks", "webhooks", "task:0193-abc", "conversation:c1", "task:repo.issue@12"]
 )
 def test_every_channel_kind_is_accepted(channel: str) -> None:
     frame = parse_frame(f'{{"type": "subscribe", "channel": "{channel}", "since": "12-0"}}')

@@ -36,11 +36,14 @@ Name = Annotated[str, Meta(min_length=1, max_length=NAME_CHARS, pattern=ID_PATTE
 Label = Annotated[str, Meta(min_length=1, max_length=LABEL_CHARS)]
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` is an id the service accepts (see ID_PATTERN)."""
+    return 0 < len(value) <= ID_CHARS and _ID_RE.fullmatch(value) is not None
+
+
 def check_id(value: str | None, field: str) -> None:
     """Refuse an id a URL path cannot carry as it is (see ID_PATTERN), naming the field."""
-    if value is None:
-        return
-    if not 0 < len(value) <= ID_CHARS or not _ID_RE.fullmatch(value):
+    if value is not None and not is_id(value):
         raise InvalidInput(
             f"{field} must be 1 to {ID_CHARS} letters, digits or . _ : @ -, "
             "starting with a letter or digit",

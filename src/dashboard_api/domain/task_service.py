@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -36,6 +37,8 @@ UnsetType = msgspec.UnsetType
 
 TASKS_CHANNEL = "tasks"
 ENGINE_COMMANDS_CHANNEL = "engine:commands"
+
+_log = logging.getLogger(__name__)
 
 
 def task_channel(task_id: str) -> str:
@@ -302,6 +305,12 @@ class TaskService:
         await self._announce(task)
 
     async def _announce(self, task: Task) -> None:
+        # After the commit the change is done and REST shows it: a bus that is down costs a
+        # live notification (docs/design.md, "Events"), not an error for a change that happened
+        # (a 503 would make a client retry a create and meet a 409).
         event = status_event(task)
-        await self._bus.publish(task_channel(task.task_id), event)
-        await self._bus.publish(TASKS_CHANNEL, event)
+        try:
+            await self._bus.publish(task_channel(task.task_id), event)
+            await self._bus.publish(TASKS_CHANNEL, event)
+        except Exception:
+            _log.warning("task %s: status event not published", task.task_id, exc_info=True)

@@ -65,7 +65,9 @@ def create_engine(
         # churn (connect, re-prepare statements) cost a third of a request. No pre-ping either:
         # it is a round trip per checkout; a connection the server dropped is invalidated on
         # its first error and replaced, and `pool_recycle` retires old ones.
-        options.update(pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800)
+        # A request waits for a pooled connection no longer than for one statement.
+        wait = 10.0 if statement_timeout is None else statement_timeout
+        options.update(pool_size=pool_size, max_overflow=0, pool_timeout=wait, pool_recycle=1800)
     if is_sqlite(url):
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     elif "+asyncpg" in url:

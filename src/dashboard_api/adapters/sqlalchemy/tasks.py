@@ -25,6 +25,7 @@ from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
+from dashboard_api.adapters.unavailable import is_unavailable
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.money import from_micros, to_micros
 from dashboard_api.domain.tasks import (
@@ -268,7 +269,11 @@ class SqlUnitOfWork(SqlWorkspaceUnit):
         assert self._connection is not None
         assert self._transaction is not None
         try:
-            if self._connection.in_transaction():
+            if exc is not None and is_unavailable(exc):
+                # Lost, or silent past the statement timeout: a ROLLBACK would wait as long
+                # again. Discarding the connection rolls back on the server's side.
+                await self._connection.invalidate()
+            elif self._connection.in_transaction():
                 await self._connection.rollback()
         finally:
             await self._transaction.__aexit__(exc_type, exc, tb)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated
 
 import msgspec
 
 from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
+from dashboard_api.domain.limits import is_id
 from dashboard_api.domain.realtime.event_ids import is_event_id
 
 # task:{id} and conversation:{id} take the same ids as the REST API; tasks and webhooks are global.
-_CHANNEL = re.compile(
-    r"^(?:tasks|webhooks|(?:task|conversation):[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127})$"
-)
+_GLOBAL_CHANNELS = frozenset({"tasks", "webhooks"})
+_SCOPED_CHANNELS = frozenset({"task", "conversation"})
+
+
+def is_channel(name: str) -> bool:
+    """Whether a client may subscribe to `name`."""
+    if name in _GLOBAL_CHANNELS:
+        return True
+    kind, separator, scope = name.partition(":")
+    return bool(separator) and kind in _SCOPED_CHANNELS and is_id(scope)
 
 
 class ErrorCode(StrEnum):
@@ -69,7 +76,7 @@ def parse_frame(text: str) -> ClientFrame:
         return frame
     if not frame.channel:
         raise FrameError(ErrorCode.MISSING_CHANNEL, f"{frame.type} needs a channel")
-    if _CHANNEL.match(frame.channel) is None:
+    if not is_channel(frame.channel):
         raise FrameError(
             ErrorCode.UNKNOWN_CHANNEL,
             "channels are task:{id}, tasks, conversation:{id} and webhooks",

@@ -21,16 +21,17 @@ from dashboard_api.domain.analytics_service import (
     trailing_window,
 )
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import NAME_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page
 from dashboard_api.domain.times import parse_time
 
 # Parsed here rather than by Litestar, whose errors would name the Python parameter, not the
 # query parameter the client sent ("from" is a keyword in Python).
 From = Annotated[
-    str | None, QueryParameter(name="from", max_length=64, description="inclusive, ISO 8601")
+    str | None, QueryParameter(name="from", max_length=64, description="inclusive, RFC 3339")
 ]
 To = Annotated[
-    str | None, QueryParameter(name="to", max_length=64, description="exclusive, ISO 8601")
+    str | None, QueryParameter(name="to", max_length=64, description="exclusive, RFC 3339")
 ]
 
 
@@ -38,7 +39,7 @@ def _moment(value: str | None, field: str) -> datetime | None:
     return None if value is None else parse_time(value, field)
 
 
-AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=NAME_CHARS)]
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
 
 

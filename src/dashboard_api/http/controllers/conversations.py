@@ -18,6 +18,7 @@ from dashboard_api.domain.conversations import (
     MessageCursor,
     MessageQuery,
 )
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.http.workspace_schemas import (
     ConversationCreate,
@@ -25,7 +26,7 @@ from dashboard_api.http.workspace_schemas import (
     MessageCreate,
 )
 
-ConversationId = Annotated[str, PathParameter(min_length=1, max_length=128)]
+ConversationId = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
 
@@ -38,7 +39,7 @@ class ConversationController(Controller):
     async def list_conversations(
         self,
         conversation_service: NamedDependency[ConversationService],
-        user_id: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
+        user_id: Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)] = None,
         archived: Annotated[bool | None, QueryParameter()] = None,
         limit: Limit = 50,
         cursor: Cursor = None,

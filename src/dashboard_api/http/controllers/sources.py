@@ -10,6 +10,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from dashboard_api.domain.clock import utc_now
+from dashboard_api.domain.limits import ID_CHARS, NAME_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.source_service import OAuthStatusService, SourceService
 from dashboard_api.domain.sources import OAuthInstallation, SourceCursor
@@ -21,9 +22,9 @@ from dashboard_api.http.workspace_schemas import (
     SyncReportBody,
 )
 
-SourceId = Annotated[str, PathParameter(min_length=1, max_length=128)]
+SourceId = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 Platform = Annotated[
-    str, PathParameter(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    str, PathParameter(min_length=1, max_length=NAME_CHARS, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
 
 

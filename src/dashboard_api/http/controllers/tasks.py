@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
@@ -22,8 +23,8 @@ from dashboard_api.http.schemas import (
     TaskUpdate,
 )
 
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
-TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=128)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
+TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 
 
 class TaskController(Controller):

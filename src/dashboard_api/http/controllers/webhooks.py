@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
 from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.domain.webhook_service import (
@@ -27,7 +28,7 @@ from dashboard_api.domain.webhooks import (
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, QueryParameter(max_length=512)]
 # Parsed here rather than by the framework, so that an error names the parameter as the client
@@ -90,7 +91,7 @@ class WebhookController(Controller):
     async def get_event(
         self,
         webhook_service: NamedDependency[WebhookService],
-        event_id: Annotated[str, PathParameter(min_length=1, max_length=128)],
+        event_id: Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)],
     ) -> WebhookEvent:
         return await webhook_service.event(event_id)
 
