@@ -35,7 +35,6 @@ from dashboard_api.domain.realtime.protocol import ErrorCode, FrameError, parse_
             '{"type": "subscribe", "channel": "tasks", "since": "18446744073709551616-0"}',
             ErrorCode.INVALID_SINCE,
         ),
-        ('{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}", ErrorCode.INVALID_JSON),
         ('{"type": "ping", "since": 1e999}', ErrorCode.INVALID_FRAME),
         ('{"type": "\\udc80"}', ErrorCode.INVALID_JSON),
         ('{"type": "subscribe", "channel": "tasks", "epoch": 7}', ErrorCode.INVALID_FRAME),
