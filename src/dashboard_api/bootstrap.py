@@ -159,7 +159,8 @@ async def build_adapters(settings: Settings) -> Adapters:
             stream=settings.ingest_stream,
             group=settings.ingest_group,
             dead_letter_stream=settings.ingest_dead_letter_stream,
-            claim_idle_ms=settings.ingest_claim_idle_ms,
+            consumer=settings.ingest_consumer,
+            lease_ms=settings.ingest_lease_ms,
         )
         checks["redis"] = redis_bus.ping
         closers += [redis_bus.close, ingest_redis.aclose]

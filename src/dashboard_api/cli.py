@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--no-migrate", action="store_true", help="serve the schema as it is")
 
     demo = commands.add_parser(
-        "demo", help="serve with a simulated agent engine streaming live tasks (try /ws)"
+        "demo", help="back-fill 30 days of history, serve with a simulated agent engine"
     )
     demo.add_argument("--host", help="bind address (default: DASHBOARD_HOST or 127.0.0.1)")
     demo.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT or 5000)")
@@ -52,10 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["DASHBOARD_DEMO"] = "true"
         port = args.port or settings.port
         print(
-            f"dashboard-api demo: a simulated engine streams tasks. Watch them live:\n"
-            f"  {sys.executable} -m websockets ws://127.0.0.1:{port}/ws\n"
-            '  then send {"type":"subscribe","channel":"tasks"}  '
-            f"(or a task:<id> from http://127.0.0.1:{port}/api/tasks)",
+            "dashboard-api demo: 30 days of history (written once per database), then a "
+            "simulated engine that streams tasks, answers chat messages and runs tasks you "
+            f"register. Open http://127.0.0.1:{port}/",
             file=sys.stderr,
         )
     return _run(settings, args)

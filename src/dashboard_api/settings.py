@@ -49,7 +49,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ingest_stream: str = "dashboard:ingest"
     ingest_group: str = "dashboard-api"
     ingest_dead_letter_stream: str = "dashboard:ingest:rejected"
-    ingest_claim_idle_ms: int = 30_000
+    # Consumer name in the group: stable across restarts (default: the host name).
+    ingest_consumer: str | None = None
+    # One process consumes at a time; a standby takes over this long after it stops renewing.
+    ingest_lease_ms: int = 10_000
+    # Lifecycle events applied per transaction.
+    ingest_batch: int = 500
     processed_events_retention_hours: float = 168.0
     demo: bool = False
     max_body_bytes: int = 2 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""The IngestQueue contract: at-least-once delivery, acknowledgement, dead letters."""
+"""The IngestQueue contract: at-least-once delivery in order, one consumer at a time,
+acknowledgement, dead letters, lag figures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import redis.asyncio as aioredis
 
 from dashboard_api.adapters.memory import MemoryIngestQueue
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue
-from dashboard_api.domain.ports import IngestQueue
+from dashboard_api.domain.ports import IngestQueue, Lease
 from tests.redis_support import require_shared_redis, unique
 
 
@@ -20,10 +21,8 @@ async def queue(request: pytest.FixtureRequest) -> AsyncIterator[IngestQueue]:
         return
     client = aioredis.Redis.from_url(require_shared_redis())
     stream = unique("test:ingest:")
-    yield RedisIngestQueue(
-        client, stream=stream, group="g", dead_letter_stream=stream + ":dead", claim_idle_ms=0
-    )
-    await client.delete(stream, stream + ":dead")
+    yield RedisIngestQueue(client, stream=stream, group="g", dead_letter_stream=stream + ":dead")
+    await client.delete(stream, stream + ":dead", f"{stream}:lease:g")
     await client.aclose()
 
 
@@ -35,26 +34,46 @@ async def test_entries_are_read_once_in_order(queue: IngestQueue) -> None:
     assert await queue.read(limit=10, block_ms=50) == []
 
 
-async def test_an_unacknowledged_entry_is_claimed_again(queue: IngestQueue) -> None:
-    first = await queue.add(b'{"n":1}')
-    second = await queue.add(b'{"n":2}')
+async def test_unacknowledged_entries_are_handed_out_again_oldest_first(
+    queue: IngestQueue,
+) -> None:
+    ids = [await queue.add(f'{{"n":{n}}}'.encode()) for n in range(4)]
     read = await queue.read(limit=10, block_ms=100)
-    await queue.ack(read[0])
-    # The consumer "crashed" before acknowledging the second entry: it is handed out again.
-    stale = await queue.claim_stale(limit=10)
-    assert [delivery.entry_id for delivery in stale] == [second]
-    await queue.ack(stale[0])
-    assert await queue.claim_stale(limit=10) == []
-    assert first != second
+    await queue.ack([read[1]])
+    # The consumer "crashed" before acknowledging the others: they are still its own.
+    assert await queue.take_over() == 3
+    again = await queue.pending(after="0-0", limit=10)
+    assert [delivery.entry_id for delivery in again] == [ids[0], ids[2], ids[3]]
+    assert [d.entry_id for d in await queue.pending(after=ids[0], limit=1)] == [ids[2]]
+    await queue.ack(again)
+    assert await queue.pending(after="0-0", limit=10) == []
 
 
 async def test_a_rejected_entry_is_not_delivered_again(queue: IngestQueue) -> None:
     await queue.add(b"not json")
     read = await queue.read(limit=10, block_ms=100)
     await queue.reject(read[0], "not an event")
-    assert await queue.claim_stale(limit=10) == []
+    assert await queue.pending(after="0-0", limit=10) == []
     assert await queue.read(limit=10, block_ms=50) == []
+    assert (await queue.stats()).dead_letters == 1
 
 
 async def test_reading_waits_for_the_first_entry(queue: IngestQueue) -> None:
     assert await queue.read(limit=10, block_ms=50) == []
+
+
+async def test_the_lease_is_acquired_then_kept(queue: IngestQueue) -> None:
+    assert await queue.lead() is Lease.ACQUIRED
+    assert await queue.lead() is Lease.KEPT
+    await queue.resign()
+    assert await queue.lead() is Lease.ACQUIRED
+
+
+async def test_stats_count_pending_and_undelivered_entries(queue: IngestQueue) -> None:
+    assert await queue.stats() == (0, 0.0, 0, 0)
+    for n in range(3):
+        await queue.add(f'{{"n":{n}}}'.encode())
+    await queue.read(limit=2, block_ms=50)
+    stats = await queue.stats()
+    assert (stats.pending, stats.undelivered, stats.dead_letters) == (2, 1, 0)
+    assert 0 <= stats.oldest_pending_age_seconds < 60

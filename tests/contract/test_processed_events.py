@@ -59,3 +59,19 @@ async def test_retention_not_committed_forgets_nothing(backend: Backend) -> None
         await uow.processed_events.forget_before(NOW)
     async with backend.unit_of_work() as uow:
         assert await uow.processed_events.contains("old")
+
+
+async def test_marks_of_a_batch_are_added_and_looked_up_together(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("event-1", NOW)
+        await uow.processed_events.add_many(["event-2", "event-3"], NOW)
+        assert await uow.processed_events.seen(["event-1", "event-3", "event-4"]) == {
+            "event-1",
+            "event-3",
+        }
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen(["event-2", "event-9"]) == {"event-2"}
+        assert await uow.processed_events.seen([]) == set()
+        with pytest.raises(Conflict):
+            await uow.processed_events.add_many(["event-4", "event-2"], NOW)

@@ -152,3 +152,28 @@ async def test_active_counts_and_agent_activity(backend: Backend) -> None:
     assert (agents["coder"].queued, agents["coder"].running) == (1, 2)
     assert (agents["planner"].queued, agents["planner"].running) == (0, 0)
     assert agents["planner"].last_activity_at is not None
+
+
+async def test_tasks_of_a_batch_are_read_added_and_replaced_together(backend: Backend) -> None:
+    first, second = TaskFactory.build(), TaskFactory.build()
+    async with backend.unit_of_work() as uow:
+        await uow.tasks.add_many([first, second])
+        await uow.commit()
+    assert await backend.reads.get_many([first.task_id, "missing", second.task_id]) == {
+        first.task_id: first,
+        second.task_id: second,
+    }
+    async with backend.unit_of_work() as uow:
+        found = await uow.tasks.get_many([first.task_id])
+        moved = msgspec.structs.replace(
+            found[first.task_id], status=TaskStatus.RUNNING, version=first.version + 1
+        )
+        await uow.tasks.replace_many([moved])
+        with pytest.raises(Conflict):
+            await uow.tasks.add_many([TaskFactory.build(), second])
+    # The failed add rolled the unit back: the replace went with it.
+    assert await backend.reads.get(first.task_id) == first
+    async with backend.unit_of_work() as uow:
+        await uow.tasks.replace_many([moved])
+        await uow.commit()
+    assert await backend.reads.get(first.task_id) == moved

@@ -24,8 +24,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], *, port: int | None = None) -> None:
+        self.port = port or free_port()  # a restart passes the port of the process it replaces
         self.url = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: nobody reads the output while the server runs, and a full pipe
         # would block a server that logs a lot (a fuzzing run's warnings).
@@ -41,7 +41,7 @@ class Server:
         self.output.seek(0)
         return self.output.read().decode(errors="replace")
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:  # start-up takes 30 s on a loaded machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

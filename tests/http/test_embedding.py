@@ -38,5 +38,8 @@ def test_the_default_app_runs_on_a_migrated_sqlite_file(sqlite_url: str, tmp_pat
         assert created.status_code == 201
         client.patch("/api/tasks/s1", json={"status": "completed", "cost_usd": 1.25})
         assert client.get("/api/tasks/s1").json()["cost_usd"] == 1.25
-        assert client.get("/ready").json() == {"status": "ready", "checks": {"database": True}}
+        assert client.get("/ready").json() == {
+            "status": "ready",
+            "checks": {"database": True, "ingestion": True},
+        }
         assert client.get("/api/status").json()["database"]["reachable"] is True

@@ -59,7 +59,7 @@ async def test_ready_reports_an_unreachable_database(clean_postgres: AsyncEngine
     async with AsyncTestClient(app) as client:
         response = await client.get("/ready")
         assert response.status_code == 503
-        assert response.json()["checks"] == {"database": False}
+        assert response.json()["checks"] == {"database": False, "ingestion": True}
         status = (await client.get("/api/status")).json()
         assert status["status"] == "degraded"
         assert status["tasks"] is None

@@ -47,6 +47,19 @@ class TaskStore(Protocol):
 
     async def get(self, task_id: str) -> Task | None: ...
 
+    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """Those of the tasks that exist, by id (one read for a batch). Inside a unit of work
+        their rows stay locked until it ends, so `replace_many` needs no version check."""
+        ...
+
+    async def replace_many(self, tasks: Sequence[Task]) -> None:
+        """Store tasks this unit of work read (and locked) with `get_many` (one statement)."""
+        ...
+
+    async def add_many(self, tasks: Sequence[Task]) -> None:
+        """Add new tasks at once (one statement); `Conflict` if one exists."""
+        ...
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         """Store `task` if the stored one still has `expected_version`; False if it moved on."""
         ...
@@ -341,26 +354,62 @@ class IngestDelivery(Protocol):
     def payload(self) -> bytes: ...
 
 
+class Lease(StrEnum):
+    """What `IngestQueue.lead` found: this process consumes (newly or still), or another does."""
+
+    ACQUIRED = "acquired"
+    KEPT = "kept"
+    ELSEWHERE = "elsewhere"
+
+
+class IngestStats(NamedTuple):
+    """How far behind ingestion is, as the queue sees it (for /metrics)."""
+
+    pending: int  # handed to a consumer, not yet acknowledged
+    oldest_pending_age_seconds: float  # since the oldest of them was added; 0 when none
+    undelivered: int  # added, not yet handed to any consumer
+    dead_letters: int  # entries in the dead-letter stream
+
+
 class IngestQueue(Protocol):
-    """The durable queue of engine events: delivered at least once, acknowledged after use."""
+    """The durable queue of engine events: delivered at least once, acknowledged after use.
+
+    One consumer applies at a time (the holder of the lease), so events are applied in the
+    order they were added; the others stand by and take over when the lease lapses."""
 
     async def add(self, payload: bytes) -> str:
         """Append an event (what an engine does); returns the entry id."""
         ...
 
-    async def claim_stale(self, *, limit: int) -> list[IngestDelivery]:
-        """Entries handed to a consumer that never acknowledged them (it crashed)."""
+    async def lead(self) -> Lease:
+        """Take or renew the consumer lease; call well within its duration."""
+        ...
+
+    async def resign(self) -> None:
+        """Give the lease up (a clean shutdown), so a standby takes over at once."""
+        ...
+
+    async def take_over(self) -> int:
+        """Make every entry any consumer left unacknowledged this consumer's own (just after
+        taking the lease); returns how many were pending."""
+        ...
+
+    async def pending(self, *, after: str, limit: int) -> list[IngestDelivery]:
+        """This consumer's unacknowledged entries with ids after `after` ("0-0": all), oldest
+        first."""
         ...
 
     async def read(self, *, limit: int, block_ms: int) -> list[IngestDelivery]:
-        """New entries, waiting up to `block_ms` for the first one."""
+        """New entries, oldest first, waiting up to `block_ms` for the first one."""
         ...
 
-    async def ack(self, delivery: IngestDelivery) -> None: ...
+    async def ack(self, deliveries: Sequence[IngestDelivery]) -> None: ...
 
     async def reject(self, delivery: IngestDelivery, reason: str) -> None:
         """Record the entry as refused (dead letter) and acknowledge it."""
         ...
+
+    async def stats(self) -> IngestStats: ...
 
 
 class ProcessedEvents(Protocol):
@@ -368,7 +417,15 @@ class ProcessedEvents(Protocol):
 
     async def contains(self, event_id: str) -> bool: ...
 
+    async def seen(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of `event_ids` already marked."""
+        ...
+
     async def add(self, event_id: str, processed_at: datetime) -> None: ...
+
+    async def add_many(self, event_ids: Sequence[str], processed_at: datetime) -> None:
+        """Mark several events at once (one statement); `Conflict` if one was marked."""
+        ...
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""

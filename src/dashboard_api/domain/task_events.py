@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
@@ -15,7 +16,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.ingestion import IngestHandler
+from dashboard_api.domain.ingestion import BatchHandler, IngestHandler, Verdict, refused
 from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import Id, Label, Name
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
@@ -72,6 +73,10 @@ def _or_unset(value: _T | None) -> _T | UnsetType:
 
 def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
     """The task change an event stands for."""
+    for name in ("input_message", "output", "error"):
+        if "\x00" in (getattr(event, name) or ""):
+            # PostgreSQL text cannot hold it: refused here rather than failing the batch.
+            raise InvalidInput(f"{name} contains a NUL character", field=name)
     if event.type == "task.created":
         if event.agent_type is None:
             raise InvalidInput("task.created needs agent_type", field="agent_type")
@@ -104,6 +109,31 @@ def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
         started_at=moment if status is TaskStatus.RUNNING and moment else UNSET,
         completed_at=moment if status.is_terminal and moment else UNSET,
     )
+
+
+def lifecycle_batch_handler(tasks: TaskService) -> BatchHandler:
+    """The batch handler for every task lifecycle type: malformed events are refused, the
+    rest applied by `TaskService.ingest_batch` in one transaction, in order."""
+
+    async def handle(payloads: Sequence[bytes]) -> list[Verdict]:
+        verdicts: list[Verdict | None] = []
+        changes: list[tuple[str, NewTask | tuple[str, TaskPatch]]] = []
+        for payload in payloads:
+            try:
+                event = _decode(payload)
+                changes.append((event.event_id, change_of(event)))
+            except (msgspec.DecodeError, msgspec.ValidationError, InvalidInput) as exc:
+                verdicts.append(refused(str(exc)))
+            else:
+                verdicts.append(None)
+        applied = iter(await tasks.ingest_batch(changes) if changes else [])
+        return [verdict or next(applied) for verdict in verdicts]
+
+    return handle
+
+
+def _decode(payload: bytes) -> TaskLifecycleEvent:
+    return decode_json(payload, field="event", type=TaskLifecycleEvent)
 
 
 def lifecycle_handler(tasks: TaskService) -> IngestHandler:

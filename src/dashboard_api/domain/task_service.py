@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -11,14 +12,15 @@ import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversations import record_task_in_conversation
-from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.ingestion import APPLIED, Verdict, refused, waiting
 from dashboard_api.domain.limits import check_id
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page, encode_cursor
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.pricing import PriceTable, priced
-from dashboard_api.domain.rollups import rollup_changes
+from dashboard_api.domain.rollups import RollupChange, rollup_changes
 from dashboard_api.domain.tasks import (
     INPUT_PREVIEW_CHARS,
     AgentActivity,
@@ -109,6 +111,10 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
+def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
+    return (change.task_id or "") if isinstance(change, NewTask) else change[0]
+
+
 class TaskService:
     def __init__(
         self,
@@ -177,6 +183,96 @@ class TaskService:
             await uow.commit()
         await self._announce(task)
         return task
+
+    async def ingest_batch(
+        self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
+    ) -> list[Verdict]:
+        """Apply engine events in order in one unit of work: the changes, their rollup deltas
+        and the events' processed marks commit together. One verdict per event: applied (or
+        applied before: a redelivery changes nothing), refused (it can never apply), or
+        waiting (its task does not exist yet; so do the task's later events in the batch).
+        Raises, with nothing committed, when the batch cannot be applied now."""
+        verdicts: list[Verdict] = []
+        steps: list[Task] = []  # each applied change, announced in order after the commit
+        async with self._uow() as uow:
+            seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            found = await uow.tasks.get_many([_task_id_of(change) for _, change in events])
+            stored: dict[str, Task | None] = {}  # as the batch found them
+            latest: dict[str, Task | None] = {}
+            held: set[str] = set()
+            marked: list[str] = []
+            for event_id, change in events:
+                task_id = _task_id_of(change)
+                if event_id in seen:
+                    verdicts.append(APPLIED)
+                    continue
+                if not task_id:
+                    verdicts.append(refused("an ingested task needs its task_id"))
+                    continue
+                if task_id not in latest:
+                    latest[task_id] = stored[task_id] = found.get(task_id)
+                current = latest[task_id]
+                if not isinstance(change, NewTask) and (current is None or task_id in held):
+                    held.add(task_id)
+                    verdicts.append(waiting(f"task {task_id} does not exist yet"))
+                    continue
+                try:
+                    task = self._ingested(current, change)
+                except DomainError as exc:
+                    verdicts.append(refused(str(exc)))
+                    continue
+                latest[task_id] = task
+                seen.add(event_id)
+                marked.append(event_id)
+                if task is not current:
+                    steps.append(task)
+                verdicts.append(APPLIED)
+            await self._store_batch(uow, stored, latest)
+            await uow.processed_events.add_many(marked, self._clock())
+            await uow.commit()
+        await self._announce_steps(steps)
+        return verdicts
+
+    async def _announce_steps(self, steps: list[Task]) -> None:
+        """Each task's changes in order; tasks side by side (a batch touches hundreds, and one
+        after the other the round trips to the bus would cost more than the batch)."""
+        by_task: dict[str, list[Task]] = {}
+        for task in steps:
+            by_task.setdefault(task.task_id, []).append(task)
+
+        async def announce_in_order(changes: list[Task]) -> None:
+            for task in changes:
+                await self._announce(task)
+
+        await asyncio.gather(*(announce_in_order(changes) for changes in by_task.values()))
+
+    def _ingested(self, current: Task | None, change: NewTask | tuple[str, TaskPatch]) -> Task:
+        if isinstance(change, NewTask):
+            if current is not None:
+                raise Conflict(f"task {current.task_id} already exists", task_id=current.task_id)
+            return self._new_task(change)
+        assert current is not None
+        return self._apply(current, change[1])
+
+    async def _store_batch(
+        self, uow: UnitOfWork, stored: dict[str, Task | None], latest: dict[str, Task | None]
+    ) -> None:
+        """One write per task, from what the batch found to what it made of it: the deltas of
+        consecutive changes add up to the delta of the whole."""
+        rollups: list[RollupChange] = []
+        created: list[Task] = []
+        changed: list[Task] = []
+        for task_id, after in latest.items():
+            before = stored[task_id]
+            if after is None or after is before:
+                continue
+            # get_many locked the rows it found: `before` is still what is stored.
+            (created if before is None else changed).append(after)
+            rollups += rollup_changes(before, after)
+            await record_task_in_conversation(uow, before, after)
+        await uow.tasks.add_many(created)
+        await uow.tasks.replace_many(changed)
+        await uow.rollups.record(rollups)
 
     def _new_task(self, new: NewTask) -> Task:
         if new.status not in _NEW_TASK_STATUSES:

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
+from dashboard_api.demo_engine import DemoEngine
 from dashboard_api.domain.access import Access, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
@@ -19,6 +20,7 @@ from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.console import console_router
 from dashboard_api.http.controllers.analytics import AnalyticsController
 from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
@@ -38,7 +40,12 @@ from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.http.websocket import websocket_hub
-from dashboard_api.http.workspace import WORKSPACE_DEPENDENCIES, build_workspace, relay_loop
+from dashboard_api.http.workspace import (
+    WORKSPACE_DEPENDENCIES,
+    WorkspaceServices,
+    build_workspace,
+    relay_loop,
+)
 from dashboard_api.price_file import load_prices
 from dashboard_api.settings import Settings
 
@@ -78,7 +85,7 @@ def create_app(
             cache_entries=settings.analytics_cache_entries,
         )
         hub = build_hub(ready, tasks, settings)
-        ingestor = build_ingestor(ready, tasks)
+        ingestor = build_ingestor(ready, tasks, settings)
         runtime = Runtime(
             adapters=ready,
             tasks=tasks,
@@ -94,7 +101,9 @@ def create_app(
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
         try:
-            demo = EnginePublisher(ready.bus, ready.ingest) if settings.demo else None
+            demo = _demo_engine(ready, tasks, workspace, settings, clock) if settings.demo else None
+            if demo is not None:
+                await demo.backfill()  # before serving: every chart has data at first load
             async with (
                 running(
                     hub,
@@ -124,6 +133,7 @@ def create_app(
             websocket_hub,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
+            console_router(),
         ],
         middleware=[RequestObserver()],
         # No tokens, no guard: it would pass every request anyway, and Litestar copies the
@@ -150,6 +160,26 @@ WORKSPACE_CONTROLLERS = (
     SourceController,
     OAuthController,
 )
+
+
+def _demo_engine(
+    ready: Adapters,
+    tasks: TaskService,
+    workspace: WorkspaceServices,
+    settings: Settings,
+    clock: Clock,
+) -> DemoEngine:
+    return DemoEngine(
+        publisher=EnginePublisher(ready.bus, ready.ingest),
+        bus=ready.bus,
+        tasks=tasks,
+        conversations=workspace.conversations,
+        unit_of_work=ready.unit_of_work,
+        oauth=ready.workspace.oauth,
+        engine_queue=settings.engine_queue,
+        redis_url=settings.redis_url,
+        clock=clock,
+    )
 
 
 def _task_service(state: State) -> TaskService:

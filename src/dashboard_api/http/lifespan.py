@@ -11,13 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from dashboard_api.bootstrap import Adapters
-from dashboard_api.demo_engine import run_demo_engine
+from dashboard_api.demo_engine import DemoEngine
 from dashboard_api.domain.errors import NotFound
 from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.domain.realtime.hub import Hub
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
+from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
 from dashboard_api.domain.task_service import TaskService, status_event
-from dashboard_api.engine import EnginePublisher
 from dashboard_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,12 +39,24 @@ def build_hub(adapters: Adapters, tasks: TaskService, settings: Settings) -> Hub
     )
 
 
-def build_ingestor(adapters: Adapters, tasks: TaskService) -> Ingestor:
-    ingestor = Ingestor(adapters.ingest)
-    handler = lifecycle_handler(tasks)
-    for event_type in LIFECYCLE_TYPES:
-        ingestor.register(event_type, handler)
+def build_ingestor(adapters: Adapters, tasks: TaskService, settings: Settings) -> Ingestor:
+    ingestor = Ingestor(
+        adapters.ingest,
+        batch=settings.ingest_batch,
+        refusable=_unstorable,
+    )
+    ingestor.register_batch(
+        LIFECYCLE_TYPES, lifecycle_batch_handler(tasks), opening=("task.created",)
+    )
     return ingestor
+
+
+def _unstorable(error: Exception) -> bool:
+    """The database refused a value of the event itself (a data or constraint error that a
+    retry would meet again): that event is dead-lettered, not retried for ever."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    return isinstance(error, DataError | IntegrityError)
 
 
 async def forget_processed_events(tasks: TaskService, retention: timedelta) -> None:
@@ -67,7 +78,7 @@ async def running(
     hub: Hub,
     ingestor: Ingestor,
     *,
-    demo_engine: EnginePublisher | None = None,
+    demo_engine: DemoEngine | None = None,
     retention: tuple[TaskService, timedelta] | None = None,
 ) -> AsyncIterator[None]:
     """Start the hub's live feed, the ingest loop, the retention of processed-event marks
@@ -79,7 +90,7 @@ async def running(
             asyncio.create_task(forget_processed_events(*retention), name="event-retention")
         )
     if demo_engine is not None:
-        workers.append(asyncio.create_task(run_demo_engine(demo_engine), name="demo-engine"))
+        workers.append(asyncio.create_task(demo_engine.run(), name="demo-engine"))
     try:
         yield
     finally:

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.http.runtime import Runtime
 from dashboard_api.settings import Settings
 
@@ -87,6 +88,50 @@ class RuntimeCollector(Collector):
             yield CounterMetricFamily(
                 name, documentation, value=sum(getattr(source, attribute) for source in sources)
             )
+        yield from _ingest_gauges(ingestors)
+
+
+def _ingest_gauges(ingestors: list[Ingestor]) -> Iterator[Metric]:
+    """Ingest lag as the queue reported it at the ingestor's last look (every ~2 s): the
+    figures of the shared stream, the same seen from every replica, so the largest is taken."""
+    stats = [ingestor.stats for ingestor in ingestors]
+    gauges = (
+        ("dashboard_ingest_pending", "Ingest entries delivered, not yet acknowledged", "pending"),
+        (
+            "dashboard_ingest_oldest_pending_age_seconds",
+            "Age of the oldest unacknowledged ingest entry (since it was added)",
+            "oldest_pending_age_seconds",
+        ),
+        (
+            "dashboard_ingest_undelivered",
+            "Ingest entries added and not yet delivered to any consumer",
+            "undelivered",
+        ),
+        (
+            "dashboard_ingest_dead_letters",
+            "Entries in the ingest dead-letter stream",
+            "dead_letters",
+        ),
+    )
+    for name, documentation, attribute in gauges:
+        yield GaugeMetricFamily(
+            name, documentation, value=max((getattr(s, attribute) for s in stats), default=0)
+        )
+    yield GaugeMetricFamily(
+        "dashboard_ingest_waiting",
+        "Ingest entries held back until an earlier event of their task arrives",
+        value=sum(ingestor.waiting for ingestor in ingestors),
+    )
+    yield GaugeMetricFamily(
+        "dashboard_ingest_leading",
+        "1 when this process is the one consuming the ingest stream",
+        value=int(any(ingestor.leading for ingestor in ingestors)),
+    )
+    yield GaugeMetricFamily(
+        "dashboard_ingest_healthy",
+        "0 while ingestion cannot make progress (see the log and /ready)",
+        value=int(all(ingestor.healthy for ingestor in ingestors)),
+    )
 
 
 RUNTIME_METRICS = RuntimeCollector()

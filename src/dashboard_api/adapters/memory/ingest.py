@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from dashboard_api.domain.ports import IngestDelivery
+from dashboard_api.domain.ports import IngestDelivery, IngestStats, Lease
 
 
 @dataclass(frozen=True)
 class MemoryDelivery:
     entry_id: str
     payload: bytes
+    added_at: float = field(default_factory=time.time, compare=False)
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    first, _, second = entry_id.partition("-")
+    return int(first), int(second or 0)
 
 
 class MemoryIngestQueue:
-    """Entries are handed out once by `read`, stay pending until acknowledged, and come back
-    through `claim_stale` (what a restarted consumer calls). Lost when the process ends."""
+    """Entries are handed out once by `read` and stay pending until acknowledged; `pending`
+    hands them out again, oldest first. One process, so its consumer always holds the lease.
+    Lost when the process ends."""
 
     def __init__(self, *, max_length: int = 100_000) -> None:
         self._max_length = max_length
@@ -25,7 +34,9 @@ class MemoryIngestQueue:
         self._pending: dict[str, MemoryDelivery] = {}
         self._sequence = itertools.count(1)
         self._arrived = asyncio.Event()
+        self._leading = False
         self.rejected: list[tuple[MemoryDelivery, str]] = []
+        self.dead_letters = 0
 
     async def add(self, payload: bytes) -> str:
         if len(self._new) >= self._max_length:
@@ -35,9 +46,23 @@ class MemoryIngestQueue:
         self._arrived.set()
         return delivery.entry_id
 
-    async def claim_stale(self, *, limit: int) -> list[IngestDelivery]:
-        stale: list[IngestDelivery] = list(self._pending.values())
-        return stale[:limit]
+    async def lead(self) -> Lease:
+        acquired, self._leading = not self._leading, True
+        return Lease.ACQUIRED if acquired else Lease.KEPT
+
+    async def resign(self) -> None:
+        self._leading = False
+
+    async def take_over(self) -> int:
+        return len(self._pending)
+
+    async def pending(self, *, after: str, limit: int) -> list[IngestDelivery]:
+        start = _position(after)
+        later = sorted(
+            (d for d in self._pending.values() if _position(d.entry_id) > start),
+            key=lambda delivery: _position(delivery.entry_id),
+        )
+        return list(later[:limit])
 
     async def read(self, *, limit: int, block_ms: int) -> list[IngestDelivery]:
         if not self._new:
@@ -53,14 +78,21 @@ class MemoryIngestQueue:
             handed.append(delivery)
         return handed
 
-    async def ack(self, delivery: IngestDelivery) -> None:
-        self._pending.pop(delivery.entry_id, None)
+    async def ack(self, deliveries: Sequence[IngestDelivery]) -> None:
+        for delivery in deliveries:
+            self._pending.pop(delivery.entry_id, None)
 
     async def reject(self, delivery: IngestDelivery, reason: str) -> None:
         self.rejected.append((MemoryDelivery(delivery.entry_id, delivery.payload), reason))
         self.rejected = self.rejected[-1000:]
-        await self.ack(delivery)
+        self.dead_letters += 1
+        await self.ack([delivery])
+
+    async def stats(self) -> IngestStats:
+        oldest = min((d.added_at for d in self._pending.values()), default=None)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        return IngestStats(len(self._pending), age, len(self._new), self.dead_letters)
 
     @property
-    def pending(self) -> int:
+    def pending_count(self) -> int:
         return len(self._pending)

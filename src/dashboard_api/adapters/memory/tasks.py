@@ -63,6 +63,23 @@ class MemoryTaskStore:
     async def get(self, task_id: str) -> Task | None:
         return self._view().get(task_id)
 
+    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        view = self._view()
+        return {task_id: view[task_id] for task_id in task_ids if task_id in view}
+
+    async def replace_many(self, tasks: Sequence[Task]) -> None:
+        # A unit of work holds the database's write lock: nobody changed them meanwhile.
+        for task in tasks:
+            self._write(task)
+
+    async def add_many(self, tasks: Sequence[Task]) -> None:
+        view = self._view()
+        ids = [task.task_id for task in tasks]
+        if len(set(ids)) != len(ids) or any(task_id in view for task_id in ids):
+            raise Conflict("a task of the batch already exists")
+        for task in tasks:
+            self._write(task)
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         stored = self._view().get(task.task_id)
         if stored is None or stored.version != expected_version:
@@ -182,6 +199,14 @@ class MemoryProcessedEvents:
 
     async def contains(self, event_id: str) -> bool:
         return event_id in self._pending or event_id in self._db.processed_events
+
+    async def seen(self, event_ids: Sequence[str]) -> set[str]:
+        return {event_id for event_id in event_ids if await self.contains(event_id)}
+
+    async def add_many(self, event_ids: Sequence[str], processed_at: datetime) -> None:
+        if len(set(event_ids)) != len(event_ids) or await self.seen(event_ids):
+            raise Conflict("an event of the batch was already processed")
+        self._pending.update(dict.fromkeys(event_ids, processed_at))
 
     async def add(self, event_id: str, processed_at: datetime) -> None:
         if await self.contains(event_id):

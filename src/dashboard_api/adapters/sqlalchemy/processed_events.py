@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
@@ -21,6 +22,23 @@ class SqlProcessedEvents:
             processed_events.c.event_id == event_id
         )
         return (await self._connection.execute(statement)).first() is not None
+
+    async def seen(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        statement = select(processed_events.c.event_id).where(
+            processed_events.c.event_id.in_(list(set(event_ids)))
+        )
+        return set((await self._connection.execute(statement)).scalars().all())
+
+    async def add_many(self, event_ids: Sequence[str], processed_at: datetime) -> None:
+        if not event_ids:
+            return
+        rows = [{"event_id": event_id, "processed_at": processed_at} for event_id in event_ids]
+        try:
+            await self._connection.execute(insert(processed_events), rows)
+        except IntegrityError as exc:
+            raise Conflict("an event of the batch was already processed") from exc
 
     async def add(self, event_id: str, processed_at: datetime) -> None:
         row = {"event_id": event_id, "processed_at": processed_at}

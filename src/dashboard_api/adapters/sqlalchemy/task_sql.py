@@ -19,6 +19,8 @@ SUMMARY_COLUMNS = (
 )
 
 GET_TASK = "SELECT * FROM tasks WHERE task_id = $1"
+GET_TASKS = "SELECT * FROM tasks WHERE task_id = ANY($1::text[])"
+GET_TASKS_LOCKED = GET_TASKS + " FOR UPDATE"
 
 _EQUAL_FILTERS = ("agent_type", "assigned_agent", "source", "session_id", "conversation_id")
 

@@ -13,7 +13,18 @@ from types import TracebackType
 from typing import Any, Self
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Select, String, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -77,6 +88,52 @@ class SqlTaskStore(SqlStore):
             result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
             row = result.first()
         return None if row is None else task_of(row._mapping)
+
+    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        if not task_ids:
+            return {}
+        wanted = list(set(task_ids))
+        # In a unit of work the rows are locked (FOR UPDATE; SQLite locks the whole database
+        # for a writer anyway): nobody changes them before `replace_many` writes them back.
+        in_unit = self._engine is None
+        native = await self._fetch_fast(
+            task_sql.GET_TASKS_LOCKED if in_unit else task_sql.GET_TASKS, wanted
+        )
+        if native is None:
+            statement = select(tasks).where(tasks.c.task_id.in_(wanted))
+            async with self._connection() as connection:
+                result = await connection.execute(
+                    statement.with_for_update() if in_unit else statement
+                )
+                native = [row._mapping for row in result]
+        found = (task_of(row) for row in native)
+        return {task.task_id: task for task in found}
+
+    async def replace_many(self, changed: Sequence[Task]) -> None:
+        if not changed:
+            return
+        rows = []
+        for task in changed:
+            row = _row(task)
+            row["key"] = row.pop("task_id")
+            rows.append(row)
+        columns = [name for name in rows[0] if name != "key"]
+        statement = (
+            update(tasks)
+            .where(tasks.c.task_id == bindparam("key"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        async with self._connection() as connection:
+            await connection.execute(statement, rows)
+
+    async def add_many(self, new: Sequence[Task]) -> None:
+        if not new:
+            return
+        async with self._connection() as connection:
+            try:
+                await connection.execute(insert(tasks), [_row(task) for task in new])
+            except IntegrityError as exc:
+                raise Conflict("a task of the batch already exists") from exc
 
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         values = _row(task)

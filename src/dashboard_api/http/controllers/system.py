@@ -43,22 +43,34 @@ class SystemController(Controller):
     async def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", opt=PUBLIC, summary="Readiness: the database and Redis are reachable")
+    @get(
+        "/ready",
+        opt=PUBLIC,
+        summary="Readiness: the database and Redis are reachable and ingestion makes progress",
+    )
     async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
         runtime = Runtime.of(request.app.state)
         probes = {name: await _probe(runtime, name) for name in runtime.adapters.health_checks}
-        failing = sorted(name for name, probe in probes.items() if probe.reachable is False)
+        checks = {name: probe.reachable is not False for name, probe in probes.items()}
+        # Reachable is not enough: ingestion that cannot make progress (its group lost, the
+        # store refusing writes) leaves events unapplied, and says why.
+        ingestor = runtime.ingestor
+        checks["ingestion"] = ingestor.healthy
+        failing = sorted(name for name, ok in checks.items() if not ok)
         if failing:
+            extra: dict[str, Any] = {"checks": checks}
+            if not ingestor.healthy:
+                extra["ingestion_error"] = ingestor.last_error
             return problem(
                 request,
                 status=503,
                 type_="not-ready",
                 title="Not ready",
-                detail=f"unreachable: {', '.join(failing)}",
+                detail=f"failing: {', '.join(failing)}",
                 headers={"Retry-After": "5"},
-                extra={"checks": {name: probe.reachable for name, probe in probes.items()}},
+                extra=extra,
             )
-        return Response({"status": "ready", "checks": {name: True for name in probes}})
+        return Response({"status": "ready", "checks": checks})
 
     @get("/api/status", summary="Service health and live load")
     async def status(

@@ -1,0 +1,295 @@
+"""Durable ingestion throughput: lifecycle events applied per second and CPU per event at one
+worker on PostgreSQL, beside a floor, and the XADD-to-row lag under a steady load.
+
+    .venv/bin/python -m bench.ingest_run [--tasks 10000] [--rate 2000] [--batch 500]
+
+- drain: `--tasks` tasks x 3 events (created, started, completed with a cost) are XADDed
+  first, then one ingestor (the app's: `build_adapters` + `build_ingestor`) drains the stream;
+  events/s = events / drain time, CPU per event = this process's CPU time / events.
+- floor: the same rows written by a bare asyncpg script, one transaction per batch with one
+  `INSERT … ON CONFLICT` for the tasks and one for the processed-event marks.
+- lag: events XADDed at `--rate`/s while the ingestor runs; lag = processed_at of the event's
+  mark minus the time in its stream entry id (same host clock); p50/p99.
+
+Runs on DASHBOARD_TEST_DATABASE_URL's server (a database of its own, dropped afterwards) and
+DASHBOARD_TEST_REDIS_URL (stream names of its own, deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import msgspec
+from redis.asyncio import Redis
+
+from dashboard_api.adapters.sqlalchemy.migrate import upgrade
+from dashboard_api.bootstrap import build_adapters
+from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.lifespan import build_ingestor
+from dashboard_api.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "DASHBOARD_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("DASHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def events(prefix: str, tasks: int, seed: int = 1) -> list[bytes]:
+    """Each task's three events in order, tasks interleaved as a fleet's would be."""
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    window: list[list[dict[str, Any]]] = []
+    made = 0
+    while made < tasks or window:
+        while made < tasks and len(window) < 200:  # ~200 tasks in flight at once
+            task_id = f"{prefix}{made}"
+            cost = str(Decimal(rng.randrange(1, 10**6)) / Decimal(10**6))
+            window.append(
+                [
+                    {"type": "task.created", "agent_type": f"agent-{made % 8}", "model": "m1"},
+                    {"type": "task.started"},
+                    {"type": "task.completed", "cost_usd": cost, "input_tokens": 100},
+                ]
+            )
+            for event in window[-1]:
+                event |= {"task_id": task_id, "event_id": f"{task_id}:{event['type']}"}
+            made += 1
+        lane = window[rng.randrange(len(window))]
+        out.append(msgspec.json.encode(lane.pop(0)))
+        if not lane:
+            window.remove(lane)
+    return out
+
+
+async def xadd_all(redis: Redis, stream: str, payloads: list[bytes]) -> None:
+    for start in range(0, len(payloads), 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for payload in payloads[start : start + 1000]:
+                pipe.xadd(stream, {"event": payload})
+            await pipe.execute()
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL.replace("+asyncpg", ""))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def database(name: str) -> str:
+    return f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+
+
+async def wait_marks(pg: asyncpg.Connection, prefix: str, total: int) -> None:
+    query = "SELECT count(*) FROM processed_events WHERE event_id LIKE $1"
+    while True:
+        if await pg.fetchval(query, prefix + "%") >= total:
+            return
+        await asyncio.sleep(0.05)
+
+
+class SilentBus:
+    """A bus that publishes nothing: isolates the ingest path from the announcements."""
+
+    async def publish(self, channel: str, event: Any) -> str:
+        return ""
+
+    async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
+        return []
+
+    async def open_feed(self, deliver: Any, resubscribed: Any) -> Any:
+        raise NotImplementedError
+
+
+async def build(url: str, stream: str, batch: int, *, silent: bool = False) -> tuple[Ingestor, Any]:
+    settings = Settings(
+        database_url=url,
+        redis_url=REDIS_URL,
+        ingest_stream=stream,
+        ingest_dead_letter_stream=stream + ":dead",
+        ingest_batch=batch,
+        ingest_consumer="bench",
+    )
+    adapters = await build_adapters(settings)
+    bus = SilentBus() if silent else adapters.bus
+    tasks = TaskService(unit_of_work=adapters.unit_of_work, reads=adapters.task_reads, bus=bus)
+    return build_ingestor(adapters, tasks, settings), adapters
+
+
+async def drain(
+    url: str, redis: Redis, tasks: int, batch: int, *, silent: bool = False
+) -> dict[str, float]:
+    stream = f"bench:ingest:{uuid.uuid4().hex[:8]}"
+    prefix = f"d{uuid.uuid4().hex[:6]}-"
+    payloads = events(prefix, tasks)
+    await xadd_all(redis, stream, payloads)
+    pg = await asyncpg.connect(url.replace("+asyncpg", ""))
+    ingestor, adapters = await build(url, stream, batch, silent=silent)
+    cpu, wall = time.process_time(), time.perf_counter()
+    running = asyncio.create_task(ingestor.run())
+    await wait_marks(pg, prefix, len(payloads))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await adapters.close()
+    await pg.close()
+    await redis.delete(stream, stream + ":dead", f"{stream}:lease:dashboard-api")
+    return {
+        "events": len(payloads),
+        "seconds": round(wall, 2),
+        "events_per_second": round(len(payloads) / wall),
+        "cpu_us_per_event": round(cpu / len(payloads) * 1e6),
+    }
+
+
+async def floor(url: str, tasks: int, batch: int) -> dict[str, float]:
+    """The same rows, one batch per transaction: one INSERT … ON CONFLICT for the tasks (each
+    task's final state in the batch) and one for the marks."""
+    prefix = f"f{uuid.uuid4().hex[:6]}-"
+    decoded = [msgspec.json.decode(payload) for payload in events(prefix, tasks)]
+    pg = await asyncpg.connect(url.replace("+asyncpg", ""))
+    cpu, wall = time.process_time(), time.perf_counter()
+    for start in range(0, len(decoded), batch):
+        rows: dict[str, tuple[Any, ...]] = {}
+        now = time.time()
+        for event in decoded[start : start + batch]:
+            status = {"task.created": "queued", "task.started": "running"}.get(
+                event["type"], "completed"
+            )
+            cost = int(Decimal(event.get("cost_usd", "0")) * 10**6)
+            previous = rows.get(event["task_id"])
+            version = previous[3] + 1 if previous else 1
+            rows[event["task_id"]] = (
+                event["task_id"],
+                status,
+                event.get("agent_type", "a"),
+                version,
+                cost,
+            )
+        async with pg.transaction():
+            await pg.executemany(FLOOR_TASK, [(*row, now) for row in rows.values()])
+            await pg.execute(
+                "INSERT INTO processed_events (event_id, processed_at)"
+                " SELECT unnest($1::text[]), now() ON CONFLICT DO NOTHING",
+                [event["event_id"] for event in decoded[start : start + batch]],
+            )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await pg.close()
+    return {
+        "events": len(decoded),
+        "seconds": round(wall, 2),
+        "events_per_second": round(len(decoded) / wall),
+        "cpu_us_per_event": round(cpu / len(decoded) * 1e6),
+    }
+
+
+FLOOR_TASK = """
+INSERT INTO tasks (task_id, status, agent_type, version, cost_micros, source, input_message,
+                   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                   created_at)
+VALUES ($1, $2, $3, $4, $5, 'api', '', 0, 0, 0, 0, to_timestamp($6))
+ON CONFLICT (task_id) DO UPDATE SET status = excluded.status, version = tasks.version + 1,
+    cost_micros = excluded.cost_micros
+"""
+
+
+async def lag(url: str, redis: Redis, rate: int, seconds: float, batch: int) -> dict[str, float]:
+    stream = f"bench:ingest:{uuid.uuid4().hex[:8]}"
+    prefix = f"l{uuid.uuid4().hex[:6]}-"
+    payloads = events(prefix, int(rate * seconds / 3))
+    ingestor, adapters = await build(url, stream, batch)
+    running = asyncio.create_task(ingestor.run())
+    pg = await asyncpg.connect(url.replace("+asyncpg", ""))
+    chunk = max(1, rate // 20)
+    started = time.perf_counter()
+    for n, start in enumerate(range(0, len(payloads), chunk)):
+        async with redis.pipeline(transaction=False) as pipe:
+            for payload in payloads[start : start + chunk]:
+                pipe.xadd(stream, {"event": payload})
+            ids = await pipe.execute()
+        del ids
+        await asyncio.sleep(max(0.0, started + (n + 1) / 20 - time.perf_counter()))
+    await wait_marks(pg, prefix, len(payloads))
+    entries = await redis.xrange(stream, count=len(payloads) + 10)
+    added = {
+        json.loads(fields[b"event"])["event_id"]: int(entry_id.split(b"-")[0]) / 1000
+        for entry_id, fields in entries
+    }
+    marks = await pg.fetch(
+        "SELECT event_id, extract(epoch FROM processed_at) AS at FROM processed_events"
+        " WHERE event_id LIKE $1",
+        prefix + "%",
+    )
+    lags = sorted(float(row["at"]) - added[row["event_id"]] for row in marks)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await adapters.close()
+    await pg.close()
+    await redis.delete(stream, stream + ":dead", f"{stream}:lease:dashboard-api")
+    return {
+        "rate": rate,
+        "events": len(lags),
+        "lag_p50_ms": round(statistics.median(lags) * 1000, 1),
+        "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1),
+        "lag_max_ms": round(lags[-1] * 1000, 1),
+    }
+
+
+def conditions() -> dict[str, object]:
+    with open("/proc/cpuinfo") as info:
+        cpu = [line for line in info.read().splitlines() if "model name" in line]
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu": cpu[0].split(":", 1)[1].strip() if cpu else platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--lag-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    url = database(name)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        upgrade(url)
+        results = {
+            "conditions": conditions(),
+            "ingestor": await drain(url, redis, args.tasks, args.batch),
+            "ingestor_without_announcements": await drain(
+                url, redis, args.tasks, args.batch, silent=True
+            ),
+            "floor": await floor(url, args.tasks, args.batch),
+            "lag": await lag(url, redis, args.rate, args.lag_seconds, args.batch),
+        }
+        results["ingestor_share_of_floor"] = round(
+            results["ingestor"]["events_per_second"] / results["floor"]["events_per_second"], 2
+        )
+        print(json.dumps(results, indent=2))
+    finally:
+        await redis.aclose()
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
