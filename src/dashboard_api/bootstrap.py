@@ -187,6 +187,7 @@ async def build_adapters(settings: Settings) -> Adapters:
             settings.redis_url,
             history_length=settings.history_length,
             history_ttl_seconds=settings.history_ttl_seconds,
+            heartbeat_seconds=settings.redis_heartbeat_seconds,
             timeout=settings.redis_timeout_seconds,
         )
         bus = redis_bus

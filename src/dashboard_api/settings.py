@@ -38,6 +38,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Analytics answers kept per process while no rollup changes (0: read every time).
     analytics_cache_entries: int = 256
     history_ttl_seconds: float = 86_400
+    # PING period of the live Redis connection; three unanswered in a row drop it.
+    redis_heartbeat_seconds: Seconds = 5.0
+    # How long a dropped client's close frame may wait for its socket before the transport
+    # is aborted.
+    ws_close_timeout_seconds: Seconds = 2.0
     ws_send_queue: int = 1000
     ws_max_frame_bytes: int = 16_384
     ws_max_subscriptions: int = 100
