@@ -122,6 +122,9 @@ class _NullBus:
     async def publish(self, channel: str, event: Any) -> str:
         return "0"
 
+    async def publish_many(self, events: Any) -> list[str]:
+        return ["0" for _ in events]
+
 
 async def _recreate(url: str) -> None:
     server, _, name = url.replace("+asyncpg", "").rpartition("/")

@@ -107,6 +107,9 @@ class SilentBus:
     async def publish(self, channel: str, event: Any) -> str:
         return ""
 
+    async def publish_many(self, events: Any) -> list[str]:
+        return ["" for _ in events]
+
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         return []
 

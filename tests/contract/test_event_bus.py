@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 
 from dashboard_api.adapters.memory import MemoryEventBus
-from dashboard_api.adapters.redis.bus import RedisEventBus
+from dashboard_api.adapters.redis.bus import EPOCH_PREFIX, HISTORY_PREFIX, RedisEventBus
 from dashboard_api.domain.ports import EventBus
 from tests.redis_support import require_shared_redis, unique
 
@@ -135,3 +136,79 @@ async def test_the_feed_stops_after_unsubscribe(bus: EventBus) -> None:
         assert received == [second]
     finally:
         await feed.close()
+
+
+async def test_publish_many_keeps_each_channels_order_and_returns_the_ids(bus: EventBus) -> None:
+    first, second = unique("task:many-a-"), unique("task:many-b-")
+    events = [(first if n % 3 else second, {"type": "task_output", "n": n}) for n in range(7)]
+    ids = await bus.publish_many(events)
+    assert len(ids) == len(events)
+    for channel in (first, second):
+        sent = [
+            (event_id, event["n"])
+            for event_id, (name, event) in zip(ids, events, strict=True)
+            if name == channel
+        ]
+        kept = [decode(message) for message in await bus.history(channel, after=None, limit=100)]
+        assert [(event["id"], event["n"]) for event in kept] == sent
+    assert await bus.publish_many([]) == []
+
+
+async def test_batch_published_events_resume_like_published_ones(bus: EventBus) -> None:
+    channel = unique("task:many-resume-")
+    before = await bus.replay(channel, after=None, epoch=None, limit=1)
+    ids = await bus.publish_many([(channel, {"type": "task_output", "n": n}) for n in range(4)])
+    ids.append(await bus.publish(channel, {"type": "task_output", "n": 4}))
+    later = [decode(message) for message in await bus.history(channel, after=ids[1], limit=100)]
+    assert [event["id"] for event in later] == ids[2:]
+    held = await bus.replay(channel, after=ids[0], epoch=before.epoch, limit=10)
+    assert held.epoch == before.epoch  # a batch keeps the channel's epoch, as publish does
+    assert held.complete
+    assert [decode(message)["n"] for message in held.messages] == [1, 2, 3, 4]
+
+
+async def test_the_feed_delivers_a_batch_live_in_order(bus: EventBus) -> None:
+    channel = unique("task:many-live-")
+    received: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def deliver(name: str, message: bytes) -> None:
+        received.append(message)
+        if len(received) == 4:
+            arrived.set()
+
+    feed = await bus.open_feed(deliver, lambda channels: None)
+    try:
+        await feed.subscribe(channel)
+        events = [(channel, {"type": "task_output", "n": n}) for n in range(4)]
+        ids = await bus.publish_many(events)
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert [decode(message)["id"] for message in received] == ids
+        assert received == await bus.history(channel, after=None, limit=4)
+    finally:
+        await feed.close()
+
+
+@pytest.mark.integration
+async def test_publish_many_on_redis_sets_the_epoch_keys_as_publish_does() -> None:
+    url = require_shared_redis()
+    redis_bus = RedisEventBus.from_url(url, history_length=5, history_ttl_seconds=60)
+    client = Redis.from_url(url)
+    single, batched = unique("task:epoch-one-"), unique("task:epoch-many-")
+    try:
+        await redis_bus.publish(single, {"type": "task_output"})
+        await redis_bus.publish_many([(batched, {"type": "task_output"})] * 2)
+        for channel in (single, batched):
+            assert await client.get(EPOCH_PREFIX + channel)
+            assert 0 < await client.pttl(EPOCH_PREFIX + channel) <= 60_000
+            assert 0 < await client.pttl(HISTORY_PREFIX + channel) <= 60_000
+    finally:
+        await client.delete(
+            *(
+                prefix + name
+                for prefix in (EPOCH_PREFIX, HISTORY_PREFIX)
+                for name in (single, batched)
+            )
+        )
+        await client.aclose()
+        await redis_bus.close()

@@ -333,6 +333,12 @@ class EventBus(Protocol):
         """Publish `event` on `channel`; returns the id it got in the channel's history."""
         ...
 
+    async def publish_many(self, events: Sequence[tuple[str, Event]]) -> list[str]:
+        """Publish each `(channel, event)` as `publish` would, in one go: the ids in the same
+        order. Events of one channel are published in the order given; a failure may leave
+        the earlier ones published (each stays whole: in history and live, or in neither)."""
+        ...
+
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         """Messages of `channel` still in history, oldest first, with ids after `after`
         (or the latest `limit` when `after` is None), each `{"id":"<id>",...}`."""

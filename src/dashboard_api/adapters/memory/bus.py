@@ -6,7 +6,7 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -86,6 +86,10 @@ class MemoryEventBus:
         for feed in tuple(self.feeds):
             feed.offer(channel, message)
         return event_id
+
+    async def publish_many(self, events: Sequence[tuple[str, Event]]) -> list[str]:
+        """Each event as `publish` does it, in the given order (nothing to batch in-process)."""
+        return [await self.publish(channel, event) for channel, event in events]
 
     def publish_raw(self, channel: str, message: bytes) -> None:
         """Deliver a message live without history, as a raw Redis PUBLISH would."""
