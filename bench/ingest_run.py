@@ -24,6 +24,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 import uuid
 from decimal import Decimal
@@ -276,15 +277,19 @@ async def main() -> None:
     redis = Redis.from_url(REDIS_URL)
     try:
         upgrade(url)
-        results = {
-            "conditions": conditions(),
-            "ingestor": await drain(url, redis, args.tasks, args.batch),
-            "ingestor_without_announcements": await drain(
-                url, redis, args.tasks, args.batch, silent=True
+        results: dict[str, Any] = {"conditions": conditions()}
+        # Each phase is shown as it ends, so a run cut short still leaves its figures.
+        for phase, run in (
+            ("ingestor", lambda: drain(url, redis, args.tasks, args.batch)),
+            (
+                "ingestor_without_announcements",
+                lambda: drain(url, redis, args.tasks, args.batch, silent=True),
             ),
-            "floor": await floor(url, args.tasks, args.batch),
-            "lag": await lag(url, redis, args.rate, args.lag_seconds, args.batch),
-        }
+            ("floor", lambda: floor(url, args.tasks, args.batch)),
+            ("lag", lambda: lag(url, redis, args.rate, args.lag_seconds, args.batch)),
+        ):
+            results[phase] = await run()
+            print(phase, json.dumps(results[phase]), file=sys.stderr, flush=True)
         results["ingestor_share_of_floor"] = round(
             results["ingestor"]["events_per_second"] / results["floor"]["events_per_second"], 2
         )
