@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dashboard_api.adapters.memory import MemoryEventBus
@@ -14,10 +15,15 @@ class RecordingBus(MemoryEventBus):
     def __init__(self) -> None:
         super().__init__()
         self.published: list[tuple[str, dict[str, object]]] = []
+        self.batches: list[int] = []  # the size of each publish_many
 
     async def publish(self, channel: str, event: Event) -> str:
         self.published.append((channel, dict(event)))
         return await super().publish(channel, event)
+
+    async def publish_many(self, events: Sequence[tuple[str, Event]]) -> list[str]:
+        self.batches.append(len(events))
+        return await super().publish_many(events)
 
     def on(self, channel: str) -> list[dict[str, object]]:
         return [event for name, event in self.published if name == channel]

@@ -256,3 +256,30 @@ async def test_an_engine_retry_past_the_retention_is_applied_again(
     assert await service.forget_processed_events(timedelta(days=7)) == 1
     with pytest.raises(Conflict):  # the mark is gone: the retry is new, and the id is taken
         await service.ingest("evt-1", NewTask(agent_type="coder", task_id="r-1"))
+
+
+async def test_an_ingested_batch_is_announced_in_one_publish_many_in_order(
+    service: TaskService, bus: RecordingBus
+) -> None:
+    running, completed = (
+        TaskPatch(status=TaskStatus.RUNNING),
+        TaskPatch(status=TaskStatus.COMPLETED),
+    )
+    await service.ingest_batch(
+        [
+            ("e1", NewTask(agent_type="coder", task_id="t-a")),
+            ("e2", NewTask(agent_type="coder", task_id="t-b")),
+            ("e3", ("t-a", running)),
+            ("e4", ("t-b", running)),
+            ("e5", ("t-a", completed)),
+        ]
+    )
+    assert bus.batches == [10]  # five changes, each on task:{id} and tasks, in one go
+    assert [event["status"] for event in bus.on("task:t-a")] == ["queued", "running", "completed"]
+    assert [(event["task_id"], event["status"]) for event in bus.on("tasks")] == [
+        ("t-a", "queued"),
+        ("t-b", "queued"),
+        ("t-a", "running"),
+        ("t-b", "running"),
+        ("t-a", "completed"),
+    ]
