@@ -12,7 +12,41 @@ export interface paths {
             cookie?: never;
         };
         /** Configured and seen agents with live counts */
-        get: operations["ApiAgentsAgents"];
+        get: operations["listAgents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fired alerts, newest first (page on with `before`) */
+        get: operations["listAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts/{alert_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every attempt to deliver an alert to the outgoing webhooks */
+        get: operations["listAlertDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -29,7 +63,7 @@ export interface paths {
             cookie?: never;
         };
         /** Cost, tasks, tokens and errors per UTC hour or day */
-        get: operations["ApiAnalyticsCostsHistogramCostHistogram"];
+        get: operations["getCostHistogram"];
         put?: never;
         post?: never;
         delete?: never;
@@ -46,7 +80,24 @@ export interface paths {
             cookie?: never;
         };
         /** Per agent type (optionally per model), or per session, over a window */
-        get: operations["ApiAnalyticsPerformancePerformance"];
+        get: operations["getPerformance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/spend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Spend grouped by user, conversation or source over whole hours, costliest first */
+        get: operations["getSpend"];
         put?: never;
         post?: never;
         delete?: never;
@@ -63,9 +114,43 @@ export interface paths {
             cookie?: never;
         };
         /** Totals and rates over a window (default: all time) */
-        get: operations["ApiAnalyticsSummarySummary"];
+        get: operations["getAnalyticsSummary"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each budget's spend in its current period (from the rollups) */
+        get: operations["listBudgets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bulk/stop-tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Request a stop of every unfinished task matching the filters (bounded) */
+        post: operations["stopTasksInBulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -80,10 +165,10 @@ export interface paths {
             cookie?: never;
         };
         /** List conversations, most recently active first */
-        get: operations["ApiConversationsListConversations"];
+        get: operations["listConversations"];
         put?: never;
         /** Start a conversation with an agent type */
-        post: operations["ApiConversationsCreateConversation"];
+        post: operations["createConversation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -98,15 +183,15 @@ export interface paths {
             cookie?: never;
         };
         /** One conversation with its totals */
-        get: operations["ApiConversationsConversationIdGetConversation"];
+        get: operations["getConversation"];
         put?: never;
         post?: never;
         /** Delete a conversation and its messages (its tasks stay) */
-        delete: operations["ApiConversationsConversationIdDeleteConversation"];
+        delete: operations["deleteConversation"];
         options?: never;
         head?: never;
         /** Rename or (un)archive a conversation */
-        patch: operations["ApiConversationsConversationIdUpdateConversation"];
+        patch: operations["updateConversation"];
         trace?: never;
     };
     "/api/conversations/{conversation_id}/messages": {
@@ -117,10 +202,44 @@ export interface paths {
             cookie?: never;
         };
         /** Messages, oldest first */
-        get: operations["ApiConversationsConversationIdMessagesListMessages"];
+        get: operations["listMessages"];
         put?: never;
         /** Post a message; a user message creates a queued task for the agent */
-        post: operations["ApiConversationsConversationIdMessagesPostMessage"];
+        post: operations["postMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every task matching the list's filters, as CSV or NDJSON */
+        get: operations["exportTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/webhook-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhook events matching the list's filters, CSV or NDJSON */
+        get: operations["exportWebhookEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -135,7 +254,7 @@ export interface paths {
             cookie?: never;
         };
         /** Per platform: connected, scopes, installed at, token expiry */
-        get: operations["ApiOauthStatusStatus"];
+        get: operations["listOAuthStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -153,7 +272,7 @@ export interface paths {
         };
         get?: never;
         /** The OAuth service records an installation (no tokens) */
-        put: operations["ApiOauthStatusPlatformRecord"];
+        put: operations["recordOAuthInstallation"];
         post?: never;
         delete?: never;
         options?: never;
@@ -169,10 +288,10 @@ export interface paths {
             cookie?: never;
         };
         /** Knowledge sources, newest first, with their latest sync job */
-        get: operations["ApiSourcesListSources"];
+        get: operations["listSources"];
         put?: never;
         /** Register a knowledge source */
-        post: operations["ApiSourcesAddSource"];
+        post: operations["createSource"];
         delete?: never;
         options?: never;
         head?: never;
@@ -187,11 +306,11 @@ export interface paths {
             cookie?: never;
         };
         /** One knowledge source and its latest sync job */
-        get: operations["ApiSourcesSourceIdGetSource"];
+        get: operations["getSource"];
         put?: never;
         post?: never;
         /** Remove a source */
-        delete: operations["ApiSourcesSourceIdDeleteSource"];
+        delete: operations["deleteSource"];
         options?: never;
         head?: never;
         patch?: never;
@@ -206,9 +325,9 @@ export interface paths {
         };
         get?: never;
         /** The indexer reports its job: running, succeeded or failed */
-        put: operations["ApiSourcesSourceIdSyncReportSync"];
+        put: operations["reportSourceSync"];
         /** Queue an indexing job for the indexer (or return the one still pending) */
-        post: operations["ApiSourcesSourceIdSyncRequestSync"];
+        post: operations["requestSourceSync"];
         delete?: never;
         options?: never;
         head?: never;
@@ -223,7 +342,7 @@ export interface paths {
             cookie?: never;
         };
         /** Service health and live load */
-        get: operations["ApiStatusStatus"];
+        get: operations["getServiceStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -240,10 +359,10 @@ export interface paths {
             cookie?: never;
         };
         /** List tasks, newest first, with keyset pagination */
-        get: operations["ApiTasksListTasks"];
+        get: operations["listTasks"];
         put?: never;
         /** Register a task (duplicate id: 409) */
-        post: operations["ApiTasksCreateTask"];
+        post: operations["createTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -258,14 +377,31 @@ export interface paths {
             cookie?: never;
         };
         /** One task with its full input and output */
-        get: operations["ApiTasksTaskIdGetTask"];
+        get: operations["getTask"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a task's status and metrics */
-        patch: operations["ApiTasksTaskIdUpdateTask"];
+        /** Change a task's status and metrics (an illegal transition: 409) */
+        patch: operations["updateTask"];
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a failed or cancelled task again as a new linked task (409 otherwise) */
+        post: operations["retryTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/tasks/{task_id}/stop": {
@@ -278,7 +414,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Request cancellation: the engine receives a stop command */
-        post: operations["ApiTasksTaskIdStopStopTask"];
+        post: operations["stopTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -293,7 +429,7 @@ export interface paths {
             cookie?: never;
         };
         /** Webhooks (configured and seen) with event counts and last event time */
-        get: operations["ApiWebhooksListWebhooks"];
+        get: operations["listWebhooks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -310,10 +446,10 @@ export interface paths {
             cookie?: never;
         };
         /** Webhook events, newest first, without payloads */
-        get: operations["ApiWebhooksEventsListEvents"];
+        get: operations["listWebhookEvents"];
         put?: never;
         /** A gateway reports an event (idempotent by event_id: a repeat answers 200) */
-        post: operations["ApiWebhooksEventsReportEvent"];
+        post: operations["reportWebhookEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -328,7 +464,7 @@ export interface paths {
             cookie?: never;
         };
         /** One webhook event with its payload */
-        get: operations["ApiWebhooksEventsEventIdGetEvent"];
+        get: operations["getWebhookEvent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -345,7 +481,7 @@ export interface paths {
             cookie?: never;
         };
         /** Per webhook and provider: counts, success rate, latency p50/p95 */
-        get: operations["ApiWebhooksStatsStats"];
+        get: operations["getWebhookStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -362,7 +498,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness: the process answers */
-        get: operations["HealthHealth"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -378,8 +514,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database and Redis are reachable */
-        get: operations["ReadyReady"];
+        /** Readiness: the database and Redis are reachable and ingestion makes progress */
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -403,6 +539,58 @@ export interface components {
         AgentList: {
             items: components["schemas"]["AgentActivity"][];
         };
+        /** Alert */
+        Alert: {
+            agent_type: string | null;
+            alert_id: string;
+            failure_rate: number | null;
+            /** Format: date-time */
+            fired_at: string;
+            kind: components["schemas"]["AlertKind"];
+            limit_usd: number | null;
+            message: string;
+            /** Format: date-time */
+            period_start: string;
+            rule: string;
+            spend_usd: number | null;
+            threshold_percent: number | null;
+        };
+        /**
+         * AlertKind
+         * @enum {string}
+         */
+        AlertKind: "budget" | "failure_rate";
+        /** AlertList */
+        AlertList: {
+            items: components["schemas"]["Alert"][];
+        };
+        /** BudgetList */
+        BudgetList: {
+            items: components["schemas"]["BudgetStatus"][];
+        };
+        /**
+         * BudgetScope
+         * @enum {string}
+         */
+        BudgetScope: "service" | "agent_type" | "user" | "conversation";
+        /** BudgetStatus */
+        BudgetStatus: {
+            agent_type: string | null;
+            key: string | null;
+            limit_usd: number;
+            name: string;
+            period: components["schemas"]["Period"];
+            /** Format: date-time */
+            period_start: string;
+            scope: components["schemas"]["BudgetScope"];
+            spend_usd: number;
+            used_percent: number;
+        };
+        /** BulkStopReport */
+        BulkStopReport: {
+            results: components["schemas"]["StopResult"][];
+            truncated: boolean;
+        };
         /** Conversation */
         Conversation: {
             agent_type: string;
@@ -412,7 +600,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             title: string;
-            totals?: components["schemas"]["ConversationTotals"];
+            totals: components["schemas"]["ConversationTotals"];
             /** Format: date-time */
             updated_at: string;
             user_id: string | null;
@@ -421,9 +609,14 @@ export interface components {
         ConversationCreate: {
             agent_type: string;
             conversation_id?: string | null;
-            /** @default  */
-            title: string;
+            /** @description Default: `""`. */
+            title?: string;
             user_id?: string | null;
+        };
+        /** Page[Conversation] */
+        ConversationPage: {
+            items: components["schemas"]["Conversation"][];
+            next_cursor: string | null;
         };
         /**
          * ConversationTotals
@@ -437,7 +630,7 @@ export interface components {
          */
         ConversationTotals: {
             /** @default 0 */
-            cost_usd: string;
+            cost_usd: number;
             /** @default 0 */
             input_tokens: number;
             /** @default 0 */
@@ -452,11 +645,23 @@ export interface components {
             archived?: boolean;
             title?: string;
         };
+        /** CostBreakdown */
+        CostBreakdown: {
+            cache_read: number;
+            cache_write_1h: number;
+            cache_write_5m: number;
+            effective_from: string | null;
+            input: number;
+            output: number;
+            pattern: string;
+            reasoning: number;
+            tier_above_prompt_tokens: number | null;
+        };
         /** CostBucket */
         CostBucket: {
-            cost_usd: string;
+            cost_usd: number;
             errors: number;
-            groups?: {
+            groups: {
                 [key: string]: components["schemas"]["CostFigures"];
             } | null;
             /** Format: date-time */
@@ -466,7 +671,7 @@ export interface components {
         };
         /** CostFigures */
         CostFigures: {
-            cost_usd: string;
+            cost_usd: number;
             errors: number;
             tasks: number;
             tokens: number;
@@ -475,6 +680,38 @@ export interface components {
         CostHistogram: {
             buckets: components["schemas"]["CostBucket"][];
             granularity: components["schemas"]["Granularity"];
+        };
+        /**
+         * CostSource
+         * @description `reported`: the engine sent the amount. `computed`: priced here from the price table.
+         * @enum {string}
+         */
+        CostSource: "reported" | "computed";
+        /** DeliveryAttempt */
+        DeliveryAttempt: {
+            alert_id: string;
+            /** Format: date-time */
+            at: string;
+            attempt: number;
+            endpoint: string;
+            error: string | null;
+            status_code: number | null;
+        };
+        /** DeliveryList */
+        DeliveryList: {
+            items: components["schemas"]["DeliveryAttempt"][];
+        };
+        /**
+         * ExportFormat
+         * @default ndjson
+         * @enum {string}
+         */
+        ExportFormat: "csv" | "ndjson";
+        /** FieldError */
+        FieldError: {
+            field: string | null;
+            message: string;
+            source: string | null;
         };
         /**
          * Granularity
@@ -499,7 +736,7 @@ export interface components {
             created_at: string;
             message_id: string;
             role: components["schemas"]["MessageRole"];
-            task_id?: string | null;
+            task_id: string | null;
         };
         /** MessageCreate */
         MessageCreate: {
@@ -508,6 +745,11 @@ export interface components {
             role: components["schemas"]["MessageRole"];
             task_id?: string | null;
         };
+        /** Page[Message] */
+        MessagePage: {
+            items: components["schemas"]["Message"][];
+            next_cursor: string | null;
+        };
         /**
          * MessageRole
          * @enum {string}
@@ -515,14 +757,14 @@ export interface components {
         MessageRole: "user" | "assistant" | "system" | "tool";
         /** OAuthInstallation */
         OAuthInstallation: {
-            account?: string | null;
+            account: string | null;
             connected: boolean;
-            installed_at?: string | null;
+            installed_at: string | null;
             platform: string;
             /** @default [] */
             scopes: string[];
-            token_expires_at?: string | null;
-            updated_at?: string | null;
+            token_expires_at: string | null;
+            updated_at: string | null;
         };
         /** OAuthInstallationBody */
         OAuthInstallationBody: {
@@ -536,53 +778,13 @@ export interface components {
         OAuthStatusList: {
             items: components["schemas"]["OAuthInstallation"][];
         };
-        /** Page[Performance] */
-        "Page_dashboard_api.domain.analytics_answers.Performance_": {
-            items: components["schemas"]["Performance"][];
-            next_cursor: string | null;
-        };
-        /** Page[Conversation] */
-        "Page_dashboard_api.domain.conversations.Conversation_": {
-            items: components["schemas"]["Conversation"][];
-            next_cursor: string | null;
-        };
-        /** Page[Message] */
-        "Page_dashboard_api.domain.conversations.Message_": {
-            items: components["schemas"]["Message"][];
-            next_cursor: string | null;
-        };
-        /** Page[SessionPerformance] */
-        "Page_dashboard_api.domain.session_analytics.SessionPerformance_": {
-            items: components["schemas"]["SessionPerformance"][];
-            next_cursor: string | null;
-        };
-        /** Page[TaskSummary] */
-        "Page_dashboard_api.domain.tasks.TaskSummary_": {
-            items: components["schemas"]["TaskSummary"][];
-            next_cursor: string | null;
-        };
-        /** Page[WebhookSummary] */
-        "Page_dashboard_api.domain.webhook_service.WebhookSummary_": {
-            items: components["schemas"]["WebhookSummary"][];
-            next_cursor: string | null;
-        };
-        /** Page[SourceView] */
-        "Page_dashboard_api.http.workspace_schemas.SourceView_": {
-            items: components["schemas"]["SourceView"][];
-            next_cursor: string | null;
-        };
-        /** Page[WebhookEventSummary] */
-        "Page_dashboard_api.http.workspace_schemas.WebhookEventSummary_": {
-            items: components["schemas"]["WebhookEventSummary"][];
-            next_cursor: string | null;
-        };
         /** Performance */
         Performance: {
             agent_type: string;
             avg_tokens: number | null;
             completed_tasks: number;
-            cost_per_hour_usd: string;
-            cost_per_task_usd: string | null;
+            cost_per_hour_usd: number;
+            cost_per_task_usd: number | null;
             duration_p50_seconds: number | null;
             duration_p95_seconds: number | null;
             duration_p99_seconds: number | null;
@@ -599,11 +801,40 @@ export interface components {
          * @enum {string}
          */
         PerformanceGroup: "model" | "session";
+        /** Page[Performance] */
+        PerformancePage: {
+            items: components["schemas"]["Performance"][];
+            next_cursor: string | null;
+        };
+        /**
+         * Period
+         * @enum {string}
+         */
+        Period: "day" | "week" | "month";
+        /** ProblemDetails */
+        ProblemDetails: {
+            current_status?: string;
+            detail?: string;
+            errors?: components["schemas"]["FieldError"][];
+            field?: string;
+            instance: string;
+            requested_status?: string;
+            status: number;
+            title: string;
+            type: string;
+        };
         /** Reachability */
         Reachability: {
             configured: boolean;
-            error?: string | null;
+            error: string | null;
             reachable: boolean | null;
+        };
+        /** Readiness */
+        Readiness: {
+            checks: {
+                [key: string]: boolean;
+            };
+            status: string;
         };
         /** RealtimeStatus */
         RealtimeStatus: {
@@ -614,6 +845,10 @@ export interface components {
             ingested_events: number;
             rejected_events: number;
             subscriptions: number;
+        };
+        /** RetryRequest */
+        RetryRequest: {
+            task_id?: string | null;
         };
         /** ServiceStatus */
         ServiceStatus: {
@@ -632,8 +867,8 @@ export interface components {
             agent_type: string;
             avg_tokens: number | null;
             completed_tasks: number;
-            cost_per_task_usd: string | null;
-            cost_usd: string;
+            cost_per_task_usd: number | null;
+            cost_usd: number;
             duration_p50_seconds: number | null;
             duration_p95_seconds: number | null;
             duration_p99_seconds: number | null;
@@ -645,6 +880,11 @@ export interface components {
             started_at: string;
             success_rate: number | null;
             tasks: number;
+        };
+        /** Page[SessionPerformance] */
+        SessionPerformancePage: {
+            items: components["schemas"]["SessionPerformance"][];
+            next_cursor: string | null;
         };
         /** SourceCreate */
         SourceCreate: {
@@ -658,6 +898,11 @@ export interface components {
          * @enum {string}
          */
         SourceKind: "github_repo" | "jira_project" | "confluence_space";
+        /** Page[SourceView] */
+        SourcePage: {
+            items: components["schemas"]["SourceView"][];
+            next_cursor: string | null;
+        };
         /** SourceView */
         SourceView: {
             /** Format: date-time */
@@ -668,6 +913,24 @@ export interface components {
             name: string;
             source_id: string;
             sync_status: components["schemas"]["SyncStatus"];
+        };
+        /**
+         * SpendDimension
+         * @enum {string}
+         */
+        SpendDimension: "user" | "conversation" | "source";
+        /** SpendReport */
+        SpendReport: {
+            group_by: components["schemas"]["SpendDimension"];
+            items: components["schemas"]["SpendTotal"][];
+        };
+        /** SpendTotal */
+        SpendTotal: {
+            cost_usd: number;
+            input_tokens: number;
+            key: string;
+            output_tokens: number;
+            tasks: number;
         };
         /** StatsReport */
         StatsReport: {
@@ -683,6 +946,31 @@ export interface components {
             stop_requested: boolean;
             task_id: string;
         };
+        /** StopFilter */
+        StopFilter: {
+            agent_type?: string | null;
+            assigned_agent?: string | null;
+            conversation_id?: string | null;
+            created_after?: string | null;
+            created_before?: string | null;
+            /** @description Default: `100`. */
+            max_tasks?: number;
+            q?: string | null;
+            session_id?: string | null;
+            source?: string | null;
+            status?: components["schemas"]["TaskStatus"][];
+        };
+        /**
+         * StopOutcome
+         * @enum {string}
+         */
+        StopOutcome: "cancelled" | "stop_requested" | "already_finished" | "not_found";
+        /** StopResult */
+        StopResult: {
+            outcome: components["schemas"]["StopOutcome"];
+            status: components["schemas"]["TaskStatus"] | null;
+            task_id: string;
+        };
         /** Summary */
         Summary: {
             avg_duration_seconds: number | null;
@@ -691,20 +979,20 @@ export interface components {
             failed_tasks: number;
             finished_success_rate: number | null;
             success_rate: number | null;
-            today_cost_usd: string;
+            today_cost_usd: number;
             today_tasks: number;
-            total_cost_usd: string;
+            total_cost_usd: number;
             total_tasks: number;
         };
         /** SyncJob */
         SyncJob: {
-            documents?: number | null;
-            error?: string | null;
-            finished_at?: string | null;
+            documents: number | null;
+            error: string | null;
+            finished_at: string | null;
             job_id: string;
             /** Format: date-time */
             requested_at: string;
-            started_at?: string | null;
+            started_at: string | null;
             status: components["schemas"]["SyncStatus"];
         };
         /** SyncReportBody */
@@ -712,7 +1000,8 @@ export interface components {
             documents?: number | null;
             error?: string | null;
             job_id: string;
-            status: components["schemas"]["SyncStatus"];
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
         };
         /**
          * SyncStatus
@@ -734,13 +1023,17 @@ export interface components {
             assigned_agent?: string | null;
             conversation_id?: string | null;
             created_at?: string | null;
-            /** @default  */
-            input_message: string;
+            /** @description Default: `""`. */
+            input_message?: string;
             model?: string | null;
             session_id?: string | null;
-            /** @default api */
-            source: string;
-            status?: components["schemas"]["TaskStatus"];
+            /** @description Default: `"api"`. */
+            source?: string;
+            /**
+             * @description Default: `"queued"`.
+             * @enum {string}
+             */
+            status?: "queued" | "running";
             task_id?: string | null;
         };
         /** TaskDetail */
@@ -748,10 +1041,13 @@ export interface components {
             agent_type: string;
             assigned_agent: string | null;
             cache_read_tokens: number;
+            cache_write_1h_tokens: number;
             cache_write_tokens: number;
             completed_at: string | null;
             conversation_id: string | null;
-            cost_usd: string;
+            cost_breakdown: components["schemas"]["CostBreakdown"] | null;
+            cost_source: components["schemas"]["CostSource"] | null;
+            cost_usd: number;
             /** Format: date-time */
             created_at: string;
             duration_seconds: number | null;
@@ -762,6 +1058,8 @@ export interface components {
             output: string | null;
             output_tokens: number;
             price_version: string | null;
+            reasoning_tokens: number;
+            retry_of: string | null;
             run_seconds: number | null;
             session_id: string | null;
             source: string;
@@ -769,9 +1067,13 @@ export interface components {
             status: components["schemas"]["TaskStatus"];
             task_id: string;
         };
+        /** Page[TaskSummary] */
+        TaskPage: {
+            items: components["schemas"]["TaskSummary"][];
+            next_cursor: string | null;
+        };
         /**
          * TaskStatus
-         * @default queued
          * @enum {string}
          */
         TaskStatus: "queued" | "running" | "waiting_input" | "completed" | "failed" | "cancelled";
@@ -781,7 +1083,7 @@ export interface components {
             assigned_agent: string | null;
             completed_at: string | null;
             conversation_id: string | null;
-            cost_usd: string;
+            cost_usd: number;
             /** Format: date-time */
             created_at: string;
             input_preview: string;
@@ -798,14 +1100,16 @@ export interface components {
         TaskUpdate: {
             assigned_agent?: string | null;
             cache_read_tokens?: number;
+            cache_write_1h_tokens?: number;
             cache_write_tokens?: number;
             completed_at?: string;
-            cost_usd?: string;
+            cost_usd?: number;
             error?: string | null;
             input_tokens?: number;
             model?: string | null;
             output?: string | null;
             output_tokens?: number;
+            reasoning_tokens?: number;
             session_id?: string | null;
             started_at?: string;
             status?: components["schemas"]["TaskStatus"];
@@ -814,17 +1118,17 @@ export interface components {
         WebhookEvent: {
             /** Format: date-time */
             created_at: string;
-            error?: string | null;
+            error: string | null;
             event_id: string;
             event_type: string;
-            http_status?: number | null;
-            latency_ms?: number | null;
-            payload?: {
+            http_status: number | null;
+            latency_ms: number | null;
+            payload: {
                 [key: string]: unknown;
             } | null;
             provider: string;
             status: components["schemas"]["WebhookStatus"];
-            task_id?: string | null;
+            task_id: string | null;
             webhook_id: string;
         };
         /** WebhookEventCreate */
@@ -843,6 +1147,11 @@ export interface components {
             task_id?: string | null;
             webhook_id: string;
         };
+        /** Page[WebhookEventSummary] */
+        WebhookEventPage: {
+            items: components["schemas"]["WebhookEventSummary"][];
+            next_cursor: string | null;
+        };
         /** WebhookEventSummary */
         WebhookEventSummary: {
             /** Format: date-time */
@@ -856,6 +1165,11 @@ export interface components {
             status: components["schemas"]["WebhookStatus"];
             task_id: string | null;
             webhook_id: string;
+        };
+        /** Page[WebhookSummary] */
+        WebhookPage: {
+            items: components["schemas"]["WebhookSummary"][];
+            next_cursor: string | null;
         };
         /** WebhookStats */
         WebhookStats: {
@@ -900,7 +1214,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    ApiAgentsAgents: {
+    listAgents: {
         parameters: {
             query?: never;
             header?: never;
@@ -918,9 +1232,198 @@ export interface operations {
                     "application/json": components["schemas"]["AgentList"];
                 };
             };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
-    ApiAnalyticsCostsHistogramCostHistogram: {
+    listAlerts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertList"];
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    listAlertDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    getCostHistogram: {
         parameters: {
             query?: {
                 granularity?: components["schemas"]["Granularity"];
@@ -947,24 +1450,63 @@ export interface operations {
                     "application/json": components["schemas"]["CostHistogram"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiAnalyticsPerformancePerformance: {
+    getPerformance: {
         parameters: {
             query?: {
                 /** @description inclusive, RFC 3339 */
@@ -990,27 +1532,148 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.domain.analytics_answers.Performance_"] | components["schemas"]["Page_dashboard_api.domain.session_analytics.SessionPerformance_"];
+                    "application/json": components["schemas"]["PerformancePage"] | components["schemas"]["SessionPerformancePage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiAnalyticsSummarySummary: {
+    getSpend: {
+        parameters: {
+            query: {
+                group_by: components["schemas"]["SpendDimension"];
+                /** @description inclusive, RFC 3339 */
+                from?: string | null;
+                /** @description exclusive, RFC 3339 */
+                to?: string | null;
+                key?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpendReport"];
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    getAnalyticsSummary: {
         parameters: {
             query?: {
                 /** @description inclusive, RFC 3339 */
@@ -1034,24 +1697,215 @@ export interface operations {
                     "application/json": components["schemas"]["Summary"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsListConversations: {
+    listBudgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    stopTasksInBulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StopFilter"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkStopReport"];
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    listConversations: {
         parameters: {
             query?: {
                 user_id?: string | null;
@@ -1071,27 +1925,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.domain.conversations.Conversation_"];
+                    "application/json": components["schemas"]["ConversationPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsCreateConversation: {
+    createConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1113,24 +2006,90 @@ export interface operations {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsConversationIdGetConversation: {
+    getConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1150,24 +2109,72 @@ export interface operations {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsConversationIdDeleteConversation: {
+    deleteConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1185,24 +2192,81 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsConversationIdUpdateConversation: {
+    updateConversation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1226,24 +2290,90 @@ export interface operations {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsConversationIdMessagesListMessages: {
+    listMessages: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1263,27 +2393,75 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.domain.conversations.Message_"];
+                    "application/json": components["schemas"]["MessagePage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiConversationsConversationIdMessagesPostMessage: {
+    postMessage: {
         parameters: {
             query?: never;
             header?: never;
@@ -1307,24 +2485,267 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiOauthStatusStatus: {
+    exportTasks: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["ExportFormat"];
+                status?: components["schemas"]["TaskStatus"][] | null;
+                agent_type?: string | null;
+                assigned_agent?: string | null;
+                source?: string | null;
+                session_id?: string | null;
+                conversation_id?: string | null;
+                created_after?: string | null;
+                created_before?: string | null;
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, CSV with a header row or one JSON object a line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    exportWebhookEvents: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["ExportFormat"];
+                webhook_id?: string | null;
+                provider?: string | null;
+                status?: components["schemas"]["WebhookStatus"] | null;
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, CSV with a header row or one JSON object a line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    listOAuthStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -1342,9 +2763,45 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthStatusList"];
                 };
             };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
-    ApiOauthStatusPlatformRecord: {
+    recordOAuthInstallation: {
         parameters: {
             query?: never;
             header?: never;
@@ -1368,24 +2825,81 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthInstallation"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesListSources: {
+    listSources: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1403,27 +2917,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.http.workspace_schemas.SourceView_"];
+                    "application/json": components["schemas"]["SourcePage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesAddSource: {
+    createSource: {
         parameters: {
             query?: never;
             header?: never;
@@ -1445,24 +2998,90 @@ export interface operations {
                     "application/json": components["schemas"]["SourceView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesSourceIdGetSource: {
+    getSource: {
         parameters: {
             query?: never;
             header?: never;
@@ -1482,24 +3101,72 @@ export interface operations {
                     "application/json": components["schemas"]["SourceView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesSourceIdDeleteSource: {
+    deleteSource: {
         parameters: {
             query?: never;
             header?: never;
@@ -1517,24 +3184,81 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesSourceIdSyncReportSync: {
+    reportSourceSync: {
         parameters: {
             query?: never;
             header?: never;
@@ -1558,24 +3282,99 @@ export interface operations {
                     "application/json": components["schemas"]["SourceView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiSourcesSourceIdSyncRequestSync: {
+    requestSourceSync: {
         parameters: {
             query?: never;
             header?: never;
@@ -1595,24 +3394,90 @@ export interface operations {
                     "application/json": components["schemas"]["SourceView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiStatusStatus: {
+    getServiceStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -1630,9 +3495,45 @@ export interface operations {
                     "application/json": components["schemas"]["ServiceStatus"];
                 };
             };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
-    ApiTasksListTasks: {
+    listTasks: {
         parameters: {
             query?: {
                 status?: components["schemas"]["TaskStatus"][] | null;
@@ -1659,27 +3560,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.domain.tasks.TaskSummary_"];
+                    "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiTasksCreateTask: {
+    createTask: {
         parameters: {
             query?: never;
             header?: never;
@@ -1701,24 +3641,90 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiTasksTaskIdGetTask: {
+    getTask: {
         parameters: {
             query?: never;
             header?: never;
@@ -1738,24 +3744,72 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiTasksTaskIdUpdateTask: {
+    updateTask: {
         parameters: {
             query?: never;
             header?: never;
@@ -1779,24 +3833,215 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiTasksTaskIdStopStopTask: {
+    retryTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetryRequest"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDetail"];
+                };
+            };
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    stopTask: {
         parameters: {
             query?: never;
             header?: never;
@@ -1816,24 +4061,90 @@ export interface operations {
                     "application/json": components["schemas"]["StopAccepted"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiWebhooksListWebhooks: {
+    listWebhooks: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1851,27 +4162,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.domain.webhook_service.WebhookSummary_"];
+                    "application/json": components["schemas"]["WebhookPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiWebhooksEventsListEvents: {
+    listWebhookEvents: {
         parameters: {
             query?: {
                 webhook_id?: string | null;
@@ -1894,27 +4244,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_dashboard_api.http.workspace_schemas.WebhookEventSummary_"];
+                    "application/json": components["schemas"]["WebhookEventPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiWebhooksEventsReportEvent: {
+    reportWebhookEvent: {
         parameters: {
             query?: never;
             header?: never;
@@ -1927,33 +4316,108 @@ export interface operations {
             };
         };
         responses: {
+            /** @description A repeat of an event already recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEvent"];
+                };
+            };
             /** @description Document created, URL follows */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["WebhookEvent"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The change conflicts with the current state (`current_status` when it is a status). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiWebhooksEventsEventIdGetEvent: {
+    getWebhookEvent: {
         parameters: {
             query?: never;
             header?: never;
@@ -1973,24 +4437,72 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEvent"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    ApiWebhooksStatsStats: {
+    getWebhookStats: {
         parameters: {
             query?: {
                 webhook_id?: string | null;
@@ -2013,24 +4525,63 @@ export interface operations {
                     "application/json": components["schemas"]["StatsReport"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description No valid bearer token (only when the service has tokens configured). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The token lacks the scope this route needs (read, write or ingest), or the request's Origin is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The request is well-formed but breaks a rule (`field` names the input). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
     };
-    HealthHealth: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -2050,7 +4601,7 @@ export interface operations {
             };
         };
     };
-    ReadyReady: {
+    getReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -2059,13 +4610,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description Every backing service is reachable */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
