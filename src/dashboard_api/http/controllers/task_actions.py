@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Operation, Reference
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
@@ -58,6 +60,16 @@ class RetryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     task_id: Id | None = None  # the new task's id: a repeated request is then a 409
 
 
+@dataclass
+class OptionalBodyOperation(Operation):
+    """Declares the body optional: Litestar marks every request body required
+    (litestar/_openapi/request_body.py), while a retry without one is valid."""
+
+    def __post_init__(self) -> None:
+        if self.request_body is not None and not isinstance(self.request_body, Reference):
+            self.request_body.required = False
+
+
 class TaskActionController(Controller):
     tags = ["tasks"]
 
@@ -84,6 +96,7 @@ class TaskActionController(Controller):
         # An absent body never reaches the DTO (Litestar passes the default, None).
         dto=StrictBody[RetryRequest],
         return_dto=None,
+        operation_class=OptionalBodyOperation,
     )
     async def retry(
         self,
