@@ -33,8 +33,8 @@ test: $(STAMP)  ## every test tier; integration tests need PostgreSQL and Redis 
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench packages
+	$(BIN)/ruff format --check src tests bench packages
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -91,6 +91,8 @@ TABLES = (
     "alerts",
     "alert_deliveries",
     "spend_hourly",
+    "conversation_flows",
+    "task_origins",
 )
 
 

@@ -13,6 +13,7 @@ from dashboard_api.domain.ports import (
     IngestQueue,
     MessageStore,
     OAuthStatusStore,
+    OriginStore,
     RetentionStore,
     RollupStore,
     SourceStore,
@@ -61,6 +62,10 @@ class Adapters:
     workspace: WorkspaceAdapters
     # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
+    # Flows of conversations and origins of tasks that engines report (domain/origins.py).
+    origins: OriginStore = field(default_factory=lambda: _memory_origins())
+    # The groote-ai engine's event stream, when DASHBOARD_GROOTE_EVENTS turns it on.
+    groote_events: IngestQueue | None = None
     # Named probes for /ready and /api/status ("database", "redis"): each raises when unreachable.
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Fired alerts; None: kept in process memory (one replica's dedupe only).
@@ -72,6 +77,12 @@ class Adapters:
     async def close(self) -> None:
         for close in reversed(self.closers):
             await close()
+
+
+def _memory_origins() -> OriginStore:
+    from dashboard_api.adapters.memory.origins import MemoryOriginStore
+
+    return MemoryOriginStore()
 
 
 def _memory_ingest() -> IngestQueue:
@@ -128,6 +139,7 @@ async def build_adapters(settings: Settings) -> Adapters:
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
     from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
+    from dashboard_api.adapters.sqlalchemy.origins import SqlOriginStore
     from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
     from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
@@ -177,6 +189,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         )
         checks["redis"] = redis_bus.ping
         closers += [redis_bus.close, ingest_redis.aclose]
+        groote_events = _groote_events(settings, closers)
     else:
         memory_bus = MemoryEventBus(
             history_length=settings.history_length,
@@ -185,6 +198,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         bus = memory_bus
         ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
+        groote_events = None
     compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
@@ -195,8 +209,31 @@ async def build_adapters(settings: Settings) -> Adapters:
         ingest=ingest,
         alerts=SqlAlertStore(engine),
         retention=SqlRetentionStore(engine),
+        origins=SqlOriginStore(engine),
+        groote_events=groote_events,
         health_checks=checks,
         closers=closers,
+    )
+
+
+def _groote_events(
+    settings: Settings, closers: list[Callable[[], Awaitable[None]]]
+) -> IngestQueue | None:
+    if not settings.groote_events or not settings.redis_url:
+        return None
+    from dashboard_api.adapters.redis.bus import resilient_client
+    from dashboard_api.adapters.redis.groote_stream import GrooteStreamQueue
+    from dashboard_api.domain.groote_events import HANDLED_TYPES
+
+    redis = resilient_client(settings.redis_url)  # its own: XREADGROUP blocks a connection
+    closers.append(redis.aclose)
+    return GrooteStreamQueue(
+        redis,
+        stream=settings.groote_events,
+        group=settings.groote_group,
+        dead_letter_stream=settings.groote_dead_letter_stream,
+        handled_types=HANDLED_TYPES,
+        start_id=settings.groote_start_id,
     )
 
 

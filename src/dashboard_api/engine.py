@@ -1,5 +1,9 @@
 """The publisher an agent engine imports: live output, status and durable lifecycle events.
 
+An engine in a process of its own uses the engine SDK, re-exported here:
+`from dashboard_api.engine import Engine` (or `from dashboard_engine import Engine` with only
+the small `dashboard-engine` distribution installed; see packages/engine/README.md).
+
     from dashboard_api.engine import EnginePublisher
 
     engine = EnginePublisher.from_url("redis://127.0.0.1:6379/0")
@@ -27,8 +31,12 @@ import msgspec
 
 from dashboard_api.domain.ports import EventBus, IngestQueue
 from dashboard_api.domain.task_service import ENGINE_COMMANDS_CHANNEL, task_channel
+from dashboard_engine import Engine, EngineSettings, Job
 
-__all__ = ["EnginePublisher"]
+# The engine SDK (packages/engine, distribution `dashboard-engine`) is what an engine in its
+# own process uses; EnginePublisher stays for engines running inside the service (the demo)
+# on any EventBus and IngestQueue.
+__all__ = ["Engine", "EnginePublisher", "EngineSettings", "Job"]
 
 
 class EnginePublisher:

@@ -74,6 +74,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     retention_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     retention_interval_seconds: Seconds = 600.0
     oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
+    # The groote-ai engine, met where it is (docs/engines.md): its event stream's name turns
+    # the adapter on; it is read through a consumer group of ours, never theirs.
+    groote_events: str | None = None
+    groote_group: str = "dashboard-api"
+    groote_start_id: str = "0"
+    groote_dead_letter_stream: str = "dashboard:groote:rejected"
+    groote_agent_type: str = "brain"
+    groote_wait_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +96,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         try:
             settings = msgspec.convert(raw, cls, strict=False)
             parse_tokens(settings.api_tokens)
+            if settings.groote_events and not settings.redis_url:
+                raise ValueError("DASHBOARD_GROOTE_EVENTS needs DASHBOARD_REDIS_URL")
         except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
         return settings

@@ -102,6 +102,8 @@ def totals_delta(before: Task | None, after: Task) -> ConversationTotals:
     """How a conversation's totals move when one of its tasks is created or changed."""
     if after.conversation_id is None:
         return ConversationTotals()
+    if before is not None and before.conversation_id != after.conversation_id:
+        before = None  # newly linked: the conversation gains the whole task
     old_cost, old_in, old_out = (
         (before.cost_usd, before.input_tokens, before.output_tokens)
         if before is not None

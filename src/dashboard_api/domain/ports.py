@@ -18,6 +18,7 @@ from dashboard_api.domain.conversations import (
     Message,
     MessageQuery,
 )
+from dashboard_api.domain.origins import ConversationFlow, TaskOrigin
 from dashboard_api.domain.rollups import Figures, RollupChange
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.spend import SpendChange, SpendDimension, SpendTotal
@@ -467,3 +468,20 @@ class SpendStore(Protocol):
     ) -> list[SpendTotal]:
         """Sums per key of the hours in [start, end) (whole hours), highest cost first."""
         ...
+
+
+class OriginStore(Protocol):
+    """Flows of conversations and origins of tasks (domain/origins.py). Each write is atomic
+    on its own: a flow is claimed by the first conversation that links it."""
+
+    async def link_flow(self, flow: ConversationFlow) -> ConversationFlow:
+        """Store the flow unless its id is linked already; returns the flow that holds it."""
+        ...
+
+    async def flow(self, flow_id: str) -> ConversationFlow | None: ...
+
+    async def put_origin(self, origin: TaskOrigin) -> TaskOrigin:
+        """Merge the origin into the stored one (`merged_origin`); returns the result."""
+        ...
+
+    async def origin(self, task_id: str) -> TaskOrigin | None: ...

@@ -66,6 +66,8 @@ class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
     status: TaskStatus | UnsetType = UNSET
     assigned_agent: str | UnsetType | None = UNSET
     session_id: str | UnsetType | None = UNSET
+    # Linking a task to a conversation later (an engine that registers both after the task).
+    conversation_id: str | UnsetType | None = UNSET
     output: str | UnsetType | None = UNSET
     error: str | UnsetType | None = UNSET
     model: str | UnsetType | None = UNSET
@@ -348,6 +350,9 @@ class TaskService:
         }
         if "cost_usd" in changes:
             changes["cost_usd"] = usd(changes["cost_usd"])
+        linked = changes.get("conversation_id", task.conversation_id)
+        if task.conversation_id is not None and linked != task.conversation_id:
+            raise InvalidInput("a task's conversation cannot change", field="conversation_id")
         new_status = changes.get("status", task.status)
         check_transition(task, new_status)
         if task.status.is_terminal:

@@ -25,15 +25,20 @@ from dashboard_api.http.auth import require_token
 from dashboard_api.http.console import console_router
 from dashboard_api.http.controllers.alerts import AlertController
 from dashboard_api.http.controllers.analytics import AnalyticsController
-from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.exports import ExportController
+from dashboard_api.http.controllers.otlp import export_traces
 from dashboard_api.http.controllers.sources import OAuthController, SourceController
 from dashboard_api.http.controllers.system import SystemController
 from dashboard_api.http.controllers.task_actions import TaskActionController
-from dashboard_api.http.controllers.tasks import TaskController
 from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
+from dashboard_api.http.groote import (
+    GROOTE_DEPENDENCIES,
+    build_groote,
+    groote_running,
+    task_and_conversation_controllers,
+)
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
 from dashboard_api.http.observability import (
     RUNTIME_METRICS,
@@ -42,6 +47,7 @@ from dashboard_api.http.observability import (
     configure_logging,
 )
 from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
+from dashboard_api.http.otlp import OTLP_DEPENDENCIES, build_otlp
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
 from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.retention_loop import retention
@@ -108,6 +114,9 @@ def create_app(
         workspace = build_workspace(ready, tasks, settings, clock)
         workspace.install(app.state)
         ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(workspace.webhooks))
+        groote = build_groote(ready, tasks, workspace, settings, clock)
+        groote.install(app.state)
+        build_otlp(ready, tasks, workspace, prices, clock).install(app.state)
         try:
             demo = _demo_engine(ready, tasks, workspace, settings, clock) if settings.demo else None
             if demo is not None:
@@ -122,6 +131,7 @@ def create_app(
                 relay_loop(workspace.relay, settings.handoff_retry_seconds),
                 alerting(app.state, ready, analytics, alerts, settings, clock),
                 retention(ready, settings, clock),
+                groote_running(groote, settings.redis_url if settings.groote_events else None),
             ):
                 if freeze_gc:
                     # What start-up built lives as long as the process: keep it out of the
@@ -136,7 +146,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            TaskController,
+            *task_and_conversation_controllers(settings),
             ExportController,
             TaskActionController,
             AlertController,
@@ -144,6 +154,7 @@ def create_app(
             SystemController,
             MetricsController,
             websocket_hub,
+            export_traces,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
             console_router(),
@@ -157,6 +168,8 @@ def create_app(
             "analytics_service": Provide(_analytics_service, sync_to_thread=False),
             **WORKSPACE_DEPENDENCIES,
             **ALERT_DEPENDENCIES,
+            **GROOTE_DEPENDENCIES,
+            **OTLP_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -172,7 +185,6 @@ def create_app(
 
 
 WORKSPACE_CONTROLLERS = (
-    ConversationController,
     WebhookController,
     SourceController,
     OAuthController,

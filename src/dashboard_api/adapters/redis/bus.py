@@ -2,7 +2,9 @@
 
 One Lua script does both, so the id a subscriber sees live is the id it can resume from, the
 live order is the history order, and no event is in history without having been published or
-the reverse. Live delivery goes through one supervised pub/sub connection (`RedisEventFeed`).
+the reverse. The script and key names are the engine SDK's (`dashboard_engine.protocol`): an
+engine built on it publishes exactly as the API does. Live delivery goes through one
+supervised pub/sub connection (`RedisEventFeed`).
 """
 
 from __future__ import annotations
@@ -19,18 +21,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from dashboard_api.adapters.redis.feed import RedisEventFeed
 from dashboard_api.domain.ports import Deliver, Event, Resubscribed
 from dashboard_api.domain.realtime.event_ids import with_id
+from dashboard_engine.protocol import HISTORY_PREFIX, PUBLISH_SCRIPT
 
-HISTORY_PREFIX = "dashboard:history:"
-
-# KEYS[1] history stream; ARGV: channel, event JSON without id, max length, retention in ms.
-# The id is spliced into the JSON object as its first member, so the message carries it.
-PUBLISH_SCRIPT = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'event', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-local message = '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2)
-redis.call('PUBLISH', ARGV[1], message)
-return id
-"""
+__all__ = ["HISTORY_PREFIX", "RedisEventBus", "encode_event", "resilient_client"]
 
 
 def resilient_client(url: str, *, timeout: float = 5.0, blocking_seconds: float = 0.0) -> Redis:

@@ -338,3 +338,24 @@ spend_hourly = Table(
     PrimaryKeyConstraint("dimension", "key", "hour"),
     Index("ix_spend_hourly_hour", "dimension", "hour"),
 )
+
+
+# Engine adapters (groote-ai): the outside thread a conversation follows, found by its flow id,
+# and what the engine said about a task's origin (domain/origins.py). JSON as text, as elsewhere.
+conversation_flows = Table(
+    "conversation_flows",
+    metadata,
+    Column("flow_id", String(256), primary_key=True),
+    Column("conversation_id", String(128), nullable=False),
+    Column("source", String(64)),
+    Column("metadata", Text),
+    Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+)
+
+task_origins = Table(
+    "task_origins",
+    metadata,
+    Column("task_id", String(128), primary_key=True),
+    Column("flow_id", String(256)),
+    Column("source_metadata", Text),
+)

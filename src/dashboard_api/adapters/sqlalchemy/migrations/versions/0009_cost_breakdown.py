@@ -3,11 +3,8 @@ fired alerts and their delivery attempts; messages indexed by time for retention
 spend per user, conversation and source (no back-fill: `analytics rebuild` does not fill it).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30
-
-down_revision must point at the newest head when this branch is merged (0008 at the time of
-writing, from other work in flight); it is 0007 here, the head of main this was tested on.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from alembic import op
 from dashboard_api.domain.limits import LABEL_CHARS
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

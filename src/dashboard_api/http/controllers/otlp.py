@@ -1,0 +1,58 @@
+"""`POST /v1/traces`: OTLP/HTTP trace export from agents instrumented with OpenTelemetry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException, TooManyRequestsException
+from litestar.params import HeaderParameter
+from litestar.status_codes import HTTP_200_OK
+
+from dashboard_api.http.auth import INGEST
+from dashboard_api.http.otlp import OtlpReceiver
+from dashboard_api.http.otlp_wire import (
+    JSON,
+    PROTOBUF,
+    MalformedRequest,
+    decode,
+    encode_response,
+    inflate,
+)
+
+RETRY_AFTER_SECONDS = 1
+
+
+@post(
+    "/v1/traces",
+    opt=INGEST,
+    status_code=HTTP_200_OK,
+    tags=["ingest"],
+    summary="OTLP/HTTP trace export (JSON or protobuf, gzip): GenAI spans become tasks",
+)
+async def export_traces(
+    request: Request[Any, Any, Any],
+    otlp_receiver: NamedDependency[OtlpReceiver],
+    content_type: Annotated[str, HeaderParameter(name="content-type")],
+    content_encoding: Annotated[str | None, HeaderParameter(name="content-encoding")] = None,
+) -> Response[bytes]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if media not in (JSON, PROTOBUF):
+            raise MalformedRequest(f"Content-Type must be {PROTOBUF} or {JSON}")
+        decoded = decode(inflate(await request.body(), content_encoding), media)
+    except MalformedRequest as exc:
+        raise ClientException(detail=str(exc)) from exc
+    if not otlp_receiver.try_enter():
+        raise TooManyRequestsException(
+            detail="too many trace exports at once; retry",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    try:
+        result = await otlp_receiver.ingest.export(decoded.spans)
+    finally:
+        otlp_receiver.leave()
+    errors = [*decoded.errors, result.error_message] if result.error_message else decoded.errors
+    body = encode_response(media, decoded.rejected + result.rejected_spans, "; ".join(errors))
+    return Response(body, media_type=media)

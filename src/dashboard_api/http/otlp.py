@@ -1,0 +1,68 @@
+"""The OTLP receiver in a running app: the span ingestion and the gate that bounds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from dashboard_api.bootstrap import Adapters
+from dashboard_api.domain.clock import Clock
+from dashboard_api.domain.otel_ingest import OtelIngest
+from dashboard_api.domain.pricing import PriceTable
+from dashboard_api.domain.task_service import TaskService
+from dashboard_api.http.workspace import WorkspaceServices
+
+_STATE_KEY = "otlp"
+# Exports applied at once per process; more are told to come back (OTLP exporters retry a
+# 429 after its Retry-After) rather than queue behind each other and time out.
+MAX_CONCURRENT_EXPORTS = 4
+
+
+@dataclass
+class OtlpReceiver:
+    ingest: OtelIngest
+    limit: int = MAX_CONCURRENT_EXPORTS
+    in_flight: int = field(default=0)
+
+    def try_enter(self) -> bool:
+        if self.in_flight >= self.limit:
+            return False
+        self.in_flight += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+    def install(self, state: State) -> None:
+        state[_STATE_KEY] = self
+
+
+def build_otlp(
+    adapters: Adapters,
+    tasks: TaskService,
+    workspace: WorkspaceServices,
+    prices: PriceTable | None,
+    clock: Clock,
+) -> OtlpReceiver:
+    return OtlpReceiver(
+        OtelIngest(
+            tasks=tasks,
+            conversations=workspace.conversations,
+            bus=adapters.bus,
+            unit_of_work=adapters.unit_of_work,
+            prices=prices,
+            clock=clock,
+        )
+    )
+
+
+def _receiver(state: State) -> OtlpReceiver:
+    receiver = state.get(_STATE_KEY)
+    if not isinstance(receiver, OtlpReceiver):
+        raise RuntimeError("the app has not started: its lifespan builds the OTLP receiver")
+    return receiver
+
+
+OTLP_DEPENDENCIES = {"otlp_receiver": Provide(_receiver, sync_to_thread=False)}

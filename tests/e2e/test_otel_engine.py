@@ -1,0 +1,102 @@
+"""An agent instrumented with the official OpenTelemetry SDK and its OTLP/HTTP exporter
+(protobuf, gzip) reports to the real server process; the REST API shows the task it ran."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from tests.e2e.conftest import Server
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def run_agent(server: Server, task_id: str, *, fail: bool = False) -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server.url}/v1/traces", compression=Compression.Gzip, timeout=10
+    )
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=512))
+    tracer = provider.get_tracer("support-agent")
+    try:
+        with tracer.start_as_current_span(
+            "invoke_agent support",
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": "support",
+                "dashboard.task_id": task_id,
+                "gen_ai.conversation.id": f"conv-{task_id}",
+            },
+        ) as agent:
+            for turn in range(2):
+                with tracer.start_as_current_span(
+                    "chat claude-sonnet-4",
+                    attributes={
+                        "dashboard.task_id": task_id,
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "anthropic",
+                        "gen_ai.request.model": "claude-sonnet-4",
+                        "gen_ai.usage.input_tokens": 1000,
+                        "gen_ai.usage.cache_read.input_tokens": 800,
+                        "gen_ai.usage.output_tokens": 100,
+                    },
+                ):
+                    pass
+                with tracer.start_as_current_span(
+                    "execute_tool lookup",
+                    attributes={
+                        "dashboard.task_id": task_id,
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": "lookup",
+                        "gen_ai.tool.call.id": f"call-{turn}",
+                        "gen_ai.tool.call.result": f"result {turn}",
+                    },
+                ):
+                    pass
+            if fail:
+                agent.set_status(Status(StatusCode.ERROR, "the model refused"))
+    finally:
+        assert provider.force_flush(10_000)
+        provider.shutdown()
+
+
+def wait_for_task(server: Server, task_id: str, status: str) -> dict[str, object]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{server.url}/api/tasks/{task_id}")
+        if response.status_code == 200 and response.json()["status"] == status:
+            task: dict[str, object] = response.json()
+            return task
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} never became {status}")
+
+
+def test_the_sdk_exporter_reports_a_task_with_its_usage(server: Server) -> None:
+    run_agent(server, "otel-e2e-1")
+    task = wait_for_task(server, "otel-e2e-1", "completed")
+    assert task["agent_type"] == "support"
+    assert task["model"] == "claude-sonnet-4"
+    assert (task["input_tokens"], task["cache_read_tokens"], task["output_tokens"]) == (
+        400,
+        1600,
+        200,
+    )
+    # 400 x $3 + 1600 x $0.30 + 200 x $15, per million tokens
+    assert task["cost_usd"] == 0.00468
+    assert task["conversation_id"] == "conv-otel-e2e-1"
+    history = httpx.get(f"{server.url}/api/conversations/conv-otel-e2e-1").json()
+    assert history["totals"]["tasks"] == 1
+
+
+def test_a_failed_agent_span_fails_the_task(server: Server) -> None:
+    run_agent(server, "otel-e2e-2", fail=True)
+    task = wait_for_task(server, "otel-e2e-2", "failed")
+    assert task["error"] == "the model refused"

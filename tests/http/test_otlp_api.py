@@ -1,0 +1,254 @@
+"""`POST /v1/traces` with golden OTLP payloads, on the memory adapters: usage by the alias
+table without counting cached tokens twice, lifecycle, order, repeats, the wire's rules."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from google.protobuf.json_format import ParseDict
+from litestar.testing import TestClient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.http import create_app
+from dashboard_api.settings import Settings
+from tests.otel.payloads import (
+    AGENT_SPAN,
+    CHAT_SPAN,
+    TOOL_SPAN,
+    TRACE,
+    agent_span,
+    request,
+    semconv_chat,
+    span,
+)
+
+Client = TestClient  # type: ignore[type-arg]
+TASK = f"otel-{TRACE}"
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    with TestClient(create_app(Settings(), adapters=memory_adapters())) as test_client:
+        yield test_client
+
+
+def export(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/v1/traces", json=payload)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_cached_tokens_count_once_and_the_task_lives_its_life(client: Client) -> None:
+    assert export(client, request(semconv_chat(), agent_span())) == {}
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert task["status"] == "completed"
+    assert task["agent_type"] == "support"
+    assert task["model"] == "claude-sonnet-4"
+    assert (task["input_tokens"], task["cache_read_tokens"], task["cache_write_tokens"]) == (
+        300,
+        600,
+        100,
+    )
+    assert task["output_tokens"] == 50
+    # 300 x $3 + 50 x $15 + 600 x $0.30 + 100 x $3.75, per million tokens
+    assert task["cost_usd"] == 0.002205
+    assert task["duration_seconds"] == 2.0
+    assert task["created_at"] == "2025-11-24T16:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.prompt_tokens": 1000,
+            "gen_ai.usage.completion_tokens": 50,
+            "gen_ai.usage.cache_read_input_tokens": 600,
+        },
+        {
+            "llm.model_name": "gpt-4o",
+            "llm.token_count.prompt": 1000,
+            "llm.token_count.completion": 50,
+            "llm.token_count.prompt_details.cache_read": 600,
+        },
+    ],
+    ids=["openllmetry-older", "openinference"],
+)
+def test_older_names_read_through_the_alias_table(client: Client, names: dict[str, Any]) -> None:
+    chat = span(CHAT_SPAN, "chat", {"gen_ai.operation.name": "chat", **names}, parent=AGENT_SPAN)
+    export(client, request(chat, agent_span()))
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["input_tokens"], task["cache_read_tokens"], task["output_tokens"]) == (
+        400,
+        600,
+        50,
+    )
+    # 400 x $2.50 + 600 x $1.25 + 50 x $10, per million
+    assert task["cost_usd"] == 0.00225
+
+
+def test_a_reported_cost_is_kept_for_a_model_without_a_price(client: Client) -> None:
+    chat = semconv_chat(**{"gen_ai.request.model": "house-model", "gen_ai.usage.cost.amount": 0.5})
+    export(client, request(chat, agent_span()))
+    assert client.get(f"/api/tasks/{TASK}").json()["cost_usd"] == 0.5
+
+
+def test_children_before_parents_across_batches_and_repeats_count_once(client: Client) -> None:
+    export(client, request(semconv_chat()))
+    running = client.get(f"/api/tasks/{TASK}").json()
+    assert running["status"] == "running"
+    export(client, request(semconv_chat()))  # the exporter retried the same batch
+    export(client, request(agent_span()))
+    export(client, request(semconv_chat(), agent_span()))
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert task["status"] == "completed"
+    assert (task["input_tokens"], task["output_tokens"]) == (300, 50)
+
+
+def test_a_failed_agent_span_fails_its_task(client: Client) -> None:
+    export(
+        client,
+        request(
+            semconv_chat(),
+            span(
+                AGENT_SPAN,
+                "invoke_agent",
+                {"gen_ai.operation.name": "invoke_agent", "error.type": "timeout"},
+                end_s=3,
+                error=True,
+            ),
+        ),
+    )
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["status"], task["error"]) == ("failed", "boom")
+
+
+def test_a_dashboard_task_id_names_the_task_and_a_conversation_is_linked(client: Client) -> None:
+    chat = semconv_chat(**{"dashboard.task_id": "job-42", "gen_ai.conversation.id": "conv-7"})
+    export(client, request(chat))
+    task = client.get("/api/tasks/job-42").json()
+    assert task["conversation_id"] == "conv-7"
+    assert task["status"] == "running"  # until its agent span or root span ends
+    conversation = client.get("/api/conversations/conv-7").json()
+    assert conversation["totals"]["tasks"] == 1
+
+
+def test_tool_spans_become_output_events_on_the_task_channel(client: Client) -> None:
+    tool = span(
+        TOOL_SPAN,
+        "execute_tool search",
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "gen_ai.tool.call.id": "call_1",
+            "gen_ai.tool.call.result": "3 results",
+        },
+        parent=AGENT_SPAN,
+        start_s=0.9,
+        end_s=1.0,
+    )
+    export(client, request(tool, agent_span()))
+    export(client, request(tool))  # a repeat publishes nothing more
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": f"task:{TASK}", "since": "0-0"})
+        frames = [socket.receive_json() for _ in range(3)]
+    outputs = [f for f in frames if f.get("type") == "task_output"]
+    assert [(f["kind"], f["tool_name"], f["output"]) for f in outputs] == [
+        ("tool_call", "search", "3 results")
+    ]
+
+
+def test_protobuf_and_gzip_are_read_and_answered_in_kind(client: Client) -> None:
+    message = ParseDict(
+        _proto_json(request(semconv_chat(), agent_span())), ExportTraceServiceRequest()
+    )
+    body = gzip.compress(message.SerializeToString())
+    response = client.post(
+        "/v1/traces",
+        content=body,
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert not answer.HasField("partial_success")
+    assert client.get(f"/api/tasks/{TASK}").json()["input_tokens"] == 300
+
+
+def test_spans_that_cannot_be_read_are_a_partial_success(client: Client) -> None:
+    bad = span("zz", "chat", {"gen_ai.operation.name": "chat"})
+    answer = export(client, request(bad, semconv_chat(), agent_span()))
+    assert answer["partialSuccess"]["rejectedSpans"] == 1
+    assert "span id" in answer["partialSuccess"]["errorMessage"]
+    assert client.get(f"/api/tasks/{TASK}").json()["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"{not json", {"Content-Type": "application/json"}),
+        (b"\xff\xfe garbage", {"Content-Type": "application/x-protobuf"}),
+        (b'{"resourceSpans": 3}', {"Content-Type": "application/json"}),
+        (b"not gzip", {"Content-Type": "application/json", "Content-Encoding": "gzip"}),
+        (b"{}", {"Content-Type": "text/plain"}),
+    ],
+)
+def test_malformed_requests_are_400s(client: Client, body: bytes, headers: dict[str, str]) -> None:
+    assert client.post("/v1/traces", content=body, headers=headers).status_code == 400
+
+
+def _proto_json(payload: dict[str, Any]) -> dict[str, Any]:
+    """OTLP JSON to protobuf's own JSON mapping (ids base64, no unknown fields)."""
+    import base64
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, item in node.items():
+                if key == "someFutureField":
+                    continue
+                if key in ("traceId", "spanId", "parentSpanId"):
+                    out[key] = base64.b64encode(bytes.fromhex(item)).decode()
+                else:
+                    out[key] = convert(item)
+            return out
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        return node
+
+    return convert(msgspec.json.decode(msgspec.json.encode(payload)))  # type: ignore[no-any-return]
+
+
+def test_over_the_export_limit_an_exporter_is_told_to_retry_later(client: Client) -> None:
+    receiver = client.app.state["otlp"]
+    receiver.in_flight = receiver.limit  # every export slot busy
+    response = client.post("/v1/traces", json=request(semconv_chat()))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    receiver.in_flight = 0
+    assert client.post("/v1/traces", json=request(semconv_chat())).status_code == 200
+
+
+def test_trace_export_takes_the_ingest_scope() -> None:
+    engine, viewer = "engine-secret-0123456789", "viewer-secret-0123456789"
+    settings = Settings(api_tokens=f"viewer:read:{viewer},engine:ingest:{engine}")
+    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+        payload = request(semconv_chat())
+        assert client.post("/v1/traces", json=payload).status_code == 401
+        denied = client.post("/v1/traces", json=payload, headers=_bearer(viewer))
+        assert denied.status_code == 403
+        assert client.post("/v1/traces", json=payload, headers=_bearer(engine)).status_code == 200
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
