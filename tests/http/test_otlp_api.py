@@ -200,11 +200,17 @@ def test_spans_that_cannot_be_read_are_a_partial_success(client: Client) -> None
         (b"\xff\xfe garbage", {"Content-Type": "application/x-protobuf"}),
         (b'{"resourceSpans": 3}', {"Content-Type": "application/json"}),
         (b"not gzip", {"Content-Type": "application/json", "Content-Encoding": "gzip"}),
-        (b"{}", {"Content-Type": "text/plain"}),
     ],
 )
 def test_malformed_requests_are_400s(client: Client, body: bytes, headers: dict[str, str]) -> None:
     assert client.post("/v1/traces", content=body, headers=headers).status_code == 400
+
+
+def test_an_unsupported_content_type_is_a_415(client: Client) -> None:
+    # OTLP/HTTP: "415 Unsupported Media Type" for a Content-Type the server does not support.
+    answer = client.post("/v1/traces", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415
+    assert answer.headers["content-type"] == "application/problem+json"
 
 
 def _proto_json(payload: dict[str, Any]) -> dict[str, Any]:

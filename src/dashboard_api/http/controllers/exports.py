@@ -7,13 +7,11 @@ is down is a 503 like any other read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -24,6 +22,7 @@ from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSu
 from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.domain.webhook_service import WebhookService
 from dashboard_api.domain.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
+from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.controllers.tasks import Filter, Time
 from dashboard_api.http.controllers.webhooks import From, To, _window
 from dashboard_api.http.export_formats import ExportFormat, render
@@ -33,19 +32,10 @@ from dashboard_api.http.workspace_schemas import WebhookEventSummary
 Format = Annotated[ExportFormat, QueryParameter(name="format")]
 
 
-@dataclass
-class ExportOperation(Operation):
-    """Says the export's real content types. Litestar documents a `Stream` as one media type
-    (`application/json` by default) while the `format` query parameter picks CSV or NDJSON."""
-
-    def __post_init__(self) -> None:
-        ok = (self.responses or {}).get("200")
-        if isinstance(ok, OpenAPIResponse):
-            ok.description = "The rows, CSV with a header row or one JSON object a line"
-            ok.content = {
-                "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
-                "application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
-            }
+# The `format` parameter picks one of the two.
+ExportAnswer = answered_as(
+    "The rows, CSV with a header row or one JSON object a line", "text/csv", "application/x-ndjson"
+)
 
 
 def _stream(body: object, fmt: ExportFormat, name: str) -> Stream:
@@ -66,7 +56,7 @@ class ExportController(Controller):
         operation_id="exportTasks",
         summary="Every task matching the list's filters, as CSV or NDJSON",
         responses=errors(*READ_ERRORS),
-        operation_class=ExportOperation,
+        operation_class=ExportAnswer,
     )
     async def export_tasks(
         self,
@@ -113,7 +103,7 @@ class ExportController(Controller):
         operation_id="exportWebhookEvents",
         summary="Webhook events matching the list's filters, CSV or NDJSON",
         responses=errors(*READ_ERRORS),
-        operation_class=ExportOperation,
+        operation_class=ExportAnswer,
     )
     async def export_webhook_events(
         self,

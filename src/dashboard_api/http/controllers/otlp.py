@@ -8,9 +8,10 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, TooManyRequestsException
 from litestar.params import HeaderParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from dashboard_api.http.auth import INGEST
+from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.otlp import OtlpReceiver
 from dashboard_api.http.otlp_wire import (
     JSON,
@@ -20,6 +21,7 @@ from dashboard_api.http.otlp_wire import (
     encode_response,
     inflate,
 )
+from dashboard_api.http.problem_responses import GUARDED, errors
 
 RETRY_AFTER_SECONDS = 1
 
@@ -29,7 +31,15 @@ RETRY_AFTER_SECONDS = 1
     opt=INGEST,
     status_code=HTTP_200_OK,
     tags=["ingest"],
+    operation_id="exportTraces",
     summary="OTLP/HTTP trace export (JSON or protobuf, gzip): GenAI spans become tasks",
+    responses=errors(400, 413, 415, *GUARDED),
+    # OTLP answers in the request's encoding.
+    operation_class=answered_as(
+        "Accepted; a partial success says how many spans were rejected",
+        "application/json",
+        "application/x-protobuf",
+    ),
 )
 async def export_traces(
     request: Request[Any, Any, Any],
@@ -38,9 +48,13 @@ async def export_traces(
     content_encoding: Annotated[str | None, HeaderParameter(name="content-encoding")] = None,
 ) -> Response[bytes]:
     media = content_type.split(";", 1)[0].strip().lower()
+    if media not in (JSON, PROTOBUF):
+        # OTLP/HTTP: a server answers an unsupported Content-Type with 415.
+        raise ClientException(
+            detail=f"Content-Type must be {PROTOBUF} or {JSON}",
+            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
     try:
-        if media not in (JSON, PROTOBUF):
-            raise MalformedRequest(f"Content-Type must be {PROTOBUF} or {JSON}")
         decoded = decode(inflate(await request.body(), content_encoding), media)
     except MalformedRequest as exc:
         raise ClientException(detail=str(exc)) from exc
