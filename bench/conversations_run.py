@@ -109,6 +109,7 @@ def start(server: str, port: int, database_url: str) -> subprocess.Popen[bytes]:
     if server == "real":
         command = [str(bin_dir / "dashboard-api"), "run", "--no-migrate", "--workers", "1"]
         env.update(DASHBOARD_DATABASE_URL=database_url, DASHBOARD_LOG_LEVEL="warning")
+        env.update(system.RATE_LIMITS_OFF)
     else:
         command = [sys.executable, "-m", "uvicorn", "bench.conversations_floor:app"]
         command += ["--no-access-log", "--host", "127.0.0.1", "--log-level", "warning"]

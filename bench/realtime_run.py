@@ -32,6 +32,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bench import system
+
 HERE = Path(__file__).parent
 CLIENT_COMMAND = [sys.executable, "-m", "bench.realtime_clients"]
 UVICORN_FLAGS = ["--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
@@ -57,6 +59,7 @@ def start_server(kind: str, port: int, redis_url: str, workdir: str) -> subproce
     env = {**os.environ, "BENCH_REDIS_URL": redis_url, "DASHBOARD_REDIS_URL": redis_url}
     env["DASHBOARD_DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir}/bench.db"
     env["DASHBOARD_LOG_LEVEL"] = "warning"
+    env.update(system.RATE_LIMITS_OFF)
     if kind == "service":
         subprocess.run(
             [sys.executable, "-m", "dashboard_api", "db", "upgrade"], env=env, check=True

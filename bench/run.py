@@ -85,13 +85,20 @@ def paths(server: str, data: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def start(server: str, port: int, workers: int, database_url: str) -> subprocess.Popen[bytes]:
+def start(
+    server: str,
+    port: int,
+    workers: int,
+    database_url: str,
+    rate_limits: dict[str, str] = system.RATE_LIMITS_OFF,
+) -> subprocess.Popen[bytes]:
     if not system.port_free(port):
         raise SystemExit(f"port {port} is taken: choose another with --port")
     env = dict(os.environ)
     if server == "real":
         command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--no-migrate"]
         env.update(DASHBOARD_DATABASE_URL=database_url, DASHBOARD_LOG_LEVEL="warning")
+        env.update(rate_limits)
     else:
         command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--no-access-log"]
         command += ["--host", "127.0.0.1", "--log-level", "warning"]
@@ -145,7 +152,8 @@ def wrk(port: int, path: str, args: argparse.Namespace, seconds: int, ids: str |
 def measure(server: str, workers: int, data: dict, args: argparse.Namespace, ids: str) -> list:
     port = args.port if server == "real" else args.port + 1
     routes = paths(server, data)
-    process = start(server, port, workers, args.database_url)
+    limits = system.RATE_LIMITS_COUNTED if args.rate_limits == "counted" else system.RATE_LIMITS_OFF
+    process = start(server, port, workers, args.database_url, limits)
     results = []
     try:
         for scenario in args.scenarios:
@@ -230,6 +238,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds measured per run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rate-limits",
+        choices=("off", "counted"),
+        default="off",
+        help="counted: every request is counted against budgets no run can spend",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="the table shows the median")
     parser.add_argument("--quiet", type=float, default=0.15, help="max CPU busy before a run")

@@ -78,3 +78,14 @@ def conditions() -> dict[str, object]:
         "wrk": " ".join(wrk.split()[:2]),
         "load_average": os.getloadavg(),
     }
+
+
+# Benchmarks drive the service from one address, far past any client's budget: limits off, or
+# (to measure what counting every request costs) budgets no run can spend.
+RATE_LIMITS_OFF = {
+    "DASHBOARD_RATE_LIMIT_READ_PER_MINUTE": "0",
+    "DASHBOARD_RATE_LIMIT_WRITE_PER_MINUTE": "0",
+    "DASHBOARD_RATE_LIMIT_INGEST_PER_MINUTE": "0",
+    "DASHBOARD_WS_MAX_CONNECTIONS_PER_CLIENT": "0",
+}
+RATE_LIMITS_COUNTED = {key: "1000000000" for key in RATE_LIMITS_OFF}

@@ -146,3 +146,12 @@ def private_redis() -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+# Budgets off, for tests that drive one app far faster than a client's budget allows (property
+# tests, fuzzing); tests of the limits set their own.
+UNLIMITED: dict[str, int] = {
+    "rate_limit_read_per_minute": 0,
+    "rate_limit_write_per_minute": 0,
+    "rate_limit_ingest_per_minute": 0,
+}

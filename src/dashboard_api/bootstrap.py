@@ -14,11 +14,13 @@ from dashboard_api.domain.ports import (
     MessageStore,
     OAuthStatusStore,
     OriginStore,
+    RequestCounter,
     RetentionStore,
     RollupStore,
     SourceStore,
     SpendStore,
     TaskStore,
+    TicketStore,
     UnitOfWorkFactory,
     WebhookConfigSource,
     WebhookEventStore,
@@ -62,6 +64,9 @@ class Adapters:
     workspace: WorkspaceAdapters
     # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
+    # WebSocket tickets and rate-limit counts: in Redis when configured, so replicas share them.
+    tickets: TicketStore = field(default_factory=lambda: _memory_tickets())
+    request_counter: RequestCounter = field(default_factory=lambda: _memory_request_counter())
     # Flows of conversations and origins of tasks that engines report (domain/origins.py).
     origins: OriginStore = field(default_factory=lambda: _memory_origins())
     # The groote-ai engine's event stream, when DASHBOARD_GROOTE_EVENTS turns it on.
@@ -89,6 +94,18 @@ def _memory_ingest() -> IngestQueue:
     from dashboard_api.adapters.memory import MemoryIngestQueue
 
     return MemoryIngestQueue()
+
+
+def _memory_tickets() -> TicketStore:
+    from dashboard_api.adapters.memory.edge import MemoryTicketStore
+
+    return MemoryTicketStore()
+
+
+def _memory_request_counter() -> RequestCounter:
+    from dashboard_api.adapters.memory.edge import MemoryRequestCounter
+
+    return MemoryRequestCounter()
 
 
 def memory_adapters(*, history_length: int = 1000) -> Adapters:
@@ -170,6 +187,7 @@ async def build_adapters(settings: Settings) -> Adapters:
             settings.redis_url,
             history_length=settings.history_length,
             history_ttl_seconds=settings.history_ttl_seconds,
+            heartbeat_seconds=settings.redis_heartbeat_seconds,
             timeout=settings.redis_timeout_seconds,
         )
         bus = redis_bus
@@ -199,6 +217,7 @@ async def build_adapters(settings: Settings) -> Adapters:
         ingest = MemoryIngestQueue()
         closers.append(memory_bus.close)
         groote_events = None
+    tickets, request_counter = _edge_stores(settings, closers)
     compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
@@ -213,7 +232,24 @@ async def build_adapters(settings: Settings) -> Adapters:
         groote_events=groote_events,
         health_checks=checks,
         closers=closers,
+        tickets=tickets,
+        request_counter=request_counter,
     )
+
+
+def _edge_stores(
+    settings: Settings, closers: list[Callable[[], Awaitable[None]]]
+) -> tuple[TicketStore, RequestCounter]:
+    """WebSocket tickets and rate-limit counts: in Redis (shared by the replicas) on a client
+    of their own, one short command per request; else in process."""
+    if not settings.redis_url:
+        return _memory_tickets(), _memory_request_counter()
+    from dashboard_api.adapters.redis.bus import resilient_client
+    from dashboard_api.adapters.redis.edge import RedisRequestCounter, RedisTicketStore
+
+    client = resilient_client(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    closers.append(client.aclose)
+    return RedisTicketStore(client), RedisRequestCounter(client)
 
 
 def _groote_events(

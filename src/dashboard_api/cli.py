@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dashboard_api.http.observability import configure_logging
+from dashboard_api.http.logs import configure_logging
 from dashboard_api.settings import Settings
 
 
@@ -173,6 +173,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        # Not uvicorn's logging config: its loggers propagate to ours (http/logs.py), so its
+        # lines are structlog lines with the request id, and credentials are redacted.
+        log_config=None,
+        # The access line is ours (one per request, path without its query string).
         access_log=False,
         # Deflate runs once per frame per client: off by default, it costs the fan-out most.
         ws_per_message_deflate=settings.ws_compression,

@@ -38,6 +38,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Analytics answers kept per process while no rollup changes (0: read every time).
     analytics_cache_entries: int = 256
     history_ttl_seconds: float = 86_400
+    # PING period of the live Redis connection; three unanswered in a row drop it.
+    redis_heartbeat_seconds: Seconds = 5.0
+    # How long a dropped client's close frame may wait for its socket before the transport
+    # is aborted.
+    ws_close_timeout_seconds: Seconds = 2.0
     ws_send_queue: int = 1000
     ws_max_frame_bytes: int = 16_384
     ws_max_subscriptions: int = 100
@@ -74,6 +79,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     retention_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     retention_interval_seconds: Seconds = 600.0
     oauth_platforms: tuple[str, ...] = ("confluence", "github", "jira", "sentry", "slack")
+    # Browser safety, WebSocket tickets and rate limits (docs/security.md).
+    # Host names served; empty: the loopback names without tokens, any name with tokens.
+    allowed_hosts: tuple[str, ...] = ()
+    # Origins allowed to change things and open /ws besides the page's own origin.
+    allowed_origins: tuple[str, ...] = ()
+    # Origins of frontends served elsewhere (CORS); they count as allowed origins too.
+    cors_origins: tuple[str, ...] = ()
+    ws_ticket_ttl_seconds: int = 30
+    # Requests per minute per token (per address without tokens); 0: no limit.
+    rate_limit_read_per_minute: int = 1200
+    rate_limit_write_per_minute: int = 300
+    rate_limit_ingest_per_minute: int = 6000
+    # Open WebSockets per token (per address without tokens) on one process; 0: no cap.
+    ws_max_connections_per_client: int = 100
     # The groote-ai engine, met where it is (docs/engines.md): its event stream's name turns
     # the adapter on; it is read through a consumer group of ours, never theirs.
     groote_events: str | None = None
@@ -103,7 +122,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return settings
 
 
-_LISTS = frozenset({"agents", "oauth_platforms"})
+_LISTS = frozenset(
+    {"agents", "oauth_platforms", "allowed_hosts", "allowed_origins", "cors_origins"}
+)
 
 
 def _split(value: str) -> list[str]:

@@ -52,6 +52,40 @@ async def test_an_unknown_channel_has_no_history(bus: EventBus) -> None:
     assert await bus.history(unique("task:none-"), after=None, limit=10) == []
 
 
+async def test_a_replay_is_complete_while_history_still_holds_its_start(bus: EventBus) -> None:
+    channel = unique("task:replay-")
+    empty = await bus.replay(channel, after=None, epoch=None, limit=1)
+    assert (empty.messages, empty.complete) == ([], True)
+    ids = [await bus.publish(channel, {"type": "task_output", "n": n}) for n in range(8)]
+    # Publishing keeps the epoch the channel had: nothing was lost.
+    assert (await bus.replay(channel, after=ids[7], epoch=None, limit=10)).epoch == empty.epoch
+    held = await bus.replay(channel, after=ids[3], epoch=empty.epoch, limit=10)
+    assert held.complete
+    assert [decode(message)["n"] for message in held.messages] == [4, 5, 6, 7]
+    trimmed = await bus.replay(channel, after=ids[1], epoch=empty.epoch, limit=10)
+    assert not trimmed.complete  # 2 fell off the history: 3-7 are all it can give
+    assert [decode(message)["n"] for message in trimmed.messages] == [3, 4, 5, 6, 7]
+    assert not (await bus.replay(channel, after="0-0", epoch=None, limit=10)).complete
+    beyond_limit = await bus.replay(channel, after=ids[3], epoch=None, limit=2)
+    assert (len(beyond_limit.messages), beyond_limit.complete) == (2, False)
+    tail = await bus.replay(channel, after=None, epoch=None, limit=2)
+    assert [decode(message)["id"] for message in tail.messages] == ids[6:]
+
+
+async def test_a_replay_from_another_epoch_or_unknown_id_is_not_complete(bus: EventBus) -> None:
+    channel = unique("task:epoch-")
+    ids = [await bus.publish(channel, {"type": "task_output", "n": n}) for n in range(3)]
+    fresh = await bus.replay(channel, after="0-0", epoch=None, limit=10)
+    assert fresh.complete  # nothing seen yet, nothing trimmed: everything is there
+    other = await bus.replay(channel, after=ids[2], epoch="not-" + fresh.epoch, limit=10)
+    assert not other.complete  # history was lost since that epoch: all it holds now
+    assert [decode(message)["n"] for message in other.messages] == [0, 1, 2]
+    foreign = await bus.replay(channel, after="1-0", epoch=fresh.epoch, limit=10)
+    assert not foreign.complete
+    gone = await bus.replay(unique("task:gone-"), after=ids[0], epoch=None, limit=10)
+    assert (gone.messages, gone.complete) == ([], False)
+
+
 async def test_the_feed_delivers_subscribed_channels_live_with_ids(bus: EventBus) -> None:
     wanted, other = unique("task:live-"), unique("task:other-")
     received: list[tuple[str, bytes]] = []

@@ -23,6 +23,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Tests drive a server from one address far faster than a client's budget allows; a test of
+# the limits sets its own. (Concurrent test runs also share the Redis its counts live in.)
+NO_RATE_LIMITS = {
+    "DASHBOARD_RATE_LIMIT_READ_PER_MINUTE": "0",
+    "DASHBOARD_RATE_LIMIT_WRITE_PER_MINUTE": "0",
+    "DASHBOARD_RATE_LIMIT_INGEST_PER_MINUTE": "0",
+    "DASHBOARD_WS_MAX_CONNECTIONS_PER_CLIENT": "0",
+}
+
+
 class Server:
     def __init__(self, env: dict[str, str], *, port: int | None = None) -> None:
         self.port = port or free_port()  # a restart passes the port of the process it replaces
@@ -32,7 +42,7 @@ class Server:
         self.output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dashboard_api", "run", "--port", str(self.port)],
-            env={**os.environ, **env, "DASHBOARD_LOG_LEVEL": "warning"},
+            env={**os.environ, **NO_RATE_LIMITS, "DASHBOARD_LOG_LEVEL": "warning", **env},
             stdout=self.output,
             stderr=subprocess.STDOUT,
         )

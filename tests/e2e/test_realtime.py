@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from dashboard_api.adapters.redis.bus import RedisEventBus
 from dashboard_api.engine import EnginePublisher
 from tests.e2e.conftest import Server
 from tests.redis_support import PrivateRedis
@@ -29,7 +30,7 @@ def start_server(database_url: str, redis: PrivateRedis, **settings: str) -> Ser
     env = {"DASHBOARD_DATABASE_URL": database_url, "DASHBOARD_REDIS_URL": redis.url}
     server = Server({**env, **{f"DASHBOARD_{key.upper()}": v for key, v in settings.items()}})
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=90)  # migrations and start-up on a loaded 2-core machine
     except Exception:
         server.stop()
         raise
@@ -139,13 +140,19 @@ async def test_a_reconnecting_client_receives_what_it_missed_under_load(
     assert ids == sorted(set(ids))
 
 
-async def test_a_slow_client_is_disconnected_and_the_others_go_on(
+async def dropped_slow_clients(server: Server) -> int:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        count: int = (await http.get("/api/status")).json()["realtime"]["dropped_slow_clients"]
+        return count
+
+
+async def test_a_slow_client_is_closed_with_1013_at_once_and_the_others_go_on(
     e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
 ) -> None:
     server = start_server(e2e_database_url, private_redis, ws_send_queue="50")
     try:
         channel = f"task:{uuid.uuid4().hex}"
-        # The slow client reads nothing, and its library and kernel buffer little.
+        # The slow client reads nothing for now, and its library and kernel buffer little.
         raw = socket_module.socket()
         raw.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
         raw.connect(("127.0.0.1", server.port))
@@ -154,49 +161,121 @@ async def test_a_slow_client_is_disconnected_and_the_others_go_on(
         async with connect(ws_url(server)) as fast:
             await slow.send(json.dumps({"type": "subscribe", "channel": channel}))
             await request(fast, type="subscribe", channel=channel)
-            received = 0
-            chunk = "x" * 8000
+            received, chunk = 0, "x" * 8000
             for n in range(1000):
                 await engine.output(channel.removeprefix("task:"), f"{n}:{chunk}")
                 if n % 20 == 19:
                     while received < n + 1:
-                        await receive(fast)
+                        assert int((await receive(fast))["output"].split(":")[0]) == received
                         received += 1
-            while received < 1000:
-                await receive(fast)
-                received += 1
-        async with httpx.AsyncClient(base_url=server.url) as http:
-            status = (await http.get("/api/status")).json()["realtime"]
-        assert status["dropped_slow_clients"] == 1
-        closed = await read_until_closed(slow)
-        assert closed.rcvd is not None
-        assert closed.rcvd.code == 1013  # "try again later": the client may come back
+                    if await dropped_slow_clients(server) == 1:
+                        break
+            assert await dropped_slow_clients(server) == 1
+            # It reads again at once: what the kernel held, then the close frame, in seconds.
+            started = asyncio.get_running_loop().time()
+            closed = await read_until_closed(slow)
+            assert asyncio.get_running_loop().time() - started < 2
+            assert closed.rcvd is not None
+            assert closed.rcvd.code == 1013  # "try again later": the client may come back
+            # The others go on.
+            await engine.output(channel.removeprefix("task:"), "after")
+            while (await receive(fast))["output"] != "after":
+                pass
     finally:
         server.stop()
 
 
-async def test_clients_keep_receiving_after_redis_restarts(
+def _tcp_states(port: int) -> dict[int, str]:
+    """State of each connection accepted on `port` (by remote port), from /proc/net/tcp."""
+    states: dict[int, str] = {}
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            local, remote, state = line.split()[1:4]
+            if int(local.split(":")[1], 16) == port:
+                states[int(remote.split(":")[1], 16)] = state
+    return states
+
+
+async def test_a_client_that_never_reads_is_aborted_when_the_close_frame_cannot_go_out(
+    e2e_database_url: str, private_redis: PrivateRedis, engine: EnginePublisher
+) -> None:
+    server = start_server(
+        e2e_database_url, private_redis, ws_send_queue="50", ws_close_timeout_seconds="1"
+    )
+    task_id = uuid.uuid4().hex
+    stuck = socket_module.socket()
+    try:
+        stuck.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", server.port))
+        stuck.settimeout(5)
+        stuck.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += stuck.recv(1)
+        assert response.startswith(b"HTTP/1.1 101")
+        stuck.sendall(masked_text(json.dumps({"type": "subscribe", "channel": f"task:{task_id}"})))
+        local_port = stuck.getsockname()[1]
+        async with connect(ws_url(server)) as fast:
+            await request(fast, type="subscribe", channel=f"task:{task_id}")
+            for n in range(1000):
+                await engine.output(task_id, f"{n}:" + "x" * 8000)
+                await receive(fast)
+                if n % 20 == 19 and await dropped_slow_clients(server) == 1:
+                    break
+            assert await dropped_slow_clients(server) == 1
+            # The server's end is gone within the grace (1 s), not left open for the keepalive.
+            for _ in range(40):
+                if _tcp_states(server.port).get(local_port) is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert _tcp_states(server.port).get(local_port) is None
+            await request(fast, type="ping")
+    finally:
+        stuck.close()
+        server.stop()
+
+
+def masked_text(text: str) -> bytes:
+    return masked_frame(0x1, text.encode())
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client frame (clients must mask), short enough for a one-byte length."""
+    mask = b"\x01\x02\x03\x04"
+    assert len(payload) < 126
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_after_redis_restarts_empty_clients_are_told_and_keep_receiving(
     realtime_server: Server, engine: EnginePublisher, private_redis: PrivateRedis
 ) -> None:
     async with connect(ws_url(realtime_server)) as socket:
-        await request(socket, type="subscribe", channel="task:restart")
-        private_redis.restart()
-        # Publish until the hub is back on the new server; then nothing more may be lost.
-        first: dict[str, Any] | None = None
-        for n in range(100):
-            await engine.output("restart", str(n))
-            try:
-                first = json.loads(await asyncio.wait_for(socket.recv(), 0.2))
-                break
-            except TimeoutError:
-                continue
-        assert first is not None
-        after = int(first["output"])
-        for n in range(after + 1, after + 20):
-            await engine.output("restart", str(n))
-        outputs = [int((await receive(socket))["output"]) for _ in range(19)]
-        assert outputs[-1] == after + 19
-        assert outputs == sorted(set(outputs))
+        subscribed = await request(socket, type="subscribe", channel="task:restart")
+        assert subscribed["recovered"] is True
+        private_redis.restart()  # without persistence: history and its epoch are gone
+        for n in range(20):
+            await engine.output("restart", str(n))  # retried until the new Redis takes it
+        told = await receive(socket)
+        assert (told["type"], told["channel"], told["recovered"]) == (
+            "subscribed",
+            "task:restart",
+            False,
+        )
+        assert told["epoch"] != subscribed["epoch"]
+        # Everything published on the new Redis arrives, once, in order (history or live).
+        outputs = [int((await receive(socket))["output"]) for _ in range(20)]
+        assert outputs == list(range(20))
+        # A client resuming with the old epoch is told too.
+    async with connect(ws_url(realtime_server)) as socket:
+        resumed = await request(
+            socket, type="subscribe", channel="task:restart", since="1-0", epoch=subscribed["epoch"]
+        )
+        assert (resumed["recovered"], resumed["epoch"]) == (False, told["epoch"])
 
 
 async def test_two_replicas_deliver_every_event_to_every_client(
@@ -272,3 +351,88 @@ async def test_a_stop_request_reaches_the_engine(
     commands = [command async for command in engine.stop_requests()]
     assert commands[-1]["type"] == "stop_requested"
     assert commands[-1]["task_id"] == task_id
+
+
+class RawClient:
+    """A bare WebSocket client (handshake, unmasked server frames): 600 of them cost the test
+    process little, so what is measured is the server's fan-out."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.frames: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+
+    @classmethod
+    async def open(cls, port: int) -> RawClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = await reader.readuntil(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101")
+        return cls(reader, writer)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.writer.write(masked_text(json.dumps(frame)))
+
+    async def read_until(self, count: int) -> None:
+        """Read text frames until `count` arrived or the server closed the connection."""
+        while len(self.frames) < count:
+            head = await self.reader.readexactly(2)
+            length = head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(length)
+            opcode = head[0] & 0x0F
+            if opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big")
+                return
+            if opcode == 0x9:  # uvicorn's keepalive: answer, or it closes us after 40 s
+                self.writer.write(masked_frame(0xA, payload))
+            elif opcode == 0x1:
+                self.frames.append(json.loads(payload))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_burst_to_600_sockets_outlasting_the_heartbeat_loses_nothing_silently(
+    e2e_database_url: str, private_redis: PrivateRedis
+) -> None:
+    from tests.integration.test_hub_burst import publish_burst
+
+    events, heartbeat = 250, 0.1
+    server = start_server(e2e_database_url, private_redis, redis_heartbeat_seconds=str(heartbeat))
+    clients: list[RawClient] = []
+    try:
+        for _ in range(600):
+            client = await RawClient.open(server.port)
+            client.send({"type": "subscribe", "channel": "tasks"})
+            clients.append(client)
+        await asyncio.gather(*(client.read_until(1) for client in clients))
+        assert {client.frames[0]["type"] for client in clients} == {"subscribed"}
+        bus = RedisEventBus.from_url(private_redis.url)
+        started = asyncio.get_running_loop().time()
+        try:
+            await publish_burst(bus, "tasks", events)
+        finally:
+            await bus.close()
+        reading = asyncio.gather(*(client.read_until(events + 1) for client in clients))
+        await asyncio.wait_for(reading, 90)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed > 3 * heartbeat  # the fan-out did outlast the heartbeat
+        for client in clients:
+            if client.close_code is not None:
+                assert client.close_code == 1013  # told, never a silent gap
+                continue
+            # No reconnection notice, no gap, no duplicate, in order.
+            assert [frame["type"] for frame in client.frames].count("subscribed") == 1
+            assert [frame["n"] for frame in client.frames[1:]] == list(range(events))
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

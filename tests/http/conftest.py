@@ -13,5 +13,5 @@ from dashboard_api.settings import Settings
 @pytest.fixture
 def client() -> Iterator[TestClient]:  # type: ignore[type-arg]
     app = create_app(Settings(agents=("planner",)), adapters=memory_adapters())
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client

@@ -29,7 +29,9 @@ def bus() -> RecordingBus:
 @pytest.fixture
 def client(bus: RecordingBus) -> Iterator[Any]:
     adapters = replace(memory_adapters(), bus=bus)
-    with TestClient(create_app(Settings(), adapters=adapters, clock=lambda: NOW)) as test_client:
+    with TestClient(
+        create_app(Settings(), adapters=adapters, clock=lambda: NOW), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 

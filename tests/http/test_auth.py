@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from dashboard_api.bootstrap import memory_adapters
@@ -73,3 +74,53 @@ def test_token_specs_are_validated() -> None:
             parse_tokens(bad)
     with pytest.raises(SystemExit, match=r"16\+ characters"):
         Settings.from_env({"DASHBOARD_API_TOKENS": "x:read:short"})
+
+
+def test_a_browser_opens_the_websocket_with_a_single_use_ticket(client: Client) -> None:
+    issued = client.post("/api/realtime/tickets", headers=bearer(VIEWER))
+    assert issued.status_code == 201
+    ticket = issued.json()
+    assert ticket["expires_in"] == 30
+    assert ticket["url"] == f"/ws?ticket={ticket['ticket']}"
+    assert VIEWER not in ticket["ticket"]
+    page = {"Origin": "http://testserver.local"}
+    with client.websocket_connect(ticket["url"], headers=page) as socket:
+        socket.send_text('{"type":"ping"}')
+        assert socket.receive_json() == {"type": "pong"}
+    with pytest.raises(WebSocketDisconnect) as reused, client.websocket_connect(ticket["url"]):
+        pass
+    assert reused.value.code == 4401
+
+
+def test_a_ticket_carries_the_scopes_of_the_token_that_asked(client: Client) -> None:
+    # The engine may not read, so it gets no ticket: a ticket is a read credential.
+    assert client.post("/api/realtime/tickets", headers=bearer(ENGINE)).status_code == 403
+    assert client.post("/api/realtime/tickets").status_code == 401
+    with (
+        pytest.raises(WebSocketDisconnect) as forged,
+        client.websocket_connect("/ws?ticket=forged"),
+    ):
+        pass
+    assert forged.value.code == 4401
+
+
+def test_a_token_in_the_url_works_for_engines_but_never_from_a_page(client: Client) -> None:
+    with client.websocket_connect(f"/ws?token={VIEWER}") as socket:
+        socket.send_text('{"type":"ping"}')
+        assert socket.receive_json() == {"type": "pong"}
+    page = {"Origin": "http://testserver.local"}
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(f"/ws?token={VIEWER}", headers=page),
+    ):
+        pass
+    assert refused.value.code == 4401
+    with client.websocket_connect("/ws", headers={**bearer(VIEWER), **page}) as socket:
+        socket.send_text('{"type":"ping"}')
+        assert socket.receive_json() == {"type": "pong"}
+    with (
+        pytest.raises(WebSocketDisconnect) as no_scope,
+        client.websocket_connect(f"/ws?token={ENGINE}"),
+    ):
+        pass
+    assert no_scope.value.code == 4403

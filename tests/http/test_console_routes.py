@@ -20,7 +20,7 @@ TOKENS = "ui:read:console-route-test-secret"
 @pytest.fixture
 def client() -> Iterator[Client]:
     app = create_app(Settings(api_tokens=TOKENS), adapters=memory_adapters())
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

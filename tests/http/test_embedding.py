@@ -16,7 +16,9 @@ from tests.unit.fakes import RecordingBus
 def test_an_embedder_swaps_in_its_own_event_bus() -> None:
     bus = RecordingBus()
     adapters = replace(memory_adapters(), bus=bus)
-    with TestClient(create_app(Settings(), adapters=adapters)) as client:
+    with TestClient(
+        create_app(Settings(), adapters=adapters), base_url="http://127.0.0.1"
+    ) as client:
         task_id = client.post("/api/tasks", json={"agent_type": "coder"}).json()["task_id"]
         client.post(f"/api/tasks/{task_id}/stop")
     assert [event["status"] for event in bus.on("tasks")] == ["queued", "cancelled"]
@@ -25,15 +27,19 @@ def test_an_embedder_swaps_in_its_own_event_bus() -> None:
 
 def test_embedded_adapters_stay_open_for_their_owner() -> None:
     adapters = memory_adapters()
-    with TestClient(create_app(Settings(), adapters=adapters)) as client:
+    with TestClient(
+        create_app(Settings(), adapters=adapters), base_url="http://127.0.0.1"
+    ) as client:
         client.post("/api/tasks", json={"agent_type": "coder", "task_id": "kept"})
-    with TestClient(create_app(Settings(), adapters=adapters)) as client:
+    with TestClient(
+        create_app(Settings(), adapters=adapters), base_url="http://127.0.0.1"
+    ) as client:
         assert client.get("/api/tasks/kept").status_code == 200
 
 
 def test_the_default_app_runs_on_a_migrated_sqlite_file(sqlite_url: str, tmp_path: Path) -> None:
     app = create_app(Settings(database_url=sqlite_url))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         created = client.post("/api/tasks", json={"agent_type": "coder", "task_id": "s1"})
         assert created.status_code == 201
         client.patch("/api/tasks/s1", json={"status": "completed", "cost_usd": 1.25})

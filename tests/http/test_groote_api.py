@@ -22,7 +22,9 @@ TASK = "5f0c2a9e-8a51-4d8e-9a43-0d1c2b3a4f50"
 @pytest.fixture
 def groote() -> Iterator[Client]:
     settings = Settings(groote_events="task_events", groote_wait_seconds=0.2)
-    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+    with TestClient(
+        create_app(settings, adapters=memory_adapters()), base_url="http://127.0.0.1"
+    ) as client:
         yield client
 
 

@@ -24,7 +24,9 @@ def test_metrics_carry_cost_and_outcomes_per_agent_type_and_budgets_show_spend(
     alerts = tmp_path / "alerts.toml"
     alerts.write_text('[[budgets]]\nname = "all"\nlimit_usd = "10"\nperiod = "week"\n')
     settings = Settings(alerts_file=str(alerts), alerts_check_seconds=0.05)
-    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+    with TestClient(
+        create_app(settings, adapters=memory_adapters()), base_url="http://127.0.0.1"
+    ) as client:
         _finish(client, "coder", "completed", 1.25)
         _finish(client, "coder", "failed", 0.5)
         _finish(client, "planner", "cancelled", 0)
@@ -58,7 +60,9 @@ def test_a_broken_alerts_file_stops_start_up_naming_it(tmp_path: Path) -> None:
 
 def test_retention_runs_in_the_background_and_counts_on_metrics() -> None:
     settings = Settings(retention_tasks_days=30, retention_interval_seconds=0.05)
-    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+    with TestClient(
+        create_app(settings, adapters=memory_adapters()), base_url="http://127.0.0.1"
+    ) as client:
         old = client.post(
             "/api/tasks", json={"agent_type": "coder", "created_at": "2020-01-01T00:00:00Z"}
         ).json()["task_id"]
@@ -79,7 +83,9 @@ def test_spend_by_user_and_a_user_budget(tmp_path: Path) -> None:
         'period = "day"\nthresholds = [100]\n'
     )
     settings = Settings(alerts_file=str(alerts), alerts_check_seconds=0.05)
-    with TestClient(create_app(settings, adapters=memory_adapters())) as client:
+    with TestClient(
+        create_app(settings, adapters=memory_adapters()), base_url="http://127.0.0.1"
+    ) as client:
         conversation = client.post(
             "/api/conversations", json={"agent_type": "coder", "title": "x", "user_id": "alice"}
         ).json()["conversation_id"]

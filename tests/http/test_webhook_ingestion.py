@@ -32,7 +32,9 @@ def test_a_streamed_webhook_event_is_recorded_once_and_a_bad_one_rejected() -> N
         "status": "processed",
         "latency_ms": 12,
     }
-    with TestClient(create_app(Settings(), adapters=adapters)) as client:
+    with TestClient(
+        create_app(Settings(), adapters=adapters), base_url="http://127.0.0.1"
+    ) as client:
         portal = client.blocking_portal
         assert portal is not None
         portal.call(adapters.ingest.add, msgspec.json.encode(event))

@@ -10,7 +10,11 @@ from litestar.testing import TestClient
 def test_subscribe_receive_and_unsubscribe(client: TestClient[Any]) -> None:
     with client.websocket_connect("/ws") as socket:
         socket.send_json({"type": "subscribe", "channel": "tasks"})
-        assert socket.receive_json() == {"type": "subscribed", "channel": "tasks"}
+        subscribed = socket.receive_json()
+        assert subscribed == {"type": "subscribed", "channel": "tasks", "recovered": True} | {
+            "epoch": subscribed["epoch"]
+        }
+        assert subscribed["epoch"]
         created = client.post("/api/tasks", json={"agent_type": "coder", "task_id": "w1"})
         assert created.status_code == 201
         event = socket.receive_json()
@@ -33,6 +37,11 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(client: TestClient[An
             '{"type":"subscribe"}',
             '{"type":"subscribe","channel":"passwords"}',
             '{"type":"subscribe","channel":"tasks","since":"x"}',
+            '{"type":"subscribe","channel":"tasks","since":"99999999999999999999-0"}',
+            '{"type":"ping","deep":' + "[" * 8_000 + "]" * 8_000 + "}",
+            '{"type":"subscribe","channel":"tasks","since":1e999}',
+            '{"type":"subscribe","channel":"tasks","since":123456789012345678901234567890}',
+            '{"type":"\\ud800"}',
             "x" * 20_000,
         ]
         for text in sent:
@@ -45,6 +54,11 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(client: TestClient[An
             "missing_channel",
             "unknown_channel",
             "invalid_since",
+            "invalid_since",
+            "invalid_json",
+            "invalid_frame",
+            "invalid_frame",
+            "invalid_json",
             "frame_too_large",
             "binary_frame",
         ]

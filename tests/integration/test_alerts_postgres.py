@@ -44,7 +44,10 @@ async def test_a_budget_crossed_once_alerts_once_across_replicas_and_a_restart(
             database_url=postgres_url, alerts_file=str(alerts_file), alerts_check_seconds=0.1
         )
         replicas = [create_app(settings), create_app(settings)]
-        async with AsyncTestClient(replicas[0]) as one, AsyncTestClient(replicas[1]) as two:
+        async with (
+            AsyncTestClient(replicas[0], base_url="http://127.0.0.1") as one,
+            AsyncTestClient(replicas[1], base_url="http://127.0.0.1") as two,
+        ):
             for client, cost in ((one, 0.8), (two, 0.8)):
                 created = await client.post("/api/tasks", json={"agent_type": "coder"})
                 task_id = created.json()["task_id"]
@@ -54,7 +57,7 @@ async def test_a_budget_crossed_once_alerts_once_across_replicas_and_a_restart(
             await asyncio.sleep(0.5)  # both replicas check a few more rounds
             listed = (await two.get("/api/alerts")).json()["items"]
             budgets = (await one.get("/api/budgets")).json()["items"]
-        async with AsyncTestClient(create_app(settings)) as restarted:
+        async with AsyncTestClient(create_app(settings), base_url="http://127.0.0.1") as restarted:
             await asyncio.sleep(0.5)
             assert len((await restarted.get("/api/alerts")).json()["items"]) == 2
             delivered = await restarted.get(f"/api/alerts/{listed[0]['alert_id']}/deliveries")

@@ -60,7 +60,7 @@ async def test_concurrent_messages_never_split_from_their_tasks(
         database_url=postgres_url, redis_url=REDIS_URL, engine_queue=engine_stream, db_pool_size=6
     )
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with AsyncTestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         ids = []
         for i in range(4):
             body = {"agent_type": "coder", "conversation_id": f"{prefix}-{i}"}
@@ -124,7 +124,7 @@ async def test_a_hand_off_left_by_an_unreachable_queue_is_delivered_on_the_next_
         handoff_retry_seconds=3600,
     )
     conversation_id = f"test-{uuid.uuid4().hex[:8]}"
-    async with AsyncTestClient(create_app(down)) as client:
+    async with AsyncTestClient(create_app(down), base_url="http://127.0.0.1") as client:
         await client.post(
             "/api/conversations", json={"agent_type": "coder", "conversation_id": conversation_id}
         )
@@ -139,7 +139,7 @@ async def test_a_hand_off_left_by_an_unreachable_queue_is_delivered_on_the_next_
     assert await _stream_task_ids(redis, engine_stream) == []
 
     up = Settings(database_url=postgres_url, redis_url=REDIS_URL, engine_queue=engine_stream)
-    async with AsyncTestClient(create_app(up)) as client:
+    async with AsyncTestClient(create_app(up), base_url="http://127.0.0.1") as client:
         for _ in range(100):
             if await _stream_task_ids(redis, engine_stream):
                 break

@@ -79,7 +79,7 @@ async def test_an_export_is_the_rest_pages_row_by_row(
     await _fill(clean_postgres, 2_100)
     query = "agent_type=coder&status=completed&status=queued"
     app = create_app(Settings(database_url=postgres_url))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         rest = await _rest_items(client, query)
         assert len(rest) > 2 * 500  # more than two pages of the export
 

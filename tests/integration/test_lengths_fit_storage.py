@@ -23,6 +23,7 @@ from dashboard_api.http.workspace_schemas import (
     WebhookEventCreate,
 )
 from dashboard_api.settings import Settings
+from tests.conftest import UNLIMITED
 
 pytestmark = pytest.mark.integration
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -81,8 +82,8 @@ async def client(
     request: pytest.FixtureRequest, sqlite_url: str, postgres_url: str, clean_postgres: AsyncEngine
 ) -> AsyncIterator[Client]:
     url = postgres_url if request.param == "postgres" else sqlite_url
-    app = create_app(Settings(database_url=url, db_pool_size=2))
-    async with AsyncTestClient(app) as test_client:
+    app = create_app(Settings(database_url=url, db_pool_size=2, **UNLIMITED))
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as test_client:
         await test_client.post("/api/tasks", json={"agent_type": "coder", "task_id": "seed"})
         await test_client.post(
             "/api/conversations", json={"agent_type": "coder", "conversation_id": "c1"}
@@ -124,7 +125,7 @@ async def test_a_source_name_of_64_characters_is_stored_on_postgres(
     postgres_url: str, clean_postgres: AsyncEngine
 ) -> None:
     app = create_app(Settings(database_url=postgres_url, db_pool_size=2))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         created = await client.post(
             "/api/tasks", json={"agent_type": "coder", "task_id": "s64", "source": "s" * 64}
         )

@@ -40,7 +40,7 @@ async def test_concurrent_status_changes_never_both_win(
     postgres_url: str, clean_postgres: AsyncEngine
 ) -> None:
     app = create_app(Settings(database_url=postgres_url, db_pool_size=8))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         await client.post("/api/tasks", json={"agent_type": "coder", "task_id": "race"})
         await client.patch("/api/tasks/race", json={"status": "running"})
         finals = ["completed", "failed", "cancelled"] * 4
@@ -56,7 +56,7 @@ async def test_concurrent_status_changes_never_both_win(
 
 async def test_ready_reports_an_unreachable_database(clean_postgres: AsyncEngine) -> None:
     app = create_app(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none"))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         response = await client.get("/ready")
         assert response.status_code == 503
         assert response.json()["checks"] == {"database": False, "ingestion": True}
@@ -67,7 +67,7 @@ async def test_ready_reports_an_unreachable_database(clean_postgres: AsyncEngine
 
 async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:
     app = create_app(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none"))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         for path in ("/api/tasks/some-task", "/api/tasks", "/api/analytics/summary"):
             response = await client.get(path)
             assert response.status_code == 503, (path, response.text)
@@ -82,7 +82,7 @@ async def test_text_postgres_cannot_store_is_bad_input_not_a_500(
     postgres_url: str, clean_postgres: AsyncEngine
 ) -> None:
     app = create_app(Settings(database_url=postgres_url, db_pool_size=4))
-    async with AsyncTestClient(app) as client:
+    async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
         for response in (
             await client.post(
                 "/api/tasks", json={"agent_type": "coder", "input_message": "a\u0000b"}

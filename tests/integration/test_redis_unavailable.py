@@ -21,7 +21,7 @@ async def test_a_stopped_redis_is_a_503_within_seconds_not_a_500(
     settings = Settings(
         database_url=sqlite_url, redis_url=private_redis.url, redis_timeout_seconds=1
     )
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with AsyncTestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         created = await client.post(
             "/api/tasks", json={"agent_type": "c", "task_id": "t1", "status": "running"}
         )

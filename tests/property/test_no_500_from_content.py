@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 from dashboard_api.bootstrap import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
+from tests.conftest import UNLIMITED
 
 Client = TestClient  # type: ignore[type-arg]
 PROBLEM = "application/problem+json"
@@ -48,8 +49,8 @@ TIMES = st.one_of(EDGES, MOMENTS)
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    app = create_app(Settings(agents=("planner",)), adapters=memory_adapters())
-    with TestClient(app) as test_client:
+    app = create_app(Settings(agents=("planner",), **UNLIMITED), adapters=memory_adapters())
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         seeded = test_client.post("/api/tasks", json={"agent_type": "coder", "task_id": "seed"})
         assert seeded.status_code == 201
         assert test_client.post(

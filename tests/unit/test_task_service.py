@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
@@ -161,6 +162,30 @@ async def test_every_change_is_announced_on_the_task_and_the_list(
     assert statuses == ["queued", "running"]
     assert [event["status"] for event in bus.on("tasks")] == ["queued", "running"]
     assert all(event["type"] == "task_status" for event in bus.on("tasks"))
+
+
+async def test_a_live_status_carries_what_the_list_row_shows(
+    service: TaskService, bus: RecordingBus
+) -> None:
+    task = await service.register(
+        NewTask(
+            agent_type="coder",
+            source="github",
+            assigned_agent="coder-7",
+            session_id="s-1",
+            conversation_id="c-1",
+            input_message="Fix the flaky test " + "x" * 500,
+        )
+    )
+    await service.update(task.task_id, TaskPatch(status=TaskStatus.RUNNING))
+    (row,) = (await service.list_tasks(TaskQuery(limit=1))).items
+    listed = msgspec.to_builtins(row)
+    for event in bus.on("tasks")[-1:] + bus.on(f"task:{task.task_id}")[-1:]:
+        for field in ("source", "assigned_agent", "session_id", "conversation_id"):
+            assert event[field] == listed[field]
+        assert event["input_preview"] == listed["input_preview"]
+        assert len(listed["input_preview"]) == 200
+        assert event["status"] == listed["status"] == "running"
 
 
 async def test_stopping_a_queued_task_cancels_it_and_tells_the_engine(

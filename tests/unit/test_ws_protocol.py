@@ -31,6 +31,13 @@ from dashboard_api.domain.realtime.protocol import ErrorCode, FrameError, parse_
             '{"type": "subscribe", "channel": "tasks", "since": "yesterday"}',
             ErrorCode.INVALID_SINCE,
         ),
+        (
+            '{"type": "subscribe", "channel": "tasks", "since": "18446744073709551616-0"}',
+            ErrorCode.INVALID_SINCE,
+        ),
+        ('{"type": "ping", "since": 1e999}', ErrorCode.INVALID_FRAME),
+        ('{"type": "\\udc80"}', ErrorCode.INVALID_JSON),
+        ('{"type": "subscribe", "channel": "tasks", "epoch": 7}', ErrorCode.INVALID_FRAME),
     ],
 )
 def test_a_bad_frame_is_refused_with_its_reason(text: str, code: ErrorCode) -> None:
@@ -49,3 +56,8 @@ def test_every_channel_kind_is_accepted(channel: str) -> None:
 
 def test_ping_needs_nothing_else() -> None:
     assert parse_frame('{"type": "ping"}').type == "ping"
+
+
+def test_the_largest_stream_id_is_a_valid_since() -> None:
+    largest = f"{2**64 - 1}-{2**64 - 1}"
+    assert parse_frame(f'{{"type": "subscribe", "channel": "tasks", "since": "{largest}"}}').since

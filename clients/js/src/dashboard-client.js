@@ -221,7 +221,7 @@ export class DashboardSocket {
       handshakeTimeoutMs: 10_000,
       ...options,
     };
-    /** @type {Map<string, { sub: Subscription, lastId: string | null, epoch: string | number | undefined, resumed: boolean }>} */
+    /** @type {Map<string, { sub: Subscription, lastId: string | null, epoch: string | number | undefined, resumed: boolean, confirmed: boolean }>} */
     this.channels = new Map();
     /** @type {WebSocket | null} */
     this.ws = null;
@@ -237,7 +237,7 @@ export class DashboardSocket {
    * @param {string} channel @param {Subscription} sub
    */
   subscribe(channel, sub) {
-    this.channels.set(channel, { sub, lastId: sub.since ?? null, epoch: undefined, resumed: false });
+    this.channels.set(channel, { sub, lastId: sub.since ?? null, epoch: undefined, resumed: false, confirmed: false });
     this.sendSubscribe(channel);
     return () => {
       this.channels.delete(channel);
@@ -341,9 +341,12 @@ export class DashboardSocket {
         state.epoch !== undefined && frame.epoch !== undefined && frame.epoch !== state.epoch;
       if (frame.epoch !== undefined) state.epoch = frame.epoch;
       state.sub.onSubscribed?.({ recovered, epoch: frame.epoch, resumed: state.resumed });
-      if (state.resumed && (!recovered || epochChanged)) {
+      // A resume, or a `subscribed` the server re-sends after its bus reconnected: either way
+      // the caller has seen events before, and a gap means it must re-fetch over REST.
+      if ((state.resumed || state.confirmed) && (!recovered || epochChanged)) {
         state.sub.onGap?.({ reason: recovered ? "epoch_changed" : "not_recovered" });
       }
+      state.confirmed = true;
       return;
     }
     if (frame.type === "unsubscribed") return;

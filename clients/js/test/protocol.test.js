@@ -98,14 +98,27 @@ test("a changed epoch is a gap even when the server says recovered", async () =>
   ws.deliver({ type: "subscribed", channel: "tasks", recovered: true, epoch: "e1" });
   ws.deliver({ type: "task_status", channel: "tasks", id: "7-0" });
   assert.deepEqual(gaps, []);
+  // Re-sent by the server after its bus reconnected: the history it replays from is another.
   ws.deliver({ type: "subscribed", channel: "tasks", recovered: true, epoch: "e9" });
-  assert.deepEqual(gaps, []); // not a resume: this subscribe carried no `since`
+  assert.deepEqual(gaps, ["epoch_changed"]);
   ws.close(1006);
   await new Promise((resolve) => setTimeout(resolve, 20));
   const again = ScriptedSocket.opened[1];
   again.open();
   again.deliver({ type: "subscribed", channel: "tasks", recovered: true, epoch: "e10" });
-  assert.deepEqual(gaps, ["epoch_changed"]);
+  assert.deepEqual(gaps, ["epoch_changed", "epoch_changed"]);
+  socket.close();
+});
+
+test("a subscribed re-sent after the server's bus reconnected, not recovered, is a gap", async () => {
+  const socket = await connected();
+  const gaps = /** @type {string[]} */ ([]);
+  socket.subscribe("tasks", { onEvent: () => {}, onGap: (g) => gaps.push(g.reason) });
+  const ws = ScriptedSocket.opened[0];
+  ws.deliver({ type: "subscribed", channel: "tasks", recovered: true, epoch: "e1" });
+  assert.deepEqual(gaps, []); // a first subscribe without `since` has nothing to miss
+  ws.deliver({ type: "subscribed", channel: "tasks", recovered: false, epoch: "e1" });
+  assert.deepEqual(gaps, ["not_recovered"]);
   socket.close();
 });
 

@@ -52,3 +52,7 @@ class Access:
     def token_for(self, secret: str | None) -> ApiToken | None:
         # Looking up the digest (not comparing secrets) leaks nothing about a secret's prefix.
         return self._tokens.get(digest(secret)) if secret else None
+
+    def token_with_digest(self, token_digest: str) -> ApiToken | None:
+        """The token a ticket was issued to (tickets keep the digest, never the secret)."""
+        return self._tokens.get(token_digest)

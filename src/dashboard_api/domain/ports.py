@@ -299,6 +299,16 @@ Deliver = Callable[[str, bytes], None]
 Resubscribed = Callable[[list[str]], None]
 
 
+class Replay(NamedTuple):
+    """What history still holds of a channel after a position, and whether that is all."""
+
+    epoch: str  # the channel's history epoch: it changes when history is lost
+    messages: list[bytes]  # oldest first, each `{"id":"<id>",...}`
+    # Every event published after the position is in `messages`: none was trimmed, the history
+    # was not lost (the epoch asked for is the current one), none is beyond the limit.
+    complete: bool
+
+
 class EventFeed(Protocol):
     """Live delivery of some of the bus's channels to this process."""
 
@@ -326,6 +336,14 @@ class EventBus(Protocol):
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         """Messages of `channel` still in history, oldest first, with ids after `after`
         (or the latest `limit` when `after` is None), each `{"id":"<id>",...}`."""
+        ...
+
+    async def replay(
+        self, channel: str, *, after: str | None, epoch: str | None, limit: int
+    ) -> Replay:
+        """The channel's epoch (created when it has none) and its messages after `after` (the
+        latest `limit` when None). When `epoch` is not the current one, history was lost since
+        the caller saw it: everything now held is returned and the replay is not complete."""
         ...
 
     async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> EventFeed:
@@ -419,6 +437,28 @@ class ProcessedEvents(Protocol):
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""
         ...
+
+
+class TicketStore(Protocol):
+    """Short-lived, single-use tickets: how a browser opens the WebSocket without putting a
+    long-lived secret in its URL. Shared by every replica when it lives in Redis."""
+
+    async def issue(self, ticket: str, holder: str, ttl_seconds: int) -> None:
+        """Remember `ticket` for `holder` during `ttl_seconds`."""
+        ...
+
+    async def redeem(self, ticket: str) -> str | None:
+        """The ticket's holder, once: None if unknown, already redeemed or expired."""
+        ...
+
+
+class RequestCounter(Protocol):
+    """Counts requests per key (a client and a budget in one time window): the storage of the
+    rate limits, shared by every replica when it lives in Redis."""
+
+    async def add(self, key: str, amount: int, *, ttl_seconds: int) -> int:
+        """Add `amount` to `key`'s count and return the new count; the key is forgotten
+        `ttl_seconds` after its first count."""
 
 
 class AlertStore(Protocol):

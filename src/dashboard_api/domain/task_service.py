@@ -23,6 +23,7 @@ from dashboard_api.domain.pricing import PriceTable, priced
 from dashboard_api.domain.rollups import RollupChange, rollup_changes
 from dashboard_api.domain.spend import record_task_spend
 from dashboard_api.domain.tasks import (
+    INPUT_PREVIEW_CHARS,
     AgentActivity,
     Task,
     TaskCounts,
@@ -86,12 +87,19 @@ _NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
 
 
 def status_event(task: Task) -> dict[str, object]:
-    """The normalized `task_status` event the API publishes after it persists a change."""
+    """The normalized `task_status` event the API publishes after it persists a change. It
+    carries every field of a list row (`TaskSummary`), so a filtered live list needs no
+    re-fetch, plus the error and the version."""
     return {
         "type": "task_status",
         "task_id": task.task_id,
         "status": task.status.value,
         "agent_type": task.agent_type,
+        "source": task.source,
+        "assigned_agent": task.assigned_agent,
+        "session_id": task.session_id,
+        "conversation_id": task.conversation_id,
+        "input_preview": task.input_message[:INPUT_PREVIEW_CHARS],
         "model": task.model,
         "cost_usd": float(task.cost_usd),
         "input_tokens": task.input_tokens,

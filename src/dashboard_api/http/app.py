@@ -22,6 +22,7 @@ from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
 from dashboard_api.http.allow import point_options_at_final_routes
 from dashboard_api.http.auth import require_token
+from dashboard_api.http.browser import BrowserSafety, cors_config
 from dashboard_api.http.console import console_router
 from dashboard_api.http.controllers.alerts import AlertController
 from dashboard_api.http.controllers.analytics import AnalyticsController
@@ -40,18 +41,16 @@ from dashboard_api.http.groote import (
     task_and_conversation_controllers,
 )
 from dashboard_api.http.lifespan import build_hub, build_ingestor, running
-from dashboard_api.http.observability import (
-    RUNTIME_METRICS,
-    MetricsController,
-    RequestObserver,
-    configure_logging,
-)
+from dashboard_api.http.logs import configure_logging
+from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
 from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
 from dashboard_api.http.otlp import OTLP_DEPENDENCIES, build_otlp
 from dashboard_api.http.problems import EXCEPTION_HANDLERS
+from dashboard_api.http.rate_limits import RateLimits, build_limiter
 from dashboard_api.http.requests import JsonRequest
 from dashboard_api.http.retention_loop import retention
 from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.tickets import RealtimeController
 from dashboard_api.http.websocket import websocket_hub
 from dashboard_api.http.workspace import (
     WORKSPACE_DEPENDENCIES,
@@ -108,6 +107,8 @@ def create_app(
             ingestor=ingestor,
             settings=settings,
             access=access,
+            tickets=ready.tickets,
+            limiter=build_limiter(settings, ready.request_counter),
         )
         runtime.install(app.state)
         RUNTIME_METRICS.runtimes.add(runtime)
@@ -154,12 +155,16 @@ def create_app(
             SystemController,
             MetricsController,
             websocket_hub,
+            RealtimeController,
             export_traces,
             *WORKSPACE_CONTROLLERS,
             docs_assets_router(),
             console_router(),
         ],
-        middleware=[RequestObserver()],
+        # Outermost first: every answer is logged and counted, refusals included; the browser
+        # rules come before authentication and rate limits spend nothing on a refused page.
+        middleware=[RequestObserver(), BrowserSafety(settings), RateLimits(settings)],
+        cors_config=cors_config(settings),
         # No tokens, no guard: it would pass every request anyway, and Litestar copies the
         # route handler for each guard call (~5% of a by-id read in a profile).
         guards=[require_token] if access.enabled else [],
@@ -176,6 +181,9 @@ def create_app(
         openapi_config=openapi_config(),
         plugins=list(SCHEMA_PLUGINS),
         request_max_body_size=settings.max_body_bytes,
+        # Logging is configured once, by http/logs.py: Litestar's default config would replace
+        # the root handler with its own plain-text one.
+        logging_config=None,
         request_class=JsonRequest,
         response_class=JSONResponse,
         debug=debug,

@@ -6,8 +6,8 @@ otherwise); the contract is one line per request without bodies, so this small m
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
+import re
 import time
 import weakref
 from collections.abc import Iterator
@@ -17,14 +17,13 @@ import structlog
 from litestar import Controller, Response, get
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from dashboard_api.domain.ingestion import Ingestor
 from dashboard_api.http.runtime import Runtime
-from dashboard_api.settings import Settings
 
 REQUESTS = Counter(
     "dashboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -138,30 +137,9 @@ RUNTIME_METRICS = RuntimeCollector()
 REGISTRY.register(RUNTIME_METRICS)
 
 _access_log = structlog.get_logger("dashboard_api.access")
+_ws_log = structlog.get_logger("dashboard_api.websocket")
 _QUIET_ROUTES = frozenset({"/metrics", "/health", "/ready"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def configure_logging(settings: Settings) -> None:
-    """structlog to stdout: JSON lines in production, readable lines on a console."""
-    level = getattr(logging, settings.log_level.upper())
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
-    )
 
 
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -181,38 +159,111 @@ def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 
 class RequestObserver(ASGIMiddleware):
-    scopes = (ScopeType.HTTP,)
+    """The request id of every line, the access line and the metrics of a request; a
+    WebSocket's connect and close (with the close code)."""
+
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        started = time.perf_counter()
-        status = 500
-
-        async def observe(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        request_id = request_id_of(scope)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await next_app(scope, receive, observe)
+            if scope["type"] == ScopeType.WEBSOCKET:
+                await _observe_websocket(scope, receive, send, next_app)
+            else:
+                await _observe_http(scope, receive, send, next_app, request_id.encode())
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
-            method = scope.get("method", "")
-            if method not in _METHODS:
-                method = "OTHER"  # a client picks the method: never let it mint label values
-            counted, timed = _series(method, route, status)
-            counted.inc()
-            timed.observe(elapsed)
-            if route not in _QUIET_ROUTES:
-                _access_log.info(
-                    "request",
-                    method=method,
-                    route=route,
-                    path=scope.get("path"),
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                )
+            structlog.contextvars.reset_contextvars(**bound)
+
+
+REQUEST_ID_HEADER = "x-request-id"
+# An incoming id is kept when it is short and plain (it is echoed and logged); else a new one.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's `X-Request-ID` if it is sane, else a fresh random id."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return os.urandom(16).hex()  # 6x cheaper than uuid4().hex, as random
+
+
+async def _observe_http(
+    scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, request_id: bytes
+) -> None:
+    started = time.perf_counter()
+    status = 500
+
+    async def observe(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+        await send(message)
+
+    try:
+        await next_app(scope, receive, observe)
+    finally:
+        elapsed = time.perf_counter() - started
+        route = scope.get("path_template") or "unmatched"
+        method = scope.get("method", "")
+        if method not in _METHODS:
+            method = "OTHER"  # a client picks the method: never let it mint label values
+        counted, timed = _series(method, route, status)
+        counted.inc()
+        timed.observe(elapsed)
+        if route not in _QUIET_ROUTES:
+            _access_log.info(
+                "request",
+                method=method,
+                route=route,
+                path=scope.get("path"),
+                status=status,
+                duration_ms=round(elapsed * 1000, 3),
+            )
+
+
+async def _observe_websocket(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    """Logs the connect (or the refusal) and the close with its code and who closed. The path
+    is logged without its query string, which may carry a credential."""
+    started = time.perf_counter()
+    accepted = False
+    close_code: int | None = None
+    closed_by = "server"
+
+    async def observed_send(message: Message) -> None:
+        nonlocal accepted, close_code
+        if message["type"] == "websocket.accept":
+            accepted = True
+            _ws_log.info("websocket connected", path=scope.get("path"))
+        elif message["type"] == "websocket.close" and close_code is None:
+            close_code = message.get("code", 1000)
+        await send(message)
+
+    async def observed_receive() -> ReceiveMessage:
+        nonlocal close_code, closed_by
+        message = await receive()
+        if message["type"] == "websocket.disconnect" and close_code is None:
+            close_code, closed_by = message.get("code", 1005), "client"
+        return message
+
+    try:
+        await next_app(scope, observed_receive, observed_send)
+    finally:
+        if accepted:
+            _ws_log.info(
+                "websocket closed",
+                path=scope.get("path"),
+                code=close_code,
+                closed_by=closed_by,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        else:
+            _ws_log.info("websocket refused", path=scope.get("path"), code=close_code)
 
 
 class MetricsController(Controller):

@@ -16,7 +16,7 @@ def served_document() -> dict[str, Any]:
     """Ask an app on default settings and memory adapters for /schema/openapi.json: the very
     answer a client gets, not a re-rendering of the schema objects."""
     app = create_app(Settings(), adapters=memory_adapters())
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         response = client.get("/schema/openapi.json")
         response.raise_for_status()
         document: dict[str, Any] = response.json()

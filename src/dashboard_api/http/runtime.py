@@ -12,6 +12,8 @@ from dashboard_api.bootstrap import Adapters
 from dashboard_api.domain.access import Access
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.ports import TicketStore
+from dashboard_api.domain.rate_limits import RateLimiter
 from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.settings import Settings
@@ -28,6 +30,8 @@ class Runtime:
     ingestor: Ingestor
     settings: Settings
     access: Access = field(default_factory=lambda: Access({}))
+    tickets: TicketStore = field(default_factory=lambda: _memory_tickets())
+    limiter: RateLimiter | None = None  # None: no budget is limited
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -43,3 +47,9 @@ class Runtime:
         if not isinstance(runtime, Runtime):
             raise RuntimeError("the app has not started: its lifespan builds the runtime")
         return runtime
+
+
+def _memory_tickets() -> TicketStore:
+    from dashboard_api.adapters.memory.edge import MemoryTicketStore
+
+    return MemoryTicketStore()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import socket as socket_module
+import struct
 from collections.abc import Awaitable, Coroutine
 from typing import Any, cast
 
@@ -26,7 +29,8 @@ from dashboard_api.domain.realtime.protocol import (
 )
 from dashboard_api.http.runtime import Runtime
 
-CLOSE_TIMEOUT_SECONDS = 2.0
+log = logging.getLogger(__name__)
+_LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
 @websocket("/ws")
@@ -46,10 +50,60 @@ async def websocket_hub(socket: WebSocket[Any, Any, State]) -> None:
             task.cancel()
         await asyncio.gather(writer, reader, closed, return_exceptions=True)
     if client.close_code is not None:
-        # A slow client (or shutdown): its writer may be stuck on a full socket, so the close
-        # frame is not waited for long.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(socket.close(code=client.close_code), CLOSE_TIMEOUT_SECONDS)
+        await _close(socket, client.close_code, runtime.settings.ws_close_timeout_seconds)
+
+
+async def _close(socket: WebSocket[Any, Any, State], code: int, grace_seconds: float) -> None:
+    """Close with `code` (1013 for a slow client, 1001 at shutdown). A slow client's socket may
+    be full: when the close frame cannot leave the process within the grace, the transport is
+    aborted, rather than left open until the keepalive gives up (~40 s, with 1011)."""
+    deadline = asyncio.get_running_loop().time() + grace_seconds
+    try:
+        await asyncio.wait_for(socket.close(code=code), grace_seconds)
+    except TimeoutError:
+        pass
+    except Exception:
+        return  # the client is already gone
+    transport = _transport_of(socket)
+    if transport is None:
+        return  # not uvicorn: the server's own close timeout applies
+    # Queued behind what the client has not read yet: wait for the buffer to reach the kernel.
+    while transport.get_write_buffer_size() > 0:
+        if asyncio.get_running_loop().time() >= deadline:
+            log.info("ws close %d not written in %.1fs: connection aborted", code, grace_seconds)
+            _abort(transport)
+            return
+        await asyncio.sleep(0.05)
+
+
+def _abort(transport: asyncio.WriteTransport) -> None:
+    """Drop the connection now: a reset (linger 0), so the kernel does not keep trying to
+    deliver what the client would not read."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_LINGER, _LINGER_ZERO)
+    transport.abort()
+
+
+def _transport_of(socket: WebSocket[Any, Any, State]) -> asyncio.WriteTransport | None:
+    """The connection's transport, when the ASGI server is uvicorn (ASGI has no way to abort):
+    its receive and send callables are methods of the protocol that owns the transport, found
+    under the wrappers Litestar puts around them."""
+    pending: list[Any] = [socket.receive, socket.send]
+    for _ in range(16):  # a few wrappers deep at most
+        if not pending:
+            break
+        function = pending.pop()
+        transport = getattr(getattr(function, "__self__", None), "transport", None)
+        # uvloop's transports are not asyncio classes: recognised by what is used here.
+        if hasattr(transport, "abort") and hasattr(transport, "get_write_buffer_size"):
+            return cast("asyncio.WriteTransport", transport)
+        for cell in getattr(function, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if callable(cell.cell_contents):
+                    pending.append(cell.cell_contents)
+    return None
 
 
 async def _write(socket: WebSocket[Any, Any, State], client: HubClient) -> None:
@@ -123,6 +177,11 @@ async def _read(
                 client.offer(reply_frame("unsubscribed", frame.channel))
             else:
                 assert frame.channel is not None
-                await hub.subscribe(client, frame.channel, frame.since)
+                await hub.subscribe(client, frame.channel, frame.since, frame.epoch)
         except FrameError as refused:
+            log.info("ws frame refused: %s: %s", refused.code.value, refused.message)
             client.offer(error_frame(refused.code, refused.message))
+        except Exception:
+            # A bug, not the client's fault: say so, log it, and keep the connection.
+            log.exception("ws frame could not be handled")
+            client.offer(error_frame(ErrorCode.INTERNAL_ERROR, "the frame could not be handled"))

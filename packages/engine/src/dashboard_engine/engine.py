@@ -15,11 +15,13 @@ from redis.exceptions import ResponseError
 
 from dashboard_engine.protocol import (
     ENGINE_COMMANDS_CHANNEL,
+    EPOCH_PREFIX,
     HISTORY_PREFIX,
     INGEST_FIELD,
     INGEST_MAX_LENGTH,
     PUBLISH_SCRIPT,
     encode_event,
+    new_epoch,
     task_channel,
 )
 from dashboard_engine.settings import EngineSettings
@@ -71,12 +73,13 @@ class Engine:
     async def publish(self, channel: str, event: dict[str, Any]) -> str:
         """Any event on a channel, with its id in the channel's history."""
         settings = self.settings
-        keys: list[Any] = [HISTORY_PREFIX + channel]
+        keys: list[Any] = [HISTORY_PREFIX + channel, EPOCH_PREFIX + channel]
         args: list[Any] = [
             channel,
             encode_event(event),
             settings.history_length,
             int(settings.history_ttl_seconds * 1000),
+            new_epoch(),
         ]
         event_id = await self._publish(keys=keys, args=args)
         return event_id.decode() if isinstance(event_id, bytes) else str(event_id)

@@ -6,6 +6,7 @@ cannot drift apart: the same channels, history keys and publish script.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import msgspec
@@ -25,15 +26,29 @@ LIFECYCLE_TYPES = (
 INGEST_FIELD = "event"
 INGEST_MAX_LENGTH = 1_000_000
 
-# KEYS[1] history stream; ARGV: channel, event JSON without id, max length, retention in ms.
-# The id is spliced into the JSON object as its first member, so the message carries it.
+# A random id stored beside each history stream, with the same lifetime: when Redis loses the
+# history (a restart without persistence, expiry), the epoch is created anew, so a client that
+# resumes is told that continuity is broken (`recovered: false`).
+EPOCH_PREFIX = "dashboard:history-epoch:"
+
+# KEYS[1] history stream, KEYS[2] its epoch; ARGV: channel, event JSON without id, max length,
+# retention in ms, an epoch to use if the channel has none. The id is spliced into the JSON
+# object as its first member, so the message carries it.
 PUBLISH_SCRIPT = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'event', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
 local message = '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2)
 redis.call('PUBLISH', ARGV[1], message)
 return id
 """
+
+
+def new_epoch() -> str:
+    """A fresh history epoch: random, so two histories never share one."""
+    return secrets.token_hex(6)
 
 
 def task_channel(task_id: str) -> str:

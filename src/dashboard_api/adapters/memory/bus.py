@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 
 import msgspec
 
-from dashboard_api.domain.ports import Deliver, Event, Resubscribed
+from dashboard_api.domain.ports import Deliver, Event, Replay, Resubscribed
 from dashboard_api.domain.realtime.event_ids import event_key, with_id
 
 _SWEEP_EVERY = 1000  # publishes between sweeps of expired channels
 
 
 class _History:
-    __slots__ = ("events", "touched")
+    __slots__ = ("epoch", "events", "touched", "trimmed")
 
-    def __init__(self, length: int) -> None:
+    def __init__(self, length: int, touched: float) -> None:
         self.events: deque[tuple[str, bytes]] = deque(maxlen=length)
-        self.touched = 0.0
+        self.touched = touched
+        self.trimmed = False  # an event fell off the front: "nothing seen yet" cannot resume
+        # A new history (first use, or after expiry) gets a new epoch, as on Redis.
+        self.epoch = secrets.token_hex(6)
+
+    def append(self, event_id: str, message: bytes) -> None:
+        if len(self.events) == self.events.maxlen:
+            self.trimmed = True
+        self.events.append((event_id, message))
 
 
 class MemoryEventFeed:
@@ -69,10 +78,8 @@ class MemoryEventBus:
         sequence = next(self._sequence)
         event_id = f"0-{sequence}"
         message = with_id(event_id, msgspec.json.encode(dict(event)))
-        history = self._history.get(channel)
-        if history is None:
-            history = self._history[channel] = _History(self._history_length)
-        history.events.append((event_id, message))
+        history = self._held(channel)
+        history.append(event_id, message)
         history.touched = self._monotonic()
         if sequence % _SWEEP_EVERY == 0:
             self._forget_expired()
@@ -94,6 +101,32 @@ class MemoryEventBus:
         start = event_key(after)
         newer = [message for event_id, message in history.events if event_key(event_id) > start]
         return newer[:limit]
+
+    async def replay(
+        self, channel: str, *, after: str | None, epoch: str | None, limit: int
+    ) -> Replay:
+        history = self._held(channel)
+        events = list(history.events)
+        if after is None:
+            return Replay(history.epoch, [message for _, message in events[-limit:]], True)
+        complete = True
+        if epoch is not None and epoch != history.epoch:
+            complete, after = False, "0-0"
+        start = event_key(after)
+        newer = [message for event_id, message in events if event_key(event_id) > start]
+        if len(newer) > limit:
+            complete, newer = False, newer[:limit]
+        if complete and all(event_id != after for event_id, _ in events):
+            # Trimmed, or from a history since lost; "0-0" is "nothing seen yet".
+            complete = after == "0-0" and not history.trimmed
+        return Replay(history.epoch, newer, complete)
+
+    def _held(self, channel: str) -> _History:
+        """The channel's history, started anew (with a new epoch) when missing or expired."""
+        history = self._history.get(channel)
+        if history is None or self._expired(history):
+            history = self._history[channel] = _History(self._history_length, self._monotonic())
+        return history
 
     async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> MemoryEventFeed:
         feed = MemoryEventFeed(self, deliver)

@@ -18,12 +18,63 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dashboard_api.adapters.redis.feed import RedisEventFeed
-from dashboard_api.domain.ports import Deliver, Event, Resubscribed
+from dashboard_api.adapters.redis.feed import HEARTBEAT_SECONDS, RedisEventFeed
+from dashboard_api.domain.ports import Deliver, Event, Replay, Resubscribed
 from dashboard_api.domain.realtime.event_ids import with_id
-from dashboard_engine.protocol import HISTORY_PREFIX, PUBLISH_SCRIPT
+from dashboard_engine.protocol import EPOCH_PREFIX, HISTORY_PREFIX, PUBLISH_SCRIPT, new_epoch
 
-__all__ = ["HISTORY_PREFIX", "RedisEventBus", "encode_event", "resilient_client"]
+__all__ = ["EPOCH_PREFIX", "HISTORY_PREFIX", "RedisEventBus", "encode_event", "resilient_client"]
+
+# KEYS[1] history stream, KEYS[2] its epoch; ARGV: after ('' for the latest entries), the
+# epoch the caller knows ('' for none), limit, an epoch to create if missing, retention in ms.
+# Returns {epoch, complete (0/1), entries}. Complete when the entry `after` is still held (the
+# stream is trimmed oldest first, so nothing after it was lost); `after` "0-0" (nothing seen
+# yet) is complete while nothing was ever trimmed (Redis 7's entries-added equals the length).
+# Any other id not held was trimmed, or belongs to a history since lost: not complete.
+REPLAY_SCRIPT = """
+local epoch = redis.call('GET', KEYS[2])
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if not epoch then
+  epoch = ARGV[4]
+  local ttl = tonumber(ARGV[5])
+  if exists then
+    local left = redis.call('PTTL', KEYS[1])
+    if left > 0 then ttl = left end
+  end
+  redis.call('SET', KEYS[2], epoch, 'PX', ttl)
+end
+local limit = tonumber(ARGV[3])
+local after = ARGV[1]
+if after == '' then
+  return {epoch, 1, redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', limit)}
+end
+local complete = 1
+if ARGV[2] ~= '' and ARGV[2] ~= epoch then
+  complete = 0
+  after = '0-0'
+end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. after, '+', 'COUNT', limit + 1)
+if #entries > limit then
+  complete = 0
+  entries[#entries] = nil
+end
+if complete == 1 and exists and #redis.call('XRANGE', KEYS[1], after, after) == 0 then
+  if after ~= '0-0' then
+    complete = 0
+  else
+    local info = redis.call('XINFO', 'STREAM', KEYS[1])
+    local length, added = -1, -2
+    for i = 1, #info, 2 do
+      if info[i] == 'length' then length = info[i + 1] end
+      if info[i] == 'entries-added' then added = info[i + 1] end
+    end
+    if length ~= added then complete = 0 end
+  end
+elseif complete == 1 and not exists and after ~= '0-0' then
+  complete = 0
+end
+return {epoch, complete, entries}
+"""
 
 
 def resilient_client(url: str, *, timeout: float = 5.0, blocking_seconds: float = 0.0) -> Redis:
@@ -62,12 +113,15 @@ class RedisEventBus:
         url: str | None = None,
         history_length: int = 1000,
         history_ttl_seconds: float = 86_400,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._redis = redis
         self._url = url
         self._history_length = history_length
         self._ttl_ms = int(history_ttl_seconds * 1000)
+        self._heartbeat_seconds = heartbeat_seconds
         self._publish = redis.register_script(PUBLISH_SCRIPT)
+        self._replay = redis.register_script(REPLAY_SCRIPT)
         self._feeds: list[RedisEventFeed] = []
 
     @classmethod
@@ -77,6 +131,7 @@ class RedisEventBus:
         *,
         history_length: int = 1000,
         history_ttl_seconds: float = 86_400,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
         timeout: float = 5.0,
     ) -> RedisEventBus:
         return cls(
@@ -84,13 +139,28 @@ class RedisEventBus:
             url=url,
             history_length=history_length,
             history_ttl_seconds=history_ttl_seconds,
+            heartbeat_seconds=heartbeat_seconds,
         )
 
     async def publish(self, channel: str, event: Event) -> str:
-        keys: list[Any] = [HISTORY_PREFIX + channel]
-        args: list[Any] = [channel, encode_event(event), self._history_length, self._ttl_ms]
+        keys: list[Any] = [HISTORY_PREFIX + channel, EPOCH_PREFIX + channel]
+        payload = encode_event(event)
+        args: list[Any] = [channel, payload, self._history_length, self._ttl_ms, new_epoch()]
         event_id = await self._publish(keys=keys, args=args)
         return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+    async def replay(
+        self, channel: str, *, after: str | None, epoch: str | None, limit: int
+    ) -> Replay:
+        keys: list[Any] = [HISTORY_PREFIX + channel, EPOCH_PREFIX + channel]
+        args: list[Any] = [after or "", epoch or "", limit, new_epoch(), self._ttl_ms]
+        current, complete, entries = await self._replay(keys=keys, args=args)
+        messages = [
+            with_id(_text(entry_id), dict(_pairs(fields))[b"event"]) for entry_id, fields in entries
+        ]
+        if after is None:
+            messages.reverse()
+        return Replay(_text(current), messages, bool(complete))
 
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         key = HISTORY_PREFIX + channel
@@ -104,7 +174,9 @@ class RedisEventBus:
     async def open_feed(self, deliver: Deliver, resubscribed: Resubscribed) -> RedisEventFeed:
         if self._url is None:
             raise RuntimeError("live delivery needs the bus to be built with from_url")
-        feed = RedisEventFeed(self._url, deliver, resubscribed)
+        feed = RedisEventFeed(
+            self._url, deliver, resubscribed, heartbeat_seconds=self._heartbeat_seconds
+        )
         feed.start()
         self._feeds.append(feed)
         return feed
@@ -121,3 +193,8 @@ class RedisEventBus:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(flat: list[Any]) -> list[tuple[Any, Any]]:
+    """A stream entry's fields as a script returns them: a flat list of names and values."""
+    return list(zip(flat[::2], flat[1::2], strict=True))

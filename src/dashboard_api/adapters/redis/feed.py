@@ -3,6 +3,10 @@
 The supervisor reconnects with backoff after any drop (Redis restart, `CLIENT KILL`, a dead
 socket found by the heartbeat), subscribes every wanted channel again and then tells the hub
 which channels came back, so it can fetch from history what was published meanwhile.
+
+Liveness is measured on the connection, not on the clock: while the reader is busy fanning
+out what Redis sent, Redis is not silent, and a stalled event loop is not a silent peer. Only
+heartbeat ticks spent waiting for bytes that never came count as silence.
 """
 
 from __future__ import annotations
@@ -19,18 +23,33 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 _MAX_BACKOFF_SECONDS = 2.0
+# Silent heartbeats (each one PING unanswered) before the connection is declared dead.
+_SILENT_HEARTBEATS = 3
+# The reader hands the loop back at least this often while it fans out a large read, so a
+# burst cannot starve the sockets' writers, the HTTP handlers or the heartbeat.
+_YIELD_EVERY_SECONDS = 0.005
 
 
 class RedisEventFeed:
-    def __init__(self, url: str, deliver: Deliver, resubscribed: Resubscribed) -> None:
+    def __init__(
+        self,
+        url: str,
+        deliver: Deliver,
+        resubscribed: Resubscribed,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self._url = url
+        self._heartbeat_seconds = heartbeat_seconds
         self._deliver = deliver
         self._resubscribed = resubscribed
         self._wanted: set[str] = set()
         # One future per SUBSCRIBE sent, resolved in order by Redis's confirmations.
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._connection: PubSubConnection | None = None
-        self._last_heard = time.monotonic()
+        # Set by the reader whenever bytes arrive or while it handles them; cleared by the
+        # heartbeat at each tick it looks.
+        self._heard = True
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.reconnections = 0
@@ -97,7 +116,7 @@ class RedisEventFeed:
         if resubscribe:
             connection.send("SUBSCRIBE", *resubscribe)
         self._connection = connection
-        self._last_heard = time.monotonic()
+        self._heard = True
         heartbeat = asyncio.create_task(self._heartbeat(connection))
         try:
             await self._read(connection, set(resubscribe) if resubscribing else set())
@@ -110,9 +129,11 @@ class RedisEventFeed:
 
     async def _read(self, connection: PubSubConnection, returning: set[str]) -> None:
         deliver = self._deliver
+        clock = time.monotonic
         while True:
             await connection.fill()
-            self._last_heard = time.monotonic()
+            self._heard = True
+            handed_back = clock()
             while (reply := connection.pending()) is not False:
                 kind = reply[0]
                 if kind == b"message":
@@ -123,6 +144,10 @@ class RedisEventFeed:
                     if channel in returning:
                         returning.discard(channel)
                         self._resubscribed([channel])
+                if clock() - handed_back > _YIELD_EVERY_SECONDS:
+                    self._heard = True  # busy with what Redis sent: it is not silent
+                    await asyncio.sleep(0)
+                    handed_back = clock()
 
     def _confirm(self, channel: str) -> None:
         waiters = self._waiters.get(channel)
@@ -135,11 +160,21 @@ class RedisEventFeed:
 
     async def _heartbeat(self, connection: PubSubConnection) -> None:
         # A peer that vanished without a FIN (a dead host, a dropped route) never makes the read
-        # fail: PING in subscribed mode, and drop the connection when nothing came back.
+        # fail: PING in subscribed mode, and drop the connection when several PINGs in a row got
+        # nothing back. Silence is counted in ticks, not wall time: if the loop was stalled, the
+        # tick that follows counts once, and the bytes that came meanwhile are read first.
+        silent = 0
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            if time.monotonic() - self._last_heard > 3 * HEARTBEAT_SECONDS:
-                log.warning("Redis pub/sub silent for too long; reconnecting")
-                connection.close()
-                return
+            await asyncio.sleep(self._heartbeat_seconds)
+            if self._heard:
+                self._heard = False
+                silent = 0
+            else:
+                silent += 1
+                if silent >= _SILENT_HEARTBEATS:
+                    log.warning(
+                        "Redis pub/sub answered none of %d PINGs; reconnecting", _SILENT_HEARTBEATS
+                    )
+                    connection.close()
+                    return
             connection.send("PING")

@@ -9,8 +9,15 @@ _ID_PREFIX = b'{"id":"'
 EventKey = tuple[int, int]
 
 
+_MAX_PART = 2**64 - 1  # a Redis stream id is two unsigned 64-bit numbers
+
+
 def is_event_id(text: str) -> bool:
-    return _EVENT_ID.match(text) is not None
+    """`<ms>-<seq>` with both parts in range (Redis refuses larger ones)."""
+    if _EVENT_ID.match(text) is None:
+        return False
+    millis, _, sequence = text.partition("-")
+    return int(millis) <= _MAX_PART and int(sequence) <= _MAX_PART
 
 
 def event_key(event_id: str) -> EventKey:

@@ -2,7 +2,9 @@
 
 No database work per event: the hub moves bytes. A `since` subscription buffers live messages
 first, then reads history, sends it, and flushes the buffer skipping ids already sent; event
-ids are ordered within a channel, so there is no gap and no duplicate.
+ids are ordered within a channel, so there is no gap and no duplicate. When history cannot
+give everything (trimmed, lost, a refill after a reconnect that came too late), the client is
+told: `subscribed` carries `recovered: false` and the history epoch.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from dashboard_api.domain.ports import EventBus, EventFeed
+from dashboard_api.domain.ports import EventBus, EventFeed, Replay
 from dashboard_api.domain.realtime.client import HubClient, WriteNow
 from dashboard_api.domain.realtime.event_ids import EventKey, message_key
 from dashboard_api.domain.realtime.protocol import (
@@ -24,17 +26,31 @@ from dashboard_api.domain.realtime.protocol import (
     channel_prefix,
     event_frame,
     is_event_object,
-    reply_frame,
+    subscribed_frame,
 )
 
 log = logging.getLogger(__name__)
+
+# Messages a refill fans out between two turns given back to the event loop.
+_YIELD_EVERY = 64
 
 # Looks up the final status event of a finished task, once per subscription; None if running.
 FinalStatus = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
 class _Channel:
-    __slots__ = ("baseline", "buffer", "floors", "last", "name", "prefix", "ready", "subscribers")
+    __slots__ = (
+        "again",
+        "baseline",
+        "buffer",
+        "epoch",
+        "floors",
+        "last",
+        "name",
+        "prefix",
+        "ready",
+        "subscribers",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -49,6 +65,8 @@ class _Channel:
         # their way from Redis, were already sent to them from history.
         self.floors: dict[HubClient, EventKey] = {}
         self.buffer: list[bytes] | None = None  # set while the channel refills after a reconnect
+        self.again = False  # reconnected again while refilling: read history once more
+        self.epoch = ""  # the history epoch its subscribers were told
         self.ready: asyncio.Task[None] | None = None
 
 
@@ -111,11 +129,19 @@ class Hub:
     def channels(self) -> int:
         return len(self._channels)
 
-    async def subscribe(self, client: HubClient, channel: str, since: str | None = None) -> None:
-        """Send `subscribed`, then what `since` missed (or a finished task's final status),
-        then live events. Raises `FrameError` when the subscription cannot be made."""
+    async def subscribe(
+        self,
+        client: HubClient,
+        channel: str,
+        since: str | None = None,
+        epoch: str | None = None,
+    ) -> None:
+        """Send `subscribed` (whether everything after `since` could be replayed, and the
+        history epoch), then what `since` missed (or a finished task's final status), then
+        live events. Raises `FrameError` when the subscription cannot be made."""
         if channel in client.channels:
-            client.offer(reply_frame("subscribed", channel))
+            state = self._channels.get(channel)
+            client.offer(subscribed_frame(channel, True, state.epoch if state else ""))
             return
         if len(client.channels) >= self._max_subscriptions:
             raise FrameError(
@@ -131,8 +157,11 @@ class Hub:
             await asyncio.wait_for(asyncio.shield(state.ready), self._subscribe_timeout)
             replay: list[bytes] = []
             final = None
+            recovered, current_epoch = True, state.epoch
             if since is not None:
-                replay = await self._bus.history(channel, after=since, limit=self._history_limit)
+                current_epoch, replay, recovered = await self._bus.replay(
+                    channel, after=since, epoch=epoch, limit=self._history_limit
+                )
             else:
                 final = await self._final_frame(state)
         except Exception as exc:
@@ -143,7 +172,7 @@ class Hub:
         if state.subscribers.get(client) is not pending:
             return  # unsubscribed or disconnected meanwhile
         sent: EventKey | None = None
-        frames = [reply_frame("subscribed", channel)]
+        frames = [subscribed_frame(channel, recovered, current_epoch)]
         for message in replay:
             sent = message_key(message) or sent
             frames.append(event_frame(state.prefix, message))
@@ -181,8 +210,9 @@ class Hub:
         assert self._feed is not None
         await self._feed.subscribe(state.name)
         # Where the channel stands now: the point a reconnection refills from.
-        tail = await self._bus.history(state.name, after=None, limit=1)
-        state.baseline = message_key(tail[0]) if tail else None
+        tail = await self._bus.replay(state.name, after=None, epoch=None, limit=1)
+        state.baseline = message_key(tail.messages[0]) if tail.messages else None
+        state.epoch = tail.epoch
 
     async def _final_frame(self, state: _Channel) -> str | None:
         if self._final_status is None or not state.name.startswith("task:"):
@@ -238,30 +268,67 @@ class Hub:
     def _on_resubscribed(self, channels: list[str]) -> None:
         for channel in channels:
             state = self._channels.get(channel)
-            if state is None or state.buffer is not None:
+            if state is None:
                 continue
-            if state.last is None:
-                state.last = state.baseline
-            if state.last is not None:
-                state.buffer = []
-                self._spawn(self._refill(state))
+            if state.buffer is not None:
+                state.again = True  # a refill is under way: it reads history once more
+                continue
+            state.buffer = []
+            self._spawn(self._refill(state))
 
     async def _refill(self, state: _Channel) -> None:
-        """Deliver from history what was published while the live connection was down."""
-        if state.last is None or state.buffer is None:
-            return
-        try:
-            missed = await self._bus.history(
-                state.name, after=f"{state.last[0]}-{state.last[1]}", limit=self._history_limit
-            )
-        except Exception as exc:
-            log.warning("could not refill %s after reconnecting: %r", state.name, exc)
-            missed = []
-        buffered, state.buffer = state.buffer or [], None
-        for message in [*missed, *buffered]:
+        """Deliver from history what was published while the live connection was down, after
+        telling every subscriber (again `subscribed`) whether history still had all of it."""
+        if state.ready is not None:
+            # Where the channel stood when it was opened; if that failed, its subscribers were
+            # refused, and history is read from the start.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(state.ready)
+        while True:
+            state.again = False
+            last = state.last or state.baseline
+            after = f"{last[0]}-{last[1]}" if last is not None else "0-0"
+            try:
+                replay = await self._bus.replay(
+                    state.name, after=after, epoch=state.epoch, limit=self._history_limit
+                )
+            except Exception as exc:
+                log.warning("could not refill %s after reconnecting: %r", state.name, exc)
+                replay = Replay(state.epoch, [], False)
+            if not state.again:
+                break
+        if self._channels.get(state.name) is not state:
+            return  # everyone left meanwhile
+        if replay.epoch != state.epoch:
+            # History was lost (Redis restarted empty): ids start over, nothing is a duplicate.
+            state.epoch, state.last, state.baseline = replay.epoch, None, None
+            state.floors.clear()
+        if not replay.complete:
+            log.warning("history of %s could not refill the gap: clients are told", state.name)
+        notice = subscribed_frame(state.name, replay.complete, state.epoch)
+        slow: list[HubClient] = []
+        for client, pending in state.subscribers.items():
+            if pending is not None:
+                pending.append((None, notice))
+            elif not client.offer(notice):
+                slow.append(client)
+        for client in slow:
+            self._drop_slow(client)
+        await self._deliver_all(state, replay.messages)
+        # Live messages that came meanwhile, until none is left; then live again, with no
+        # await between the last check and the switch.
+        while state.buffer:
+            buffered, state.buffer = state.buffer, []
+            await self._deliver_all(state, buffered)
+        state.buffer = None
+
+    async def _deliver_all(self, state: _Channel, messages: list[bytes]) -> None:
+        for count, message in enumerate(messages, 1):
             key = message_key(message)
             if key is None or state.last is None or key > state.last:
                 self._fan_out(state, key, message)
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long refill must not starve the loop
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def run() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
@@ -35,6 +36,7 @@ class ErrorCode(StrEnum):
     FRAME_TOO_LARGE = "frame_too_large"
     TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
     BUS_UNAVAILABLE = "bus_unavailable"
+    INTERNAL_ERROR = "internal_error"
 
 
 class FrameError(Exception):
@@ -50,6 +52,8 @@ class ClientFrame(msgspec.Struct, kw_only=True, frozen=True):
     type: str
     channel: str | None = None
     since: str | None = None
+    # The history epoch the client saw with `since`: a different one means history was lost.
+    epoch: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 _decoder = msgspec.json.Decoder(ClientFrame)
@@ -79,7 +83,10 @@ def parse_frame(text: str) -> ClientFrame:
             "channels are task:{id}, tasks, conversation:{id} and webhooks",
         )
     if frame.since is not None and not is_event_id(frame.since):
-        raise FrameError(ErrorCode.INVALID_SINCE, "since is an event id such as 1700000000000-0")
+        raise FrameError(
+            ErrorCode.INVALID_SINCE,
+            "since is an event id such as 1700000000000-0 (two numbers below 2^64)",
+        )
     return frame
 
 
@@ -95,6 +102,13 @@ def reply_frame(kind: str, channel: str | None = None) -> str:
 
 
 PONG = reply_frame("pong")
+
+
+def subscribed_frame(channel: str, recovered: bool, epoch: str) -> str:
+    """`subscribed`: whether everything after the client's `since` was replayed (always true
+    without `since`) and the channel's history epoch, which changes when history is lost."""
+    body = {"type": "subscribed", "channel": channel, "recovered": recovered, "epoch": epoch}
+    return msgspec.json.encode(body).decode()
 
 
 def event_frame(channel_prefix: bytes, message: bytes) -> str:

@@ -11,6 +11,7 @@ from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from dashboard_api.http.auth import INGEST
+from dashboard_api.http.browser import BODY_MEDIA_TYPES
 from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.otlp import OtlpReceiver
 from dashboard_api.http.otlp_wire import (
@@ -39,7 +40,8 @@ _MEDIA_PATTERN = rf"^\s*({_any_case(JSON)}|{_any_case(PROTOBUF)})\s*(;.*)?$"
 
 @post(
     "/v1/traces",
-    opt=INGEST,
+    # Protobuf bodies too: the browser rules (http/browser.py) take this media type here.
+    opt={**INGEST, BODY_MEDIA_TYPES: (PROTOBUF,)},
     status_code=HTTP_200_OK,
     tags=["ingest"],
     operation_id="exportTraces",
