@@ -39,7 +39,8 @@ class RealtimeController(Controller):
         opt=READ,
         summary="A single-use ticket to open /ws from a browser (needs read)",
         operation_id="createRealtimeTicket",
-        responses=errors(401, 403, 429, 503),
+        # 415: a body that is not JSON is refused by the browser rules (http/browser.py).
+        responses=errors(401, 403, 415, 429, 503),
     )
     async def create_ticket(self, request: Request[Any, Any, State]) -> WebSocketTicket:
         runtime = Runtime.of(request.app.state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -14,22 +13,33 @@ from dashboard_api.domain.alert_service import AlertService
 from dashboard_api.domain.budgets import Alert, BudgetStatus, DeliveryAttempt
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE
 from dashboard_api.domain.spend import SpendDimension, SpendService, SpendTotal
-from dashboard_api.domain.times import optional_utc
+from dashboard_api.domain.times import parse_time
+from dashboard_api.http.controllers.analytics import From, To
+from dashboard_api.http.controllers.tasks import Time
+from dashboard_api.http.problem_responses import GUARDED, READ_ERRORS, errors
 
 
 class AlertList(msgspec.Struct, kw_only=True):
+    """Fired alerts, newest first."""
+
     items: list[Alert]
 
 
 class DeliveryList(msgspec.Struct, kw_only=True):
+    """Each attempt to deliver one alert, oldest first."""
+
     items: list[DeliveryAttempt]
 
 
 class BudgetList(msgspec.Struct, kw_only=True):
+    """Every budget with its spend in the current period."""
+
     items: list[BudgetStatus]
 
 
 class SpendReport(msgspec.Struct, kw_only=True):
+    """Spend per key of one dimension, costliest first."""
+
     group_by: SpendDimension
     items: list[SpendTotal]
 
@@ -37,19 +47,26 @@ class SpendReport(msgspec.Struct, kw_only=True):
 class AlertController(Controller):
     tags = ["alerts"]
 
-    @get("/api/alerts", summary="Fired alerts, newest first (page on with `before`)")
+    @get(
+        "/api/alerts",
+        operation_id="listAlerts",
+        summary="Fired alerts, newest first (page on with `before`)",
+        responses=errors(*READ_ERRORS),
+    )
     async def list_alerts(
         self,
         alert_service: NamedDependency[AlertService],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        before: Annotated[datetime | None, QueryParameter()] = None,
+        before: Time = None,
     ) -> AlertList:
-        moment = optional_utc(before, "before")
+        moment = parse_time(before, "before") if before else None
         return AlertList(items=await alert_service.recent(limit=limit, before=moment))
 
     @get(
         "/api/alerts/{alert_id:str}/deliveries",
+        operation_id="listAlertDeliveries",
         summary="Every attempt to deliver an alert to the outgoing webhooks",
+        responses=errors(*READ_ERRORS),
     )
     async def deliveries(
         self,
@@ -58,27 +75,34 @@ class AlertController(Controller):
     ) -> DeliveryList:
         return DeliveryList(items=await alert_service.attempts(alert_id))
 
-    @get("/api/budgets", summary="Each budget's spend in its current period (from the rollups)")
+    @get(
+        "/api/budgets",
+        operation_id="listBudgets",
+        summary="Each budget's spend in its current period (from the rollups)",
+        responses=errors(*GUARDED),
+    )
     async def budgets(self, alert_service: NamedDependency[AlertService]) -> BudgetList:
         return BudgetList(items=await alert_service.budget_statuses())
 
     @get(
         "/api/analytics/spend",
+        operation_id="getSpend",
         summary="Spend grouped by user, conversation or source over whole hours, costliest first",
+        responses=errors(*READ_ERRORS),
     )
     async def spend(
         self,
         spend_service: NamedDependency[SpendService],
         group_by: Annotated[SpendDimension, QueryParameter()],
-        start: Annotated[datetime | None, QueryParameter(name="from")] = None,
-        end: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        start: From = None,
+        end: To = None,
         key: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
     ) -> SpendReport:
         items = await spend_service.totals(
             group_by,
-            optional_utc(start, "from"),
-            optional_utc(end, "to"),
+            None if start is None else parse_time(start, "from"),
+            None if end is None else parse_time(end, "to"),
             key=key,
             limit=limit,
         )

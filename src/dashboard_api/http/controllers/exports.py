@@ -7,7 +7,6 @@ is down is a 503 like any other read.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -20,15 +19,23 @@ from dashboard_api.domain.export import EXPORT_PAGE_SIZE, every_row, first_page
 from dashboard_api.domain.pagination import Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
 from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
-from dashboard_api.domain.times import time_window
+from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.domain.webhook_service import WebhookService
 from dashboard_api.domain.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
+from dashboard_api.http.content_types import answered_as
+from dashboard_api.http.controllers.tasks import Filter, Time
 from dashboard_api.http.controllers.webhooks import From, To, _window
 from dashboard_api.http.export_formats import ExportFormat, render
+from dashboard_api.http.problem_responses import READ_ERRORS, errors
 from dashboard_api.http.workspace_schemas import WebhookEventSummary
 
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
 Format = Annotated[ExportFormat, QueryParameter(name="format")]
+
+
+# The `format` parameter picks one of the two.
+ExportAnswer = answered_as(
+    "The rows, CSV with a header row or one JSON object a line", "text/csv", "application/x-ndjson"
+)
 
 
 def _stream(body: object, fmt: ExportFormat, name: str) -> Stream:
@@ -44,7 +51,13 @@ class ExportController(Controller):
     path = "/api/exports"
     tags = ["exports"]
 
-    @get("/tasks", summary="Every task matching the list's filters, as CSV or NDJSON")
+    @get(
+        "/tasks",
+        operation_id="exportTasks",
+        summary="Every task matching the list's filters, as CSV or NDJSON",
+        responses=errors(*READ_ERRORS),
+        operation_class=ExportAnswer,
+    )
     async def export_tasks(
         self,
         task_service: NamedDependency[TaskService],
@@ -55,12 +68,14 @@ class ExportController(Controller):
         source: Filter = None,
         session_id: Filter = None,
         conversation_id: Filter = None,
-        created_after: Annotated[datetime | None, QueryParameter()] = None,
-        created_before: Annotated[datetime | None, QueryParameter()] = None,
+        created_after: Time = None,
+        created_before: Time = None,
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
     ) -> Stream:
         after, before = time_window(
-            created_after, created_before, ("created_after", "created_before")
+            parse_time(created_after, "created_after") if created_after else None,
+            parse_time(created_before, "created_before") if created_before else None,
+            ("created_after", "created_before"),
         )
         query = TaskQuery(
             statuses=tuple(dict.fromkeys(status or ())),
@@ -83,7 +98,13 @@ class ExportController(Controller):
         columns = TaskSummary.__struct_fields__
         return _stream(render(every_row(first, page_after), columns, fmt), fmt, "tasks")
 
-    @get("/webhook-events", summary="Webhook events matching the list's filters, CSV or NDJSON")
+    @get(
+        "/webhook-events",
+        operation_id="exportWebhookEvents",
+        summary="Webhook events matching the list's filters, CSV or NDJSON",
+        responses=errors(*READ_ERRORS),
+        operation_class=ExportAnswer,
+    )
     async def export_webhook_events(
         self,
         webhook_service: NamedDependency[WebhookService],

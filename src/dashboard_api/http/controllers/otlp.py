@@ -8,10 +8,11 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, TooManyRequestsException
 from litestar.params import HeaderParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.browser import BODY_MEDIA_TYPES
+from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.otlp import OtlpReceiver
 from dashboard_api.http.otlp_wire import (
     JSON,
@@ -21,8 +22,20 @@ from dashboard_api.http.otlp_wire import (
     encode_response,
     inflate,
 )
+from dashboard_api.http.problem_responses import GUARDED, errors
 
 RETRY_AFTER_SECONDS = 1
+
+
+def _any_case(media_type: str) -> str:
+    # Letters, "/" and "-" only: the other two need no escape (an ECMA regex refuses `\-`).
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in media_type)
+
+
+# What the receiver accepts, as a pattern for the document only (a media type is
+# case-insensitive; parameters such as charset are ignored): anything else is a 415, as
+# OTLP/HTTP requires, not the 400 a validated pattern would give.
+_MEDIA_PATTERN = rf"^\s*({_any_case(JSON)}|{_any_case(PROTOBUF)})\s*(;.*)?$"
 
 
 @post(
@@ -31,18 +44,32 @@ RETRY_AFTER_SECONDS = 1
     opt={**INGEST, BODY_MEDIA_TYPES: (PROTOBUF,)},
     status_code=HTTP_200_OK,
     tags=["ingest"],
+    operation_id="exportTraces",
     summary="OTLP/HTTP trace export (JSON or protobuf, gzip): GenAI spans become tasks",
+    responses=errors(400, 413, 415, *GUARDED),
+    # OTLP answers in the request's encoding.
+    operation_class=answered_as(
+        "Accepted; a partial success says how many spans were rejected",
+        "application/json",
+        "application/x-protobuf",
+    ),
 )
 async def export_traces(
     request: Request[Any, Any, Any],
     otlp_receiver: NamedDependency[OtlpReceiver],
-    content_type: Annotated[str, HeaderParameter(name="content-type")],
+    content_type: Annotated[
+        str, HeaderParameter(name="content-type", schema_extra={"pattern": _MEDIA_PATTERN})
+    ],
     content_encoding: Annotated[str | None, HeaderParameter(name="content-encoding")] = None,
 ) -> Response[bytes]:
     media = content_type.split(";", 1)[0].strip().lower()
+    if media not in (JSON, PROTOBUF):
+        # OTLP/HTTP: a server answers an unsupported Content-Type with 415.
+        raise ClientException(
+            detail=f"Content-Type must be {PROTOBUF} or {JSON}",
+            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
     try:
-        if media not in (JSON, PROTOBUF):
-            raise MalformedRequest(f"Content-Type must be {PROTOBUF} or {JSON}")
         decoded = decode(inflate(await request.body(), content_encoding), media)
     except MalformedRequest as exc:
         raise ClientException(detail=str(exc)) from exc
