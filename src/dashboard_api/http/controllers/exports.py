@@ -18,12 +18,11 @@ from litestar.response import Stream
 from dashboard_api.domain.export import EXPORT_PAGE_SIZE, every_row, first_page
 from dashboard_api.domain.pagination import Page, decode_cursor
 from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
-from dashboard_api.domain.times import parse_time, time_window
+from dashboard_api.domain.tasks import TaskCursor, TaskStatus, TaskSummary
 from dashboard_api.domain.webhook_service import WebhookService
 from dashboard_api.domain.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
 from dashboard_api.http.content_types import answered_as
-from dashboard_api.http.controllers.tasks import Filter, Time
+from dashboard_api.http.controllers.tasks import Filter, Time, task_query
 from dashboard_api.http.controllers.webhooks import From, To, _window
 from dashboard_api.http.export_formats import ExportFormat, render
 from dashboard_api.http.problem_responses import READ_ERRORS, errors
@@ -72,21 +71,16 @@ class ExportController(Controller):
         created_before: Time = None,
         q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
     ) -> Stream:
-        after, before = time_window(
-            parse_time(created_after, "created_after") if created_after else None,
-            parse_time(created_before, "created_before") if created_before else None,
-            ("created_after", "created_before"),
-        )
-        query = TaskQuery(
-            statuses=tuple(dict.fromkeys(status or ())),
+        query = task_query(
+            status,
             agent_type=agent_type,
             assigned_agent=assigned_agent,
             source=source,
             session_id=session_id,
             conversation_id=conversation_id,
-            created_after=after,
-            created_before=before,
-            text=q,
+            created_after=created_after,
+            created_before=created_before,
+            q=q,
             limit=EXPORT_PAGE_SIZE,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -34,6 +35,40 @@ Time = Annotated[
 TaskIdPath = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 
 
+def task_query(
+    status: list[TaskStatus] | None,
+    *,
+    agent_type: str | None,
+    assigned_agent: str | None,
+    source: str | None,
+    session_id: str | None,
+    conversation_id: str | None,
+    created_after: str | None,
+    created_before: str | None,
+    q: str | None,
+    limit: int,
+) -> TaskQuery:
+    """The list's filters as a query, times read by the one time rule: the list and the
+    export take the same parameters and must mean the same rows."""
+    after, before = time_window(
+        parse_time(created_after, "created_after") if created_after else None,
+        parse_time(created_before, "created_before") if created_before else None,
+        ("created_after", "created_before"),
+    )
+    return TaskQuery(
+        statuses=tuple(dict.fromkeys(status or ())),
+        agent_type=agent_type,
+        assigned_agent=assigned_agent,
+        source=source,
+        session_id=session_id,
+        conversation_id=conversation_id,
+        created_after=after,
+        created_before=before,
+        text=q,
+        limit=limit,
+    )
+
+
 class TaskController(Controller):
     path = "/api/tasks"
     tags = ["tasks"]
@@ -59,24 +94,20 @@ class TaskController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> TaskPage:
-        after, before = time_window(
-            parse_time(created_after, "created_after") if created_after else None,
-            parse_time(created_before, "created_before") if created_before else None,
-            ("created_after", "created_before"),
-        )
-        query = TaskQuery(
-            statuses=tuple(dict.fromkeys(status or ())),
+        query = task_query(
+            status,
             agent_type=agent_type,
             assigned_agent=assigned_agent,
             source=source,
             session_id=session_id,
             conversation_id=conversation_id,
-            created_after=after,
-            created_before=before,
-            text=q,
+            created_after=created_after,
+            created_before=created_before,
+            q=q,
             limit=limit,
-            after=decode_cursor(cursor, TaskCursor) if cursor else None,
         )
+        if cursor:
+            query = msgspec.structs.replace(query, after=decode_cursor(cursor, TaskCursor))
         return await task_service.list_tasks(query)
 
     @get(
