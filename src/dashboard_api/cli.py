@@ -166,6 +166,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print("dashboard-api: no API tokens configured: loopback only, no auth", file=sys.stderr)
     if settings.migrate_on_start and not args.no_migrate:
         migrate.upgrade(settings.database_url)
+    if settings.server == "granian":
+        _serve_granian(settings, host, port, workers)
+        return 0
     uvicorn.run(
         "dashboard_api.http.app:app_from_env",
         factory=True,
@@ -184,6 +187,35 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         ws_max_size=max(1024 * 1024, settings.ws_max_frame_bytes * 4),
     )
     return 0
+
+
+def _serve_granian(settings: Settings, host: str, port: int, workers: int) -> None:
+    """The same app under granian (DASHBOARD_SERVER=granian; docs/benchmarks.md, "Server").
+    Granian has no per-message deflate: DASHBOARD_WS_COMPRESSION does not apply under it."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    if settings.ws_compression:
+        print(
+            "dashboard-api: granian has no per-message deflate: frames go uncompressed",
+            file=sys.stderr,
+        )
+    # Granian's loggers propagate to ours (http/logs.py) like uvicorn's; no access line of
+    # its own (ours is one per request).
+    quiet: dict[str, object] = {"handlers": [], "propagate": True}
+    Server(
+        "dashboard_api.http.app:app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=workers,
+        websockets=True,
+        log_level=LogLevels(settings.log_level),
+        log_dictconfig={"loggers": {"_granian": dict(quiet), "granian.access": dict(quiet)}},
+        log_access=False,
+    ).serve()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    # The ASGI server `dashboard-api run` starts (docs/benchmarks.md, "Server").
+    server: Literal["uvicorn", "granian"] = "uvicorn"
     migrate_on_start: bool = True
     db_pool_size: int = 20
     # Bounds on waiting for PostgreSQL and Redis, so a lost network is a 503 within seconds
