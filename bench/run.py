@@ -27,9 +27,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -89,39 +87,6 @@ def paths(server: str, data: dict[str, Any]) -> dict[str, str]:
         "list": f"/api/tasks?limit={PAGE}",
         "deep": f"/api/tasks?{deep}",
     }
-
-
-def start(
-    server: str,
-    port: int,
-    workers: int,
-    database_url: str,
-    rate_limits: dict[str, str] = system.RATE_LIMITS_OFF,
-) -> subprocess.Popen[bytes]:
-    if not system.port_free(port):
-        raise SystemExit(f"port {port} is taken: choose another with --port")
-    env = dict(os.environ)
-    if server == "real":
-        command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--no-migrate"]
-        env.update(DASHBOARD_DATABASE_URL=database_url, DASHBOARD_LOG_LEVEL="warning")
-        env.update(rate_limits)
-    else:
-        command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--no-access-log"]
-        command += ["--host", "127.0.0.1", "--log-level", "warning"]
-        env["BENCH_DATABASE_URL"] = database_url.replace("+asyncpg", "")
-    command += ["--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    deadline = time.monotonic() + 120  # two workers on a loaded machine take more than 30 s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{server} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return process
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"{server} did not answer /health on port {port} within 120 s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
