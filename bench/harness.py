@@ -122,16 +122,18 @@ def start_all(
         assert c.process is not None
         while True:
             if c.process.poll() is not None:
+                output = c.log.read_text(errors="replace") if c.log else ""
                 stop_all(found)
-                raise SystemExit(f"{c.name} exited with {c.process.returncode}: see {c.log}")
+                raise SystemExit(f"{c.name} exited with {c.process.returncode}:\n{output}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{c.port}/health", timeout=2):
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
+                    output = c.log.read_text(errors="replace") if c.log else ""
                     stop_all(found)
                     raise SystemExit(
-                        f"{c.name} did not answer /health within {startup:.0f} s: see {c.log}"
+                        f"{c.name} did not answer /health within {startup:.0f} s:\n{output}"
                     ) from None
                 time.sleep(0.3)
 
@@ -149,6 +151,8 @@ def stop_all(found: Sequence[Contender]) -> None:
             os.killpg(c.process.pid, signal.SIGKILL)
             c.process.wait()
         c.process = None
+        if c.log is not None:
+            c.log.unlink(missing_ok=True)  # kept only while a start-up failure points to it
 
 
 class DatabaseCpu:
