@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import tempfile
@@ -55,24 +56,32 @@ def measure(args: argparse.Namespace, data: dict[str, Any], ids: str) -> list[di
             with urllib.request.urlopen(f"http://127.0.0.1:{c.port}{path}", timeout=30) as r:
                 assert r.status == 200, (c.name, scenario, r.status)
             wrk(c.port, path, args, args.warmup, ids if scenario == "get-task" else None)
-        for index in range(args.rounds):
-            busy = system.wait_quiet(args.quiet, patience=args.quiet_wait)
-            shift = index % len(slots)
-            for c, scenario, path in [*slots[shift:], *slots[:shift]]:
-                id_file = ids if scenario == "get-task" else None
-                stats = harness.measure(
-                    c,
-                    lambda c=c, p=path, i=id_file: wrk(c.port, p, args, args.duration, i),
-                    database,
-                )
-                stats |= {"contender": c.name, "scenario": scenario, "round": index}
-                stats["busy_before_round"] = round(busy, 3)
-                runs.append(stats)
-                _print(c.name, scenario, stats)
+        runs = harness.rounds(
+            slots,
+            args.rounds,
+            functools.partial(_run, args=args, ids=ids, database=database),
+            args.quiet,
+            args.quiet_wait,
+        )
     finally:
         harness.stop_all(found)
         database.close()
     return runs
+
+
+def _run(
+    slot: tuple[harness.Contender, str, str],
+    index: int,
+    *,
+    args: argparse.Namespace,
+    ids: str,
+    database: harness.DatabaseCpu,
+) -> dict[str, Any]:
+    c, scenario, path = slot
+    id_file = ids if scenario == "get-task" else None
+    stats = harness.measure(c, lambda: wrk(c.port, path, args, args.duration, id_file), database)
+    _print(c.name, scenario, stats)
+    return stats | {"contender": c.name, "scenario": scenario}
 
 
 def _print(name: str, scenario: str, stats: dict) -> None:

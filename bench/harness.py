@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -36,6 +36,7 @@ from bench import system
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("service", "floor", "bare")
 SERVERS = ("uvicorn", "granian")
+T = TypeVar("T")
 FLOOR_TARGETS = {"floor": "bench.floor_app:app", "bare": "bench.floor_app:bare"}
 
 
@@ -239,22 +240,22 @@ def measure(
 
 
 def rounds(
-    found: Sequence[Contender],
+    slots: Sequence[T],
     count: int,
-    run: Callable[[Contender, int], dict[str, Any]],
+    run: Callable[[T, int], dict[str, Any]],
     quiet: float,
     quiet_wait: int,
 ) -> list[dict[str, Any]]:
-    """`count` rounds, each running every contender once; the order rotates by one each round,
-    so no contender always runs first after the quiet wait or right after the same neighbour.
-    Before each round the machine may settle (at most `quiet_wait` s); the load seen is kept and
-    the round is measured anyway."""
+    """`count` rounds, each running every slot (a contender, or a contender and a scenario)
+    once; the order rotates by one each round, so no slot always runs first after the quiet
+    wait or right after the same neighbour. Before each round the machine may settle (at most
+    `quiet_wait` s); the load seen is kept and the round is measured anyway."""
     results = []
     for index in range(count):
         busy = system.wait_quiet(quiet, patience=quiet_wait)
-        shift = index % len(found)
-        for c in [*found[shift:], *found[:shift]]:
-            result = run(c, index) | {"contender": c.name, "round": index}
+        shift = index % len(slots)
+        for slot in [*slots[shift:], *slots[:shift]]:
+            result = run(slot, index) | {"round": index}
             result["busy_before_round"] = round(busy, 3)
             results.append(result)
     return results

@@ -138,21 +138,18 @@ def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: P
     runs: list[dict] = []
     try:
         harness.start_all(found, workers, args.database_url, args.pool_size, limits, args.startup)
-        for scenario in args.scenarios:
-            id_file = ids if scenario == "get" else None
-            route = {
-                c.name: paths("real" if c.is_service else "floor", data)[scenario] for c in found
-            }
-            for c in found:
-                check(c.port, route[c.name], data["deep_first"] if scenario == "deep" else None)
-                wrk(c.port, route[c.name], args, args.warmup, id_file)
-
-            run = functools.partial(
-                _run, workers=workers, scenario=scenario, route=route, ids=id_file, args=args,
-                database=database,
-            )  # fmt: skip
-            runs += harness.rounds(found, args.rounds, run, args.quiet, args.quiet_wait)
-            write(out, runs, args)  # kept if a later scenario fails
+        # Every (scenario, contender) pair is a slot of each round: the two sides of a
+        # comparison run seconds apart, and so do a contender's first and deep pages.
+        slots = [(c, scenario) for scenario in args.scenarios for c in found]
+        routes = {c.name: paths("real" if c.is_service else "floor", data) for c in found}
+        for c, scenario in slots:
+            route = routes[c.name][scenario]
+            check(c.port, route, data["deep_first"] if scenario == "deep" else None)
+            wrk(c.port, route, args, args.warmup, ids if scenario == "get" else None)
+        run = functools.partial(
+            _run, workers=workers, routes=routes, ids=ids, args=args, database=database
+        )
+        runs += harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
     finally:
         harness.stop_all(found)
         database.close()
@@ -160,19 +157,18 @@ def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: P
 
 
 def _run(
-    c: harness.Contender,
+    slot: tuple[harness.Contender, str],
     index: int,
     *,
     workers: int,
-    scenario: str,
-    route: dict[str, str],
-    ids: str | None,
+    routes: dict[str, dict[str, str]],
+    ids: str,
     args: argparse.Namespace,
     database: harness.DatabaseCpu,
 ) -> dict[str, Any]:
-    stats = harness.measure(
-        c, lambda: wrk(c.port, route[c.name], args, args.duration, ids), database
-    )
+    c, scenario = slot
+    path, id_file = routes[c.name][scenario], ids if scenario == "get" else None
+    stats = harness.measure(c, lambda: wrk(c.port, path, args, args.duration, id_file), database)
     print(
         f"w={workers} {scenario:4} r{index} {c.name:16} {stats['rps']:7.0f} req/s  "
         f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
@@ -181,7 +177,7 @@ def _run(
         f"load avg {stats['load_average']:.1f}",
         flush=True,
     )
-    return stats | {"workers": workers, "scenario": scenario}
+    return stats | {"workers": workers, "scenario": scenario, "contender": c.name}
 
 
 def write(out: Path, runs: list[dict], args: argparse.Namespace, **extra: Any) -> None:
@@ -193,16 +189,23 @@ def write(out: Path, runs: list[dict], args: argparse.Namespace, **extra: Any) -
 
 
 def deep_notes(runs: list[dict]) -> list[str]:
-    summary = harness.summarize(runs, KEYS)
+    """Page 10,000 deep over the first page, per contender, per round (seconds apart)."""
+    by = {(r["workers"], r["scenario"], r["contender"], r["round"]): r for r in runs}
     notes = []
-    for (workers, scenario, name), s in summary.items():
-        first = summary.get((workers, "list", name))
-        if scenario == "deep" and first:
-            cpu = s["total_cpu_us"].median / first["total_cpu_us"].median
-            p50 = s["p50_us"].median / first["p50_us"].median
+    for workers, scenario, name, index in list(by):
+        if scenario != "deep" or index != 0:
+            continue
+        pairs = [
+            (by[(workers, "deep", name, i)], first)
+            for (w, s, n, i), first in by.items()
+            if (w, s, n) == (workers, "list", name) and (workers, "deep", name, i) in by
+        ]
+        if pairs:
+            cpu = harness.Spread.of([d["total_cpu_us"] / f["total_cpu_us"] for d, f in pairs])
+            p50 = harness.Spread.of([d["p50_us"] / f["p50_us"] for d, f in pairs])
             notes.append(
-                f"{name}, {workers} worker(s): page 10,000 deep / first page, CPU per request "
-                f"(server + database) {cpu:.2f}, p50 {p50:.2f}"
+                f"{name}, {workers} worker(s): page 10,000 deep / first page, per round: CPU per "
+                f"request (server + database) {cpu.show('.2f')}, p50 {p50.show('.2f')}"
             )
     return notes
 
