@@ -102,7 +102,62 @@ def test_older_names_read_through_the_alias_table(client: Client, names: dict[st
 def test_a_reported_cost_is_kept_for_a_model_without_a_price(client: Client) -> None:
     chat = semconv_chat(**{"gen_ai.request.model": "house-model", "gen_ai.usage.cost.amount": 0.5})
     export(client, request(chat, agent_span()))
-    assert client.get(f"/api/tasks/{TASK}").json()["cost_usd"] == 0.5
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["cost_usd"], task["reported_cost_usd"], task["cost_source"]) == (
+        0.5,
+        0.5,
+        "reported",
+    )
+    assert (task["cost_breakdown"], task["price_version"]) == (None, None)
+
+
+def test_a_reported_cost_is_kept_beside_the_computed_one_which_analytics_sum(
+    client: Client,
+) -> None:
+    second = span(
+        "00000000000000c2",
+        "chat claude-sonnet-4",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "claude-sonnet-4",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 100,
+            "llm.usage.total_cost": "0.25",  # an alias of gen_ai.usage.cost.amount
+        },
+        parent=AGENT_SPAN,
+    )
+    chat = semconv_chat(**{"gen_ai.usage.cost.amount": 0.125})
+    export(client, request(chat, agent_span()))
+    export(client, request(chat, second))  # the first span again: counted once
+    task = client.get(f"/api/tasks/{TASK}").json()
+    # 0.002205 as above, plus 1000 x $3 + 100 x $15 per million
+    assert (task["cost_usd"], task["cost_source"]) == (0.006705, "computed")
+    assert task["reported_cost_usd"] == 0.375
+    breakdown = task["cost_breakdown"]
+    parts = ("input", "output", "reasoning", "cache_read", "cache_write_5m", "cache_write_1h")
+    assert round(sum(breakdown[part] for part in parts), 6) == 0.006705
+    assert (breakdown["pattern"], breakdown["input"]) == ("claude-sonnet-4", 0.0039)
+    assert task["price_version"] is not None
+    summary = client.get("/api/analytics/summary").json()
+    assert summary["total_cost_usd"] == 0.006705
+
+
+def test_a_span_without_a_price_makes_the_total_reported(client: Client) -> None:
+    house = span(
+        "00000000000000c3",
+        "chat house",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "house-model",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.cost.amount": 0.5,
+        },
+        parent=AGENT_SPAN,
+    )
+    export(client, request(semconv_chat(), house, agent_span()))
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["cost_usd"], task["reported_cost_usd"]) == (0.502205, 0.5)
+    assert (task["cost_source"], task["cost_breakdown"]) == ("reported", None)
 
 
 def test_children_before_parents_across_batches_and_repeats_count_once(client: Client) -> None:

@@ -1080,7 +1080,9 @@ export interface components {
             completed_at: string | null;
             conversation_id: string | null;
             cost_breakdown: components["schemas"]["CostBreakdown"] | null;
+            /** @description Where cost_usd came from: `computed` from the price table (for OTLP spans, each span's tokens at the span's time), `reported` when the engine's figure is used (no price for the model, or an engine that reports only a cost). */
             cost_source: components["schemas"]["CostSource"] | null;
+            /** @description US dollars, exact: the task's cost, the figure totals and analytics sum */
             cost_usd: number;
             /** Format: date-time */
             created_at: string;
@@ -1093,6 +1095,8 @@ export interface components {
             output_tokens: number;
             price_version: string | null;
             reasoning_tokens: number;
+            /** @description US dollars, exact: the cost the engine itself reported (`cost_usd` of a report, the sum of OTLP `gen_ai.usage.cost.amount` and its aliases), kept beside cost_usd; analytics never sum it. Equal to cost_usd when cost_source is `reported`; null when the engine reported none. */
+            reported_cost_usd: number | null;
             retry_of: string | null;
             run_seconds: number | null;
             session_id: string | null;

@@ -11,6 +11,7 @@ import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.conversations import record_task_in_conversation
+from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.ingestion import APPLIED, Verdict, refused, waiting
@@ -80,6 +81,12 @@ class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
     reasoning_tokens: int | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
+    # A caller that priced the usage itself (OTLP prices each span at its own time) says where
+    # `cost_usd` came from; without it a given `cost_usd` is the engine's reported figure.
+    cost_source: CostSource | UnsetType = UNSET
+    price_version: str | UnsetType | None = UNSET
+    cost_breakdown: CostBreakdown | UnsetType | None = UNSET
+    reported_cost_usd: Decimal | UnsetType | None = UNSET
 
 
 _NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
@@ -358,8 +365,9 @@ class TaskService:
             for field in patch.__struct_fields__
             if (value := getattr(patch, field)) is not UNSET
         }
-        if "cost_usd" in changes:
-            changes["cost_usd"] = usd(changes["cost_usd"])
+        for money in ("cost_usd", "reported_cost_usd"):
+            if changes.get(money) is not None:
+                changes[money] = usd(changes[money])
         linked = changes.get("conversation_id", task.conversation_id)
         if task.conversation_id is not None and linked != task.conversation_id:
             raise InvalidInput("a task's conversation cannot change", field="conversation_id")
@@ -377,8 +385,12 @@ class TaskService:
             changes["completed_at"] = now
         if not new_status.is_terminal and "completed_at" in changes:
             raise InvalidInput("only a finished task has completed_at", field="completed_at")
-        changed = priced(
-            task, msgspec.structs.replace(task, **changes), self._prices, "cost_usd" in changes
+        after = msgspec.structs.replace(task, **changes)
+        # A patch that names its cost's source was priced by its caller: kept as given.
+        changed = (
+            after
+            if "cost_source" in changes
+            else priced(task, after, self._prices, "cost_usd" in changes)
         )
         if changed == task:
             return task

@@ -78,6 +78,9 @@ class Task(msgspec.Struct, kw_only=True, frozen=True):
     reasoning_tokens: int = 0
     cost_source: CostSource | None = None
     cost_breakdown: CostBreakdown | None = None
+    # What the engine itself reported it spent, kept beside `cost_usd` (which analytics sum):
+    # equal to it when the cost is `reported`, the engine's own figure when it is `computed`.
+    reported_cost_usd: Decimal | None = None
     retry_of: str | None = None  # the failed or cancelled task this one runs again
     started_at: datetime | None = None
     completed_at: datetime | None = None
