@@ -13,7 +13,7 @@ from litestar.di import Provide
 
 from dashboard_api.bootstrap import Adapters, build_adapters
 from dashboard_api.demo_engine import DemoEngine
-from dashboard_api.domain.access import Access, parse_tokens
+from dashboard_api.domain.access import Access, parse_networks, parse_tokens
 from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.task_service import TaskService
@@ -75,7 +75,10 @@ def create_app(
     `freeze_gc` (what the server entry point sets) moves everything start-up built out of the
     cyclic garbage collector's reach: a process-wide choice, so an embedder makes it."""
     settings = settings or Settings.from_env()
-    access = Access(parse_tokens(settings.api_tokens))
+    access = Access(
+        parse_tokens(settings.api_tokens),
+        parse_networks(settings.groote_trusted_networks) if settings.groote_events else (),
+    )
     prices = load_prices(settings.prices_file)
     alerts = alerts_config(settings)
 
