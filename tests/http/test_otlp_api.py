@@ -316,3 +316,49 @@ def test_trace_export_takes_the_ingest_scope() -> None:
 
 def _bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def test_the_document_describes_the_export_body_and_answers(client: Client) -> None:
+    from jsonschema_rs import Draft202012Validator  # schemathesis's validator
+
+    document = client.get("/schema/openapi.json").json()
+    operation = document["paths"]["/v1/traces"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/x-protobuf"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["title"] == "ExportTraceServiceRequest"
+    assert list(schema["properties"]) == ["resourceSpans"]
+    request_schema = Draft202012Validator(schema)
+    nested = request(semconv_chat())
+    nested["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] += [
+        {"key": "l", "value": {"arrayValue": {"values": [{"intValue": 1}, {"stringValue": "a"}]}}},
+        {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {}}]}}},
+    ]
+    # The golden payloads (every alias, tool spans, errors) are what the document allows.
+    for payload in (
+        request(semconv_chat(), agent_span()),
+        request(span(TOOL_SPAN, "tool", {"gen_ai.operation.name": "execute_tool"}, error=True)),
+        request(span(CHAT_SPAN, "chat", {"n": 1, "f": 0.5, "b": True})),
+        nested,
+    ):
+        assert request_schema.is_valid(payload), list(request_schema.iter_errors(payload))[:3]
+    assert not request_schema.is_valid({"resourceSpans": 3})  # a 400, as declared
+    answers = operation["responses"]
+    assert set(answers) == {"200", "400", "401", "403", "413", "415", "429", "503"}
+    assert set(answers["200"]["content"]) == {"application/json", "application/x-protobuf"}
+    for status in ("429", "503"):
+        assert answers[status]["headers"]["Retry-After"]["required"] is True
+    # What the receiver answers is what the document declares.
+    answer_schema = Draft202012Validator(answers["200"]["content"]["application/json"]["schema"])
+    bad_id = span("zz", "chat", {"gen_ai.operation.name": "chat"})
+    for payload in (request(semconv_chat()), request(bad_id)):
+        answered = export(client, payload)
+        assert answer_schema.is_valid(answered), answered
+    assert export(client, request(bad_id))["partialSuccess"]["rejectedSpans"] == 1
+    far = semconv_chat()
+    far["startTimeUnixNano"] = 1e300  # a number no datetime holds: rejected, not a 500
+    assert export(client, request(far))["partialSuccess"]["rejectedSpans"] == 1
