@@ -50,7 +50,7 @@ STREAM = "task_events"
 def start_redis(port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server") or "redis-server"
     return subprocess.Popen(
-        [binary, "--port", str(port), "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
         stdout=subprocess.DEVNULL,
     )
 
@@ -269,7 +269,7 @@ def _figures(name: str, count: int, elapsed: float, cpu: float) -> dict[str, Any
 
 
 async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
-    name = f"dashboard_bench_{uuid.uuid4().hex[:8]}"
+    name = f"engines_bench_{uuid.uuid4().hex[:8]}"  # dropped at the end
     await _admin(f'CREATE DATABASE "{name}"')
     redis_port, port = free_port(), free_port()
     redis_process = start_redis(redis_port)
@@ -301,7 +301,18 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--lag-events", type=int, default=300)
+    load_before = os.getloadavg()
     results = asyncio.run(main(parser.parse_args()))
+    # The conditions beside the figures: the machine is shared, its load moves them.
+    results.append(
+        {
+            "scenario": "conditions",
+            "ended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpu_count": os.cpu_count(),
+        }
+    )
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "engines-latest.json").write_text(json.dumps(results, indent=2))
     for row in results:
