@@ -35,9 +35,9 @@ import msgspec
 from redis.asyncio import Redis
 
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
-from dashboard_api.bootstrap import build_adapters
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.bootstrap.adapters import build_adapters
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.lifespan import build_ingestor
 from dashboard_api.settings import Settings
 

@@ -130,7 +130,7 @@ def _rebuild_rollups(settings: Settings) -> int:
     import asyncio
 
     from dashboard_api.adapters.sqlalchemy.engine import create_engine
-    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+    from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
 
     async def rebuild() -> int:
         engine = create_engine(settings.database_url, null_pool=True)

@@ -16,11 +16,11 @@ from dashboard_api.adapters.memory import (
     MemoryUnitOfWork,
 )
 from dashboard_api.adapters.memory.retention import MemoryRetentionStore
-from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore
+from dashboard_api.adapters.memory.sources import MemoryOAuthStatusStore
 from dashboard_api.adapters.memory.workspace import WorkspaceStores
 from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit

@@ -9,18 +9,18 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.model.conversations import (
     ConversationCursor,
     ConversationQuery,
     ConversationTotals,
     MessageCursor,
     MessageQuery,
 )
-from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.handoff import OutboxEntry
+from dashboard_api.domain.model.handoff import OutboxEntry
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH
-from tests.workspace_factories import conversation, message
+from tests.record_factories import conversation, message
 
 
 async def test_a_conversation_reads_back_with_its_totals(backend: Backend) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.conversations import Conversation, Message, MessageQuery, MessageRole
-from dashboard_api.domain.retention import DataKind, RetentionJob
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import Task, TaskQuery, TaskStatus
-from dashboard_api.domain.webhooks import WebhookEvent, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.model.conversations import (
+    Conversation,
+    Message,
+    MessageQuery,
+    MessageRole,
+)
+from dashboard_api.domain.model.retention import DataKind
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskQuery, TaskStatus
+from dashboard_api.domain.model.webhooks import WebhookEvent, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.retention import RetentionJob
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.sources import (
+from dashboard_api.domain.model.sources import (
     DataSource,
     OAuthInstallation,
     SourceCursor,
@@ -17,8 +17,8 @@ from dashboard_api.domain.sources import (
     SyncJob,
     SyncStatus,
 )
-from dashboard_api.domain.webhook_stats import fold_stats
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhook_stats import fold_stats
+from dashboard_api.domain.model.webhooks import (
     LATENCY_BUCKETS,
     RollupSum,
     WebhookEvent,
@@ -31,7 +31,7 @@ from dashboard_api.domain.webhooks import (
 )
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH
-from tests.workspace_factories import webhook_event
+from tests.record_factories import webhook_event
 
 
 async def _record(backend: Backend, events: list[WebhookEvent]) -> None:

@@ -16,10 +16,10 @@ from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, Memor
 from dashboard_api.adapters.redis.bus import RedisEventBus
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue
 from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
-from dashboard_api.domain.task_service import NewTask, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.tasks import NewTask, TaskStatus
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.task_events import LIFECYCLE_TYPES, lifecycle_handler
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_engine import Engine, EngineSettings
 from tests.conftest import REDIS_URL, unavailable
 from tests.redis_support import unique

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.task_service import NewTask, TaskService
+from dashboard_api.domain.model.tasks import NewTask
+from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboard_api.bootstrap import memory_adapters
-from dashboard_api.demo_history import backfill_history
-from dashboard_api.domain.analytics_answers import Granularity, HistogramGroup
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.conversations import ConversationQuery, MessageQuery
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.webhooks import WebhookEventQuery
+from dashboard_api.adapters.demo.history import backfill_history
+from dashboard_api.bootstrap.adapters import memory_adapters
+from dashboard_api.domain.model.analytics_answers import Granularity, HistogramGroup
+from dashboard_api.domain.model.conversations import ConversationQuery, MessageQuery
+from dashboard_api.domain.model.webhooks import WebhookEventQuery
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
 
 NOW = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
 

@@ -13,11 +13,11 @@ from litestar.di import Provide
 from dashboard_api.adapters.files.alerts_file import AlertsConfig, load_alerts_file
 from dashboard_api.adapters.http_sender import HttpAlertSender
 from dashboard_api.adapters.memory.alerts import MemoryAlertStore
-from dashboard_api.bootstrap import Adapters
-from dashboard_api.domain.alert_service import AlertService
-from dashboard_api.domain.analytics_service import AnalyticsService
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.spend import SpendService
+from dashboard_api.domain.services.alerts import AlertService
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.spend import SpendService
 from dashboard_api.http.money_metrics import MONEY_METRICS
 from dashboard_api.settings import Settings
 

@@ -11,13 +11,14 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from dashboard_api.bootstrap import Adapters, build_adapters
-from dashboard_api.demo_engine import DemoEngine
-from dashboard_api.domain.access import Access, parse_tokens
-from dashboard_api.domain.analytics_service import AnalyticsService
+from dashboard_api.adapters.demo.engine import DemoEngine
+from dashboard_api.bootstrap.adapters import Adapters, build_adapters
 from dashboard_api.domain.clock import Clock, utc_now
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.webhook_service import WEBHOOK_EVENT_TYPE, webhook_ingest_handler
+from dashboard_api.domain.model.access import Access, parse_tokens
+from dashboard_api.domain.model.channels import WEBHOOK_EVENT_TYPE
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.services.webhooks import webhook_ingest_handler
 from dashboard_api.engine import EnginePublisher
 from dashboard_api.http.alerting import ALERT_DEPENDENCIES, alerting, alerts_config
 from dashboard_api.http.allow import point_options_at_final_routes

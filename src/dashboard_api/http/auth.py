@@ -28,7 +28,7 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope as AsgiScope
 
-from dashboard_api.domain.access import ApiToken, Scope
+from dashboard_api.domain.model.access import ApiToken, Scope
 from dashboard_api.http.runtime import Runtime
 
 PUBLIC = {"access": "public"}

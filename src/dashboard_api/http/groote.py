@@ -11,13 +11,13 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
-from dashboard_api.bootstrap import Adapters
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_conversations import FlowConversations
-from dashboard_api.domain.groote_events import HANDLED_TYPES
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.model.groote_events import HANDLED_TYPES
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.groote_conversations import FlowConversations
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.controllers.conversations import ConversationController
 from dashboard_api.http.controllers.groote import (
     GrooteConversationController,

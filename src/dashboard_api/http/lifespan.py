@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from dashboard_api.bootstrap import Adapters
-from dashboard_api.demo_engine import DemoEngine
+from dashboard_api.adapters.demo.engine import DemoEngine
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.errors import NotFound
-from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.model.channels import status_event
 from dashboard_api.domain.realtime.hub import Hub
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
-from dashboard_api.domain.task_service import TaskService, status_event
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.settings import Settings
 
 log = logging.getLogger(__name__)

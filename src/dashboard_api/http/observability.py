@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.domain.services.ingestion import Ingestor
 from dashboard_api.http.runtime import Runtime
 
 REQUESTS = Counter(

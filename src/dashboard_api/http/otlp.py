@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from dashboard_api.bootstrap import Adapters
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.otel_ingest import OtelIngest
-from dashboard_api.domain.pricing import PriceTable
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.model.pricing import PriceTable
+from dashboard_api.domain.services.otel import OtelIngest
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.workspace import WorkspaceServices
 
 _STATE_KEY = "otlp"

@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard_api.adapters.unavailable import UNAVAILABLE_ERRORS
 from dashboard_api.domain.ports import RequestCounter
-from dashboard_api.domain.rate_limits import Budget, Decision, RateLimiter
+from dashboard_api.domain.services.rate_limits import Budget, Decision, RateLimiter
 from dashboard_api.http.auth import caller_of
 from dashboard_api.http.browser import Refusal, refuse
 from dashboard_api.http.runtime import Runtime

@@ -8,9 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from dashboard_api.bootstrap import Adapters
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.retention import DataKind, RetentionJob
+from dashboard_api.domain.model.retention import DataKind
+from dashboard_api.domain.services.retention import RetentionJob
 from dashboard_api.http.money_metrics import MONEY_METRICS
 from dashboard_api.settings import Settings
 

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 from litestar.datastructures import State
 
-from dashboard_api.bootstrap import Adapters
-from dashboard_api.domain.access import Access
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.ingestion import Ingestor
+from dashboard_api.bootstrap.adapters import Adapters
+from dashboard_api.domain.model.access import Access
 from dashboard_api.domain.ports import TicketStore
-from dashboard_api.domain.rate_limits import RateLimiter
 from dashboard_api.domain.realtime.hub import Hub
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.rate_limits import RateLimiter
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.settings import Settings
 
 _STATE_KEY = "runtime"

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from dashboard_api.bootstrap import Adapters
+from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.conversation_service import ConversationService
-from dashboard_api.domain.handoff import HandoffRelay
-from dashboard_api.domain.source_service import OAuthStatusService, SourceService
-from dashboard_api.domain.task_actions import TaskActions
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.webhook_service import WebhookService
+from dashboard_api.domain.services.conversations import ConversationService
+from dashboard_api.domain.services.handoff import HandoffRelay
+from dashboard_api.domain.services.sources import OAuthStatusService, SourceService
+from dashboard_api.domain.services.task_actions import TaskActions
+from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.services.webhooks import WebhookService
 from dashboard_api.settings import Settings
 
 _log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import msgspec
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore, RollupRows
 from dashboard_api.adapters.memory.workspace import WorkspaceTables, WorkspaceUnit
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.rollups import RollupChange
-from dashboard_api.domain.tasks import (
+from dashboard_api.domain.model.rollups import RollupChange
+from dashboard_api.domain.model.tasks import (
     INPUT_PREVIEW_CHARS,
     AgentActivity,
     Task,

@@ -10,18 +10,18 @@ from dashboard_api.adapters.memory.conversations import (
     MemoryOutbox,
 )
 from dashboard_api.adapters.memory.overlay import Overlay, PendingWrites
+from dashboard_api.adapters.memory.sources import MemorySourceStore
 from dashboard_api.adapters.memory.spend import MemorySpendStore
 from dashboard_api.adapters.memory.webhooks import (
-    MemorySourceStore,
     MemoryWebhookEventStore,
     MemoryWebhookRollupStore,
     RollupRow,
 )
-from dashboard_api.domain.conversations import Conversation, Message
-from dashboard_api.domain.handoff import OutboxEntry
-from dashboard_api.domain.sources import DataSource
-from dashboard_api.domain.spend import SpendFigures, SpendKey
-from dashboard_api.domain.webhooks import RollupKey, WebhookEvent
+from dashboard_api.domain.model.conversations import Conversation, Message
+from dashboard_api.domain.model.handoff import OutboxEntry
+from dashboard_api.domain.model.sources import DataSource
+from dashboard_api.domain.model.spend import SpendFigures, SpendKey
+from dashboard_api.domain.model.webhooks import RollupKey, WebhookEvent
 
 
 class WorkspaceTables:

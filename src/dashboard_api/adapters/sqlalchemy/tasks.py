@@ -32,15 +32,14 @@ from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
 from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.adapters.unavailable import is_unavailable
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.money import from_micros, to_micros
-from dashboard_api.domain.tasks import (
+from dashboard_api.domain.model.tasks import (
     ACTIVE_STATUSES,
     INPUT_PREVIEW_CHARS,
     AgentActivity,
@@ -51,6 +50,7 @@ from dashboard_api.domain.tasks import (
     TaskSummary,
     TaskWindow,
 )
+from dashboard_api.domain.money import from_micros, to_micros
 
 _SUMMARY_COLUMNS = (
     tasks.c.task_id,

@@ -9,10 +9,11 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
-from dashboard_api.domain.alert_service import AlertService
-from dashboard_api.domain.budgets import Alert, BudgetStatus, DeliveryAttempt
+from dashboard_api.domain.model.budgets import Alert, BudgetStatus, DeliveryAttempt
+from dashboard_api.domain.model.spend import SpendDimension, SpendTotal
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE
-from dashboard_api.domain.spend import SpendDimension, SpendService, SpendTotal
+from dashboard_api.domain.services.alerts import AlertService
+from dashboard_api.domain.services.spend import SpendService
 from dashboard_api.domain.times import parse_time
 from dashboard_api.http.controllers.analytics import From, To
 from dashboard_api.http.controllers.tasks import Time

@@ -9,7 +9,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from dashboard_api.domain.analytics_service import (
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import NAME_CHARS
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE
+from dashboard_api.domain.services.analytics import (
     AnalyticsService,
     CostHistogram,
     Granularity,
@@ -18,9 +21,6 @@ from dashboard_api.domain.analytics_service import (
     Summary,
     trailing_window,
 )
-from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.limits import NAME_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE
 from dashboard_api.domain.times import parse_time
 from dashboard_api.http.pages import EitherPerformancePage
 from dashboard_api.http.problem_responses import READ_ERRORS, errors

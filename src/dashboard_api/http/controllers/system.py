@@ -11,20 +11,20 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from dashboard_api import __version__
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.auth import PUBLIC
 from dashboard_api.http.docs import ANONYMOUS
 from dashboard_api.http.problem_responses import GUARDED, errors
 from dashboard_api.http.problems import problem
 from dashboard_api.http.runtime import Runtime
-from dashboard_api.http.schemas import (
-    AgentList,
+from dashboard_api.http.schemas.system import (
     Health,
     Reachability,
     Readiness,
     RealtimeStatus,
     ServiceStatus,
 )
+from dashboard_api.http.schemas.tasks import AgentList
 
 PROBE_TIMEOUT_SECONDS = 2.0
 

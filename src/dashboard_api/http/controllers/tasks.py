@@ -11,14 +11,14 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
+from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery, TaskStatus
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.domain.times import parse_time, time_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import TaskPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
-from dashboard_api.http.schemas import (
+from dashboard_api.http.schemas.tasks import (
     StopAccepted,
     TaskCreate,
     TaskDetail,
