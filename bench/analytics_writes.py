@@ -35,8 +35,9 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
 )
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.tables import rollups_daily, rollups_hourly
-from dashboard_api.adapters.sqlalchemy.tasks import SqlUnitOfWork
-from dashboard_api.domain.model.rollups import RollupChange, day_of
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from dashboard_api.domain.model.buckets import day_of
+from dashboard_api.domain.model.rollups import RollupChange
 from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
 from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.price_file import load_prices

@@ -121,11 +121,11 @@ async def test_pruning_keeps_every_analytics_figure(backend: Backend) -> None:
     assert await _figures(backend) == before
     remaining = await _all_tasks(service)
     assert len(remaining) == 9  # 7 recent, 2 old ones still running
-    messages = await backend.workspace.messages.find(MessageQuery(conversation_id="c-1", limit=10))
+    messages = await backend.messages.find(MessageQuery(conversation_id="c-1", limit=10))
     assert [m.message_id for m in messages] == ["m-2"]
-    events = await backend.workspace.webhook_events.find(WebhookEventQuery(limit=10))
+    events = await backend.webhook_events.find(WebhookEventQuery(limit=10))
     assert [e.event_id for e in events] == ["e-2"]
-    kept = await backend.workspace.webhook_events.get("e-2")
+    kept = await backend.webhook_events.get("e-2")
     assert kept is not None
     assert kept.payload == {"n": 2}
 

@@ -90,7 +90,7 @@ async def test_spend_per_key_is_the_naive_sum_over_the_tasks(
     backend: Backend, dimension: SpendDimension
 ) -> None:
     tasks = await _seed(backend)
-    service = SpendService(backend.workspace.spend)
+    service = SpendService(backend.spend)
     for start in (None, NOW - timedelta(hours=24)):
         totals = await service.totals(dimension, start, None)
         assert {t.key: t.cost_usd for t in totals} == _naive(tasks, dimension, start)

@@ -14,7 +14,8 @@ from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tables import rollup_deltas, rollups_hourly
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from dashboard_api.cli import main
 from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
 from dashboard_api.domain.services.analytics import AnalyticsService

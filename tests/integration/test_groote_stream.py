@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
-from dashboard_api.adapters.memory.tasks import MemoryUnitOfWork
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.adapters.redis.groote_status import listen_for_status_notes
 from dashboard_api.adapters.redis.groote_stream import GrooteStreamQueue
 from dashboard_api.domain.model.groote_events import HANDLED_TYPES

@@ -14,7 +14,8 @@ from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, Memor
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from dashboard_api.domain.model.tasks import Task
 from dashboard_api.domain.services.analytics import AnalyticsService
 from dashboard_api.domain.services.tasks import TaskService

@@ -12,7 +12,7 @@ import pytest
 
 from dashboard_api.adapters.memory import MemoryIngestQueue
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
-from dashboard_api.adapters.memory.tasks import MemoryUnitOfWork
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, NotFound
 from dashboard_api.domain.model.engine_reports import EngineReport
 from dashboard_api.domain.model.groote_events import HANDLED_TYPES, event_id_of

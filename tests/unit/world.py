@@ -1,4 +1,4 @@
-"""One in-memory world of services for the workspace unit tests: tasks, chat, webhooks, sources."""
+"""One in-memory world of services for unit tests: tasks, chat, webhooks, sources."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
 from dashboard_api.adapters.memory.sources import MemoryOAuthStatusStore
+from dashboard_api.adapters.memory.unit_of_work import MemoryStores
 from dashboard_api.adapters.memory.webhooks import MemoryWebhookConfigs
-from dashboard_api.adapters.memory.workspace import WorkspaceStores
 from dashboard_api.domain.services.conversations import ConversationService
 from dashboard_api.domain.services.handoff import HandoffRelay
 from dashboard_api.domain.services.sources import OAuthStatusService, SourceService
@@ -47,7 +47,7 @@ def build_world() -> World:
     clock = SteppingClock(START)
     bus = RecordingBus()
     queue = MemoryWorkQueue()
-    stores = WorkspaceStores(db)
+    stores = MemoryStores(db)
 
     def uow() -> MemoryUnitOfWork:
         return MemoryUnitOfWork(db)

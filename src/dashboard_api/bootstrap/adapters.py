@@ -1,4 +1,7 @@
-"""The composition root: the one place that turns settings into adapters and services."""
+"""The adapters: every store, bus and queue the services need, from settings or in memory.
+
+Building them opens pools and connections and starts nothing: the loops some adapters need (the
+rollup compactor) are handed to bootstrap/workers.py, which starts and stops every loop."""
 
 from __future__ import annotations
 
@@ -36,32 +39,26 @@ HealthCheck = Callable[[], Awaitable[None]]
 
 
 @dataclass
-class WorkspaceAdapters:
-    """Reads and outside services of conversations, webhooks, data sources and OAuth status.
-    Writes go through the unit of work, which has the same stores."""
+class Adapters:
+    """Everything the services need from outside. An embedder may build its own."""
 
+    unit_of_work: UnitOfWorkFactory
+    # Standalone reads (outside a unit of work, which has the same stores for writes).
+    task_reads: TaskStore
+    rollup_reads: RollupStore
     conversations: ConversationStore
     messages: MessageStore
     webhook_events: WebhookEventStore
     webhook_rollups: WebhookRollupStore
     sources: SourceStore
     oauth: OAuthStatusStore
+    bus: EventBus
+    # Where hand-offs go: the engine's task queue and the indexer's job queue.
     work_queue: WorkQueue
-    # Config sources in order of precedence (the config file before the database).
+    # Webhook config sources in order of precedence (the config file before the database).
     webhook_configs: list[WebhookConfigSource] = field(default_factory=list)
     # Spend per user, conversation and source (reads); None: those figures are not answered.
     spend: SpendStore | None = None
-
-
-@dataclass
-class Adapters:
-    """Everything the services need from outside. An embedder may build its own."""
-
-    unit_of_work: UnitOfWorkFactory
-    task_reads: TaskStore
-    rollup_reads: RollupStore
-    bus: EventBus
-    workspace: WorkspaceAdapters
     # Where engines' lifecycle events arrive durably (a Redis Stream, or in-process by default).
     ingest: IngestQueue = field(default_factory=lambda: _memory_ingest())
     # WebSocket tickets and rate-limit counts: in Redis when configured, so replicas share them.
@@ -77,6 +74,8 @@ class Adapters:
     alerts: AlertStore | None = None
     # What the retention job prunes through; None: no retention.
     retention: RetentionStore | None = None
+    # Loops an adapter needs while the app runs, by name; bootstrap/workers.py runs them.
+    loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -121,29 +120,26 @@ def memory_adapters(*, history_length: int = 1000) -> Adapters:
     from dashboard_api.adapters.memory.conversations import MemoryWorkQueue
     from dashboard_api.adapters.memory.retention import MemoryRetentionStore
     from dashboard_api.adapters.memory.sources import MemoryOAuthStatusStore
+    from dashboard_api.adapters.memory.unit_of_work import MemoryStores
     from dashboard_api.adapters.memory.webhooks import MemoryWebhookConfigs
-    from dashboard_api.adapters.memory.workspace import WorkspaceStores
 
     db = MemoryDatabase()
     bus = MemoryEventBus(history_length=history_length)
-    stores = WorkspaceStores(db)
-    workspace = WorkspaceAdapters(
+    stores = MemoryStores(db)
+    return Adapters(
+        unit_of_work=lambda: MemoryUnitOfWork(db),
+        task_reads=MemoryTaskStore(db),
+        rollup_reads=MemoryRollupStore(db.rollups, lambda: db.tasks),
         conversations=stores.conversations,
         messages=stores.messages,
         webhook_events=stores.webhook_events,
         webhook_rollups=stores.webhook_rollups,
         sources=stores.sources,
         oauth=MemoryOAuthStatusStore(),
+        bus=bus,
         work_queue=MemoryWorkQueue(),
         webhook_configs=[MemoryWebhookConfigs()],
         spend=stores.spend,
-    )
-    return Adapters(
-        unit_of_work=lambda: MemoryUnitOfWork(db),
-        task_reads=MemoryTaskStore(db),
-        rollup_reads=MemoryRollupStore(db.rollups, lambda: db.tasks),
-        bus=bus,
-        workspace=workspace,
         ingest=MemoryIngestQueue(),
         retention=MemoryRetentionStore(db),
         closers=[bus.close],
@@ -156,12 +152,23 @@ async def build_adapters(settings: Settings) -> Adapters:
 
     from dashboard_api.adapters.memory import MemoryEventBus, MemoryIngestQueue
     from dashboard_api.adapters.sqlalchemy.alerts import SqlAlertStore
+    from dashboard_api.adapters.sqlalchemy.conversations import (
+        SqlConversationStore,
+        SqlMessageStore,
+    )
     from dashboard_api.adapters.sqlalchemy.engine import autocommit, create_engine
     from dashboard_api.adapters.sqlalchemy.origins import SqlOriginStore
     from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
     from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
     from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
-    from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+    from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
+    from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+    from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+    from dashboard_api.adapters.sqlalchemy.webhooks import (
+        SqlWebhookEventStore,
+        SqlWebhookRollupStore,
+    )
 
     engine = create_engine(
         settings.database_url,
@@ -176,7 +183,7 @@ async def build_adapters(settings: Settings) -> Adapters:
             await connection.execute(text("SELECT 1"))
 
     checks: dict[str, HealthCheck] = {"database": database_check}
-    closers: list[Callable[[], Awaitable[None]]] = [engine.dispose, compactor.stop]
+    closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
     bus: EventBus
     ingest: IngestQueue
     if settings.redis_url:
@@ -219,13 +226,21 @@ async def build_adapters(settings: Settings) -> Adapters:
         closers.append(memory_bus.close)
         groote_events = None
     tickets, request_counter = _edge_stores(settings, closers)
-    compactor.start()
     return Adapters(
         unit_of_work=lambda: SqlUnitOfWork(engine),
         task_reads=SqlTaskStore(engine),
         rollup_reads=SqlRollupStore(engine),
+        conversations=SqlConversationStore(engine),
+        messages=SqlMessageStore(engine),
+        webhook_events=SqlWebhookEventStore(engine),
+        webhook_rollups=SqlWebhookRollupStore(engine),
+        sources=SqlSourceStore(engine),
+        oauth=SqlOAuthStatusStore(engine),
         bus=bus,
-        workspace=_sql_workspace(settings, engine, bus, closers),
+        work_queue=_work_queue(settings, bus, closers),
+        webhook_configs=_webhook_configs(settings, engine),
+        spend=SqlSpendStore(engine),
+        loops={"rollup-compactor": compactor.run},
         ingest=ingest,
         alerts=SqlAlertStore(engine),
         retention=SqlRetentionStore(engine),
@@ -274,53 +289,33 @@ def _groote_events(
     )
 
 
-def _sql_workspace(
-    settings: Settings,
-    engine: AsyncEngine,
-    bus: EventBus,
-    closers: list[Callable[[], Awaitable[None]]],
-) -> WorkspaceAdapters:
+def _work_queue(
+    settings: Settings, bus: EventBus, closers: list[Callable[[], Awaitable[None]]]
+) -> WorkQueue:
+    """Hand-offs go to Redis Streams when Redis is configured, else over the in-process bus."""
+    if not settings.redis_url:
+        from dashboard_api.adapters.memory.bus_queue import BusWorkQueue
+
+        return BusWorkQueue(bus)
+    from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
+
+    stream_queue = RedisStreamWorkQueue.from_url(
+        settings.redis_url,
+        max_length=settings.work_queue_max_length,
+        timeout=settings.redis_timeout_seconds,
+    )
+    closers.append(stream_queue.close)
+    return stream_queue
+
+
+def _webhook_configs(settings: Settings, engine: AsyncEngine) -> list[WebhookConfigSource]:
     from pathlib import Path
 
     from dashboard_api.adapters.files.webhook_file import WebhookConfigFile
-    from dashboard_api.adapters.memory.bus_queue import BusWorkQueue
-    from dashboard_api.adapters.sqlalchemy.conversations import (
-        SqlConversationStore,
-        SqlMessageStore,
-    )
-    from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
-    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
-    from dashboard_api.adapters.sqlalchemy.webhooks import (
-        SqlWebhookConfigs,
-        SqlWebhookEventStore,
-        SqlWebhookRollupStore,
-    )
+    from dashboard_api.adapters.sqlalchemy.webhooks import SqlWebhookConfigs
 
-    work_queue: WorkQueue
-    if settings.redis_url:
-        from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
-
-        stream_queue = RedisStreamWorkQueue.from_url(
-            settings.redis_url,
-            max_length=settings.work_queue_max_length,
-            timeout=settings.redis_timeout_seconds,
-        )
-        closers.append(stream_queue.close)
-        work_queue = stream_queue
-    else:
-        work_queue = BusWorkQueue(bus)
     configs: list[WebhookConfigSource] = []
     if settings.webhooks_file:
         configs.append(WebhookConfigFile(Path(settings.webhooks_file)))
     configs.append(SqlWebhookConfigs(engine))
-    return WorkspaceAdapters(
-        conversations=SqlConversationStore(engine),
-        messages=SqlMessageStore(engine),
-        webhook_events=SqlWebhookEventStore(engine),
-        webhook_rollups=SqlWebhookRollupStore(engine),
-        sources=SqlSourceStore(engine),
-        oauth=SqlOAuthStatusStore(engine),
-        work_queue=work_queue,
-        webhook_configs=configs,
-        spend=SqlSpendStore(engine),
-    )
+    return configs

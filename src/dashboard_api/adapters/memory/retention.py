@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from dashboard_api.adapters.memory.tasks import MemoryDatabase
+from dashboard_api.adapters.memory.tables import MemoryDatabase
 from dashboard_api.domain.model.retention import DataKind
 
 

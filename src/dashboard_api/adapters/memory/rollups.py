@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 
+from dashboard_api.domain.model.buckets import day_of
 from dashboard_api.domain.model.rollups import (
     EMPTY,
     Figures,
@@ -14,7 +15,6 @@ from dashboard_api.domain.model.rollups import (
     RollupQuery,
     RollupSource,
     RollupTotal,
-    day_of,
     rollup_changes,
 )
 from dashboard_api.domain.model.tasks import Task

@@ -12,12 +12,12 @@ from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.model.webhooks import (
     LATENCY_BUCKETS,
     RollupDelta,
-    RollupKey,
     RollupSum,
     TimeRange,
     WebhookConfig,
     WebhookEvent,
     WebhookEventQuery,
+    WebhookRollupKey,
 )
 
 
@@ -71,7 +71,7 @@ class RollupRow:
 
 
 class MemoryWebhookRollupStore:
-    def __init__(self, rows: Overlay[RollupKey, RollupRow]) -> None:
+    def __init__(self, rows: Overlay[WebhookRollupKey, RollupRow]) -> None:
         self._rows = rows
 
     async def apply(self, deltas: list[RollupDelta]) -> None:

@@ -6,17 +6,15 @@ agent type or all time, and a test can check it against figures computed by hand
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from dashboard_api.domain.model.buckets import day_of, hour_of, rank_bucket
 from dashboard_api.domain.model.rollups import (
     DURATION_BOUNDS_SECONDS,
     Figures,
     RollupQuery,
     RollupSource,
-    day_of,
-    hour_of,
 )
 from dashboard_api.domain.money import from_micros, usd
 
@@ -71,13 +69,7 @@ def percentile_bucket(figures: Figures, quantile: float) -> int | None:
     """Index of the duration bucket holding the nearest-rank `quantile` of finished tasks."""
     if not figures.finished:
         return None
-    rank = max(1, math.ceil(quantile * figures.finished))
-    seen = 0
-    for index, count in enumerate(figures.durations):
-        seen += count
-        if seen >= rank:
-            return index
-    raise ValueError("duration buckets do not add up to the finished tasks")
+    return rank_bucket(figures.durations, quantile, figures.finished)
 
 
 def bucket_seconds(index: int) -> float:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from dashboard_api.domain.model.tasks import Task
-
-if TYPE_CHECKING:
-    pass
 
 # A message is a chat turn, not a document: large inputs belong in a data source.
 MAX_MESSAGE_CHARS = 32_000

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
+from dashboard_api.domain.model.buckets import hour_of
 from dashboard_api.domain.model.tasks import (
     Task,
     TaskStatus,
 )
 from dashboard_api.domain.money import to_micros
-
-if TYPE_CHECKING:
-    pass
 
 # Upper bounds (seconds, inclusive) of the duration histogram; the last bucket is open-ended.
 # Log-spaced from 1 s to 4 h: agent tasks run from seconds to hours.
@@ -92,14 +90,6 @@ class RollupChange(NamedTuple):
 
     key: RollupKey
     figures: Figures
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def day_of(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def duration_bucket(duration_micros: int) -> int:

@@ -12,16 +12,12 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import msgspec
 
-from dashboard_api.domain.model.rollups import hour_of
+from dashboard_api.domain.model.buckets import hour_of
 from dashboard_api.domain.model.tasks import Task
 from dashboard_api.domain.money import from_micros, to_micros
-
-if TYPE_CHECKING:
-    pass
 
 
 class SpendDimension(StrEnum):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import msgspec
 
+from dashboard_api.domain.model.buckets import rank_bucket
 from dashboard_api.domain.model.webhooks import LATENCY_BOUNDS_MS, RollupSum, WebhookStatus
 
 
@@ -29,16 +29,8 @@ class WebhookStats(msgspec.Struct, kw_only=True, frozen=True):
 def percentile_ms(counts: Sequence[int], fraction: float) -> int | None:
     """The upper bound of the histogram bucket holding the given rank (exact within a bucket;
     the open-ended last bucket reports its lower bound)."""
-    total = sum(counts)
-    if total == 0:
-        return None
-    rank = max(1, math.ceil(fraction * total))
-    seen = 0
-    for index, count in enumerate(counts):
-        seen += count
-        if seen >= rank:
-            return LATENCY_BOUNDS_MS[min(index, len(LATENCY_BOUNDS_MS) - 1)]
-    return LATENCY_BOUNDS_MS[-1]
+    index = rank_bucket(counts, fraction)
+    return None if index is None else LATENCY_BOUNDS_MS[min(index, len(LATENCY_BOUNDS_MS) - 1)]
 
 
 def fold_stats(sums: Sequence[RollupSum], configured: Collection[str]) -> list[WebhookStats]:

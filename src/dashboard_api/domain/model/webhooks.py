@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.model.buckets import day_of, hour_of
 from dashboard_api.domain.times import EARLIEST
 
 # Latency histogram: upper bounds in milliseconds; the last bucket is open-ended.
@@ -74,7 +75,7 @@ class WebhookEventQuery(msgspec.Struct, kw_only=True, frozen=True):
     after: WebhookEventCursor | None = None
 
 
-class RollupKey(msgspec.Struct, frozen=True, array_like=True):
+class WebhookRollupKey(msgspec.Struct, frozen=True, array_like=True):
     span: RollupSpan
     start: datetime
     webhook_id: str
@@ -86,7 +87,7 @@ class RollupKey(msgspec.Struct, frozen=True, array_like=True):
 class RollupDelta(msgspec.Struct, kw_only=True, frozen=True):
     """A change to one rollup row: event count and latency histogram move by these amounts."""
 
-    key: RollupKey
+    key: WebhookRollupKey
     events: int
     latency_bucket: int | None
     last_received_at: datetime
@@ -118,14 +119,6 @@ def latency_bucket(latency_ms: int | None) -> int | None:
     )
 
 
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def day_of(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def shard_of(event_id: str) -> int:
     # Stable across processes (unlike hash()), so a later status change finds the same row.
     return zlib.crc32(event_id.encode()) % ROLLUP_SHARDS
@@ -140,7 +133,7 @@ def rollup_deltas(before: WebhookEvent | None, after: WebhookEvent) -> list[Roll
         if event is None:
             continue
         for span, start in ((RollupSpan.HOUR, hour_of), (RollupSpan.DAY, day_of)):
-            key = RollupKey(
+            key = WebhookRollupKey(
                 span,
                 start(event.created_at),
                 event.webhook_id,

@@ -23,21 +23,15 @@ from dashboard_api.domain.model.analytics_answers import (
     PerformanceGroup,
     Summary,
 )
-from dashboard_api.domain.model.rollups import (
-    EMPTY,
-    NO_MODEL,
-    Figures,
-    RollupTotal,
-    day_of,
-    hour_of,
-)
+from dashboard_api.domain.model.buckets import day_of, hour_of
+from dashboard_api.domain.model.rollups import EMPTY, NO_MODEL, Figures, RollupTotal
 from dashboard_api.domain.model.session_analytics import (
     SessionCursor,
     SessionPerformance,
     sessions_performance,
 )
 from dashboard_api.domain.model.tasks import TaskWindow
-from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
+from dashboard_api.domain.pagination import Page, decode_cursor
 from dashboard_api.domain.ports import RollupStore, TaskStore
 
 __all__ = [
@@ -230,10 +224,9 @@ class AnalyticsService:
         groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
         start_after = None if after is None else (after.agent_type, after.model)
         keys = sorted(key for key in groups if start_after is None or key > start_after)
-        items = [_performance_of(key, groups[key], by_model, end - start) for key in keys[:limit]]
-        more = len(keys) > limit
-        next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
-        return Page(items=items, next_cursor=next_cursor)
+        page = Page.from_rows(keys, limit, lambda last: PerformanceCursor(*last))
+        items = [_performance_of(key, groups[key], by_model, end - start) for key in page.items]
+        return Page(items=items, next_cursor=page.next_cursor)
 
     async def totals_by_agent_type(self) -> dict[str, Figures]:
         """All-time figures per agent type, from the rollups only (what /metrics exports)."""
@@ -258,12 +251,11 @@ class AnalyticsService:
         after = decode_cursor(cursor, SessionCursor).session_id if cursor else None
         window = TaskWindow(start=start, end=end, agent_type=agent_type)
         ids = await self._tasks.session_ids(window, after=after, limit=limit + 1)
-        page = ids[:limit]
-        items = sessions_performance(page, await self._tasks.session_tasks(window, page))
-        more = len(ids) > limit
-        return Page(
-            items=items, next_cursor=encode_cursor(SessionCursor(page[-1])) if more else None
+        page = Page.from_rows(ids, limit, lambda last: SessionCursor(last))
+        items = sessions_performance(
+            page.items, await self._tasks.session_tasks(window, page.items)
         )
+        return Page(items=items, next_cursor=page.next_cursor)
 
     async def _cached(self, key: Hashable, compute: Callable[[], Awaitable[_Answer]]) -> _Answer:
         if not self._cache_entries:

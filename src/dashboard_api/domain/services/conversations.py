@@ -34,7 +34,7 @@ from dashboard_api.domain.model.conversations import (
 )
 from dashboard_api.domain.model.handoff import OutboxEntry
 from dashboard_api.domain.model.tasks import UNSET, Task, TaskStatus, UnsetType
-from dashboard_api.domain.pagination import Page, encode_cursor
+from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import (
     ConversationStore,
     EventBus,
@@ -112,11 +112,11 @@ class ConversationService:
 
     async def list_conversations(self, query: ConversationQuery) -> Page[Conversation]:
         rows = await self._conversations.find(msgspec.structs.replace(query, limit=query.limit + 1))
-        if len(rows) <= query.limit:
-            return Page(items=rows, next_cursor=None)
-        last = rows[query.limit - 1]
-        cursor = encode_cursor(ConversationCursor(last.updated_at, last.conversation_id))
-        return Page(items=rows[: query.limit], next_cursor=cursor)
+        return Page.from_rows(
+            rows,
+            query.limit,
+            lambda last: ConversationCursor(last.updated_at, last.conversation_id),
+        )
 
     async def edit(self, conversation_id: str, patch: ConversationPatch) -> Conversation:
         async with self._uow() as uow:
@@ -147,11 +147,9 @@ class ConversationService:
         rows = await self._messages.find(msgspec.structs.replace(query, limit=query.limit + 1))
         if not rows:
             await self.get(query.conversation_id)  # an empty page, or no such conversation
-        if len(rows) <= query.limit:
-            return Page(items=rows, next_cursor=None)
-        last = rows[query.limit - 1]
-        cursor = encode_cursor(MessageCursor(last.created_at, last.message_id))
-        return Page(items=rows[: query.limit], next_cursor=cursor)
+        return Page.from_rows(
+            rows, query.limit, lambda last: MessageCursor(last.created_at, last.message_id)
+        )
 
     async def post_message(self, conversation_id: str, new: NewMessage) -> Message:
         """Add a message. A user message also creates a queued task, linked both ways, and

@@ -22,7 +22,7 @@ from dashboard_api.domain.model.sources import (
     SyncStatus,
     check_sync_report,
 )
-from dashboard_api.domain.pagination import Page, encode_cursor
+from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import OAuthStatusStore, SourceStore, UnitOfWorkFactory
 from dashboard_api.domain.services.handoff import HandoffRelay
 
@@ -83,12 +83,8 @@ class SourceService:
 
     async def list_sources(self, *, limit: int, after: SourceCursor | None) -> Page[DataSource]:
         rows = await self._reads.find(limit=limit + 1, after=after)
-        if len(rows) <= limit:
-            return Page(items=rows, next_cursor=None)
-        last = rows[limit - 1]
-        return Page(
-            items=rows[:limit],
-            next_cursor=encode_cursor(SourceCursor(last.created_at, last.source_id)),
+        return Page.from_rows(
+            rows, limit, lambda last: SourceCursor(last.created_at, last.source_id)
         )
 
     async def delete(self, source_id: str) -> None:

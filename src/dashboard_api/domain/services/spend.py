@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.model.rollups import hour_of
+from dashboard_api.domain.model.buckets import hour_of
 from dashboard_api.domain.model.spend import SpendDimension, SpendTotal, spend_changes
 from dashboard_api.domain.model.tasks import Task
 

@@ -39,7 +39,7 @@ from dashboard_api.domain.model.tasks import (
     check_transition,
 )
 from dashboard_api.domain.money import usd
-from dashboard_api.domain.pagination import Page, encode_cursor
+from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.services.ingestion import APPLIED, Verdict, refused, waiting
 from dashboard_api.domain.services.spend import record_task_spend
@@ -84,11 +84,9 @@ class TaskService:
 
     async def list_tasks(self, query: TaskQuery) -> Page[TaskSummary]:
         rows = await self._reads.find(msgspec.structs.replace(query, limit=query.limit + 1))
-        if len(rows) <= query.limit:
-            return Page(items=rows, next_cursor=None)
-        last = rows[query.limit - 1]
-        cursor = encode_cursor(TaskCursor(last.created_at, last.task_id))
-        return Page(items=rows[: query.limit], next_cursor=cursor)
+        return Page.from_rows(
+            rows, query.limit, lambda last: TaskCursor(last.created_at, last.task_id)
+        )
 
     async def register(self, new: NewTask) -> Task:
         task = self._new_task(new)

@@ -19,6 +19,7 @@ from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
 from dashboard_api.domain.ids import uuid7
 from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import Id, Label, Name, check_id
+from dashboard_api.domain.model.buckets import hour_of
 from dashboard_api.domain.model.channels import WEBHOOKS_CHANNEL, event_notice
 from dashboard_api.domain.model.webhook_stats import WebhookStats, fold_stats
 from dashboard_api.domain.model.webhooks import (
@@ -29,11 +30,10 @@ from dashboard_api.domain.model.webhooks import (
     WebhookEventQuery,
     WebhookStatus,
     check_status_change,
-    hour_of,
     rollup_deltas,
     rollup_ranges,
 )
-from dashboard_api.domain.pagination import Page, encode_cursor
+from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import (
     EventBus,
     UnitOfWorkFactory,
@@ -199,20 +199,13 @@ class WebhookService:
         if after is not None:
             ids = [webhook_id for webhook_id in ids if webhook_id > after]
         items = [_summary(i, configs.get(i), totals.get(i, (0, None))) for i in ids[: limit + 1]]
-        if len(items) <= limit:
-            return Page(items=items, next_cursor=None)
-        return Page(
-            items=items[:limit],
-            next_cursor=encode_cursor(WebhookIdCursor(items[limit - 1].webhook_id)),
-        )
+        return Page.from_rows(items, limit, lambda last: WebhookIdCursor(last.webhook_id))
 
     async def events(self, query: WebhookEventQuery) -> Page[WebhookEvent]:
         rows = await self._events.find(msgspec.structs.replace(query, limit=query.limit + 1))
-        if len(rows) <= query.limit:
-            return Page(items=rows, next_cursor=None)
-        last = rows[query.limit - 1]
-        cursor = encode_cursor(WebhookEventCursor(last.created_at, last.event_id))
-        return Page(items=rows[: query.limit], next_cursor=cursor)
+        return Page.from_rows(
+            rows, query.limit, lambda last: WebhookEventCursor(last.created_at, last.event_id)
+        )
 
     async def event(self, event_id: str) -> WebhookEvent:
         event = await self._events.get(event_id)

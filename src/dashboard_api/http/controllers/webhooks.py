@@ -24,7 +24,7 @@ from dashboard_api.domain.services.webhooks import (
     WebhookIdCursor,
     WebhookService,
 )
-from dashboard_api.domain.times import parse_time, time_window
+from dashboard_api.domain.times import parse_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import WebhookEventPage, WebhookPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
@@ -47,11 +47,7 @@ To = Annotated[
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    return time_window(
-        None if start is None else parse_time(start, "from"),
-        None if end is None else parse_time(end, "to"),
-        ("from", "to"),
-    )
+    return parse_window(start, end, ("from", "to"))
 
 
 class WebhookController(Controller):

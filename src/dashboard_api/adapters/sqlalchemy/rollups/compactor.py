@@ -111,7 +111,7 @@ class RollupCompactor:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -126,7 +126,8 @@ class RollupCompactor:
             await connection.commit()
             return moved
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """The loop itself, for a supervisor that owns the task (bootstrap/workers.py)."""
         while True:
             await asyncio.sleep(self._interval)
             try:

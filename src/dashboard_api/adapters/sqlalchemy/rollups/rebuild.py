@@ -28,12 +28,12 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     tasks,
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
+from dashboard_api.domain.model.buckets import day_of
 from dashboard_api.domain.model.rollups import (
     DURATION_BOUNDS_SECONDS,
     EMPTY,
     Figures,
     RollupKey,
-    day_of,
     rollup_changes,
 )
 

@@ -45,6 +45,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     tasks,
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
+from dashboard_api.domain.model.buckets import day_of
 from dashboard_api.domain.model.rollups import (
     EMPTY,
     Figures,
@@ -52,7 +53,6 @@ from dashboard_api.domain.model.rollups import (
     RollupQuery,
     RollupSource,
     RollupTotal,
-    day_of,
     rollup_changes,
 )
 
