@@ -1,4 +1,4 @@
-"""Spend rows in memory, staged in the unit of work like every workspace table."""
+"""Spend rows in memory, staged in the unit of work like every other table."""
 
 from __future__ import annotations
 
