@@ -16,10 +16,11 @@ from dashboard_api.adapters.memory import (
     MemoryTaskStore,
     MemoryUnitOfWork,
 )
+from dashboard_api.domain.model.channels import LIFECYCLE_TYPES
 from dashboard_api.domain.model.ingestion import Lease
 from dashboard_api.domain.model.tasks import TaskStatus
 from dashboard_api.domain.services.ingestion import APPLIED, Ingestor, Verdict
-from dashboard_api.domain.services.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
+from dashboard_api.domain.services.task_events import lifecycle_batch_handler
 from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus, SteppingClock
 

@@ -17,7 +17,7 @@ from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import NotFound
 from dashboard_api.domain.model.access import Access, parse_tokens
-from dashboard_api.domain.model.channels import WEBHOOK_EVENT_TYPE, status_event
+from dashboard_api.domain.model.channels import LIFECYCLE_TYPES, WEBHOOK_EVENT_TYPE, status_event
 from dashboard_api.domain.model.groote_events import HANDLED_TYPES
 from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.retention import DataKind
@@ -36,7 +36,7 @@ from dashboard_api.domain.services.retention import RetentionJob
 from dashboard_api.domain.services.sources import OAuthStatusService, SourceService
 from dashboard_api.domain.services.spend import SpendService
 from dashboard_api.domain.services.task_actions import TaskActions
-from dashboard_api.domain.services.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
+from dashboard_api.domain.services.task_events import lifecycle_batch_handler
 from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.domain.services.webhooks import WebhookService, webhook_ingest_handler
 from dashboard_api.price_file import load_prices

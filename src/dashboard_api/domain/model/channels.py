@@ -1,5 +1,7 @@
 """Every channel name and the wire form of every event and job: the services, the hub, the
-engine publisher and the demo take them from here."""
+engine publisher and the demo take them from here. The engine SDK (packages/engine, its own
+distribution) spells the names engines share in `dashboard_engine.protocol`; a test holds the
+two equal."""
 
 from __future__ import annotations
 
@@ -19,7 +21,15 @@ ENGINE_COMMANDS_CHANNEL = "engine:commands"  # stop requests, read by the engine
 # Channels a client may subscribe to: these by name, and `task:{id}` / `conversation:{id}`.
 CLIENT_CHANNELS = frozenset({TASKS_CHANNEL, WEBHOOKS_CHANNEL, ALERTS_CHANNEL})
 SCOPED_KINDS = frozenset({"task", "conversation"})
-# The ingest stream's envelope type of a webhook event an engine or gateway reports.
+# The ingest stream's event types: an engine's task lifecycle, and a webhook event an engine or
+# gateway reports.
+LIFECYCLE_TYPES = (
+    "task.created",
+    "task.started",
+    "task.completed",
+    "task.failed",
+    "task.cancelled",
+)
 WEBHOOK_EVENT_TYPE = "webhook_event"
 
 

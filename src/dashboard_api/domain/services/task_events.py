@@ -27,13 +27,6 @@ EventId = Label  # an idempotency key, never part of a path
 Tokens = Annotated[int, Meta(ge=0, le=10**12)]
 Text = Annotated[str, Meta(max_length=1_000_000)]
 
-LIFECYCLE_TYPES = (
-    "task.created",
-    "task.started",
-    "task.completed",
-    "task.failed",
-    "task.cancelled",
-)
 _STATUS_OF = {
     "task.started": TaskStatus.RUNNING,
     "task.completed": TaskStatus.COMPLETED,
