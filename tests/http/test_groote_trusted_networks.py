@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from litestar.types import Receive, Scope, Send
 
 from dashboard_api.bootstrap import memory_adapters
-from dashboard_api.domain.access import Access, parse_networks
+from dashboard_api.domain.model.access import Access, parse_networks
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.http.test_groote_api import TASK, open_flow, register

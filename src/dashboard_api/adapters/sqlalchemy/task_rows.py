@@ -10,8 +10,8 @@ from dashboard_api.adapters.sqlalchemy.cost_columns import (
     cost_source_of,
     reported_cost_of,
 )
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 from dashboard_api.domain.money import from_micros
-from dashboard_api.domain.tasks import Task, TaskStatus
 
 
 def task_of(row: Mapping[Any, Any]) -> Task:
