@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource
-from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.rollups import (
+    Figures,
+    RollupChange,
+    RollupKey,
+    RollupQuery,
+    RollupSource,
+    task_figures,
+    total,
+)
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 

@@ -6,16 +6,18 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
-from dashboard_api.domain.rollups import (
+from dashboard_api.domain.model.buckets import day_of
+from dashboard_api.domain.model.rollups import (
     EMPTY,
     Figures,
     RollupChange,
     RollupKey,
-    day_of,
+    RollupQuery,
+    RollupSource,
+    RollupTotal,
     rollup_changes,
 )
-from dashboard_api.domain.tasks import Task
+from dashboard_api.domain.model.tasks import Task
 
 _GroupKey = tuple[datetime | None, str | None, str | None]
 

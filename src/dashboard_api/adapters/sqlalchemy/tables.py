@@ -28,7 +28,7 @@ from dashboard_api.domain.limits import (
     STATUS_CHARS,
     TITLE_CHARS,
 )
-from dashboard_api.domain.rollups import DURATION_BOUNDS_SECONDS
+from dashboard_api.domain.model.rollups import DURATION_BOUNDS_SECONDS
 
 # Stable constraint names, so migrations can refer to them on every backend.
 metadata = MetaData(
@@ -68,6 +68,8 @@ tasks = Table(
     Column("cost_source", String(16)),
     Column("cost_breakdown", Text),
     Column("retry_of", String(128)),
+    # Revision 0010: the cost the engine reported, beside the one summed (NULL: none reported).
+    Column("reported_cost_micros", BigInteger),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),
