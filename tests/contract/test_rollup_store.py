@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource
+from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource
 from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
 from dashboard_api.domain.tasks import TaskStatus
@@ -54,24 +55,37 @@ async def test_changes_count_only_once_committed(backend: Backend) -> None:
     assert (await _whole(backend, RollupSource.DAYS)).cost_micros == 10
 
 
-async def test_the_watermark_moves_with_every_committed_change(backend: Backend) -> None:
-    seen = [await backend.rollups.watermark()]
-    assert await backend.rollups.watermark() == seen[0]  # nothing changed
+async def test_a_day_range_version_moves_with_every_committed_change_in_it(
+    backend: Backend,
+) -> None:
+    first, second = DayRange(DAY, DAY + timedelta(days=1)), DayRange(DAY + timedelta(days=1), None)
+    everything = DayRange(None, None)
+
+    async def versions() -> list[Hashable]:
+        return await backend.rollups.versions(first, second, everything)
+
+    seen = [await versions()]
+    assert await versions() == seen[0]  # nothing changed
     async with backend.unit_of_work() as uow:  # never committed
         await uow.rollups.record([RollupChange(_key(1), _figures(1, 10))])
-    assert await backend.rollups.watermark() == seen[0]
+    assert await versions() == seen[0]
     for change in (_figures(1, 10), _figures(2, 5), _figures(-1, -10)):
-        await _record(backend, RollupChange(_key(2), change))
-        seen.append(await backend.rollups.watermark())
+        await _record(backend, RollupChange(_key(2), change))  # day one only
+        seen.append(await versions())
+        assert seen[-1][0] != seen[-2][0] and seen[-1][1] == seen[-2][1]
+        assert seen[-1][2] != seen[-2][2]
+    await backend.compact()  # moves no figure: no version moves
+    assert await versions() == seen[-1]
+    await _record(backend, RollupChange(_key(30), _figures(1, 1)))  # day two only
+    seen.append(await versions())
+    assert seen[-1][0] == seen[-2][0] and seen[-1][1] != seen[-2][1]
     await backend.compact()
-    seen.append(await backend.rollups.watermark())
-    await _record(backend, RollupChange(_key(3), _figures(1, 1)))
-    seen.append(await backend.rollups.watermark())
-    await backend.rollups.rebuild()
-    seen.append(await backend.rollups.watermark())
-    # A backend without compaction has nothing to move for it; every other step moves it.
-    distinct = len(set(seen))
-    assert distinct == len(seen) or (distinct == len(seen) - 1 and backend.name == "memory")
+    assert await versions() == seen[-1]
+    await backend.rollups.rebuild()  # recounted from the tasks: every version moves
+    seen.append(await versions())
+    assert all(now != before for now, before in zip(seen[-1], seen[-2], strict=True))
+    assert [len(set(column)) for column in zip(*seen, strict=True)] == [5, 3, 6]
+    assert await backend.rollups.versions() == []
 
 
 async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -24,7 +24,14 @@ from dashboard_api.domain.analytics_answers import (
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
-from dashboard_api.domain.ports import RollupStore, RollupTotal, TaskStore
+from dashboard_api.domain.ports import (
+    DayRange,
+    RollupQuery,
+    RollupSource,
+    RollupStore,
+    RollupTotal,
+    TaskStore,
+)
 from dashboard_api.domain.rollups import EMPTY, NO_MODEL, Figures, day_of, hour_of
 from dashboard_api.domain.session_analytics import (
     SessionCursor,
@@ -75,10 +82,12 @@ def check_window(start: datetime | None, end: datetime | None, limit: timedelta 
 
 
 class AnalyticsService:
-    """Answers from rollups. With `cache_entries`, the last answers are kept in memory, each
-    under the rollup watermark it was computed at: a request whose watermark read (one small
-    query) finds nothing changed gets the same answer without summing anything again.
-    Answers are never stale, across processes too, and are shared: never mutate one."""
+    """Answers from rollups. With `cache_entries`, the last answers and the totals of their
+    parts are kept in memory, each under the rollup versions of the days it covers: a request
+    whose versions read (one small query) finds nothing changed in those days gets the same
+    answer without summing anything again, and one after a change to today re-reads only the
+    part over yesterday and today. Answers are never stale, across processes too, and are
+    shared: never mutate one."""
 
     def __init__(
         self,
@@ -93,6 +102,7 @@ class AnalyticsService:
         self._clock = clock
         self._cache_entries = cache_entries
         self._answers: OrderedDict[Hashable, object] = OrderedDict()
+        self._parts: OrderedDict[tuple[RollupQuery, Hashable], list[RollupTotal]] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
@@ -102,27 +112,27 @@ class AnalyticsService:
     ) -> Summary:
         check_window(start, end, None)
         today = day_of(self._clock())
-        key = ("summary", start, end, agent_type, today)
-        return await self._cached(key, lambda: self._summary(start, end, agent_type, today))
+        whole = _queries(start, end, agent_type=agent_type)
+        today_reads = _queries(today, today + timedelta(days=1), agent_type=agent_type)
 
-    async def _summary(
-        self, start: datetime | None, end: datetime | None, agent_type: str | None, today: datetime
-    ) -> Summary:
-        window, today_figures = await self._figures(
-            (start, end), (today, today + timedelta(days=1)), agent_type=agent_type
-        )
-        return Summary(
-            total_cost_usd=metric.total_cost(window),
-            total_tasks=window.tasks,
-            completed_tasks=window.completed,
-            failed_tasks=window.failed,
-            success_rate=metric.success_rate(window),
-            finished_success_rate=metric.finished_success_rate(window),
-            avg_tokens=metric.average_tokens(window),
-            avg_duration_seconds=metric.average_duration_seconds(window),
-            today_cost_usd=metric.total_cost(today_figures),
-            today_tasks=today_figures.tasks,
-        )
+        def answer(results: list[list[RollupTotal]]) -> Summary:
+            window = _sum(results[: len(whole)])
+            today_figures = _sum(results[len(whole) :])
+            return Summary(
+                total_cost_usd=metric.total_cost(window),
+                total_tasks=window.tasks,
+                completed_tasks=window.completed,
+                failed_tasks=window.failed,
+                success_rate=metric.success_rate(window),
+                finished_success_rate=metric.finished_success_rate(window),
+                avg_tokens=metric.average_tokens(window),
+                avg_duration_seconds=metric.average_duration_seconds(window),
+                today_cost_usd=metric.total_cost(today_figures),
+                today_tasks=today_figures.tasks,
+            )
+
+        key = ("summary", start, end, agent_type, today)
+        return await self._answer(key, [*whole, *today_reads], answer)
 
     async def cost_histogram(
         self,
@@ -133,22 +143,7 @@ class AnalyticsService:
     ) -> CostHistogram:
         hourly = granularity is Granularity.HOUR
         check_window(start, end, MAX_HOURLY_SPAN if hourly else MAX_DAILY_SPAN)
-        key = ("histogram", start, end, granularity, group_by)
-        return await self._cached(
-            key, lambda: self._cost_histogram(start, end, granularity, group_by)
-        )
-
-    async def _cost_histogram(
-        self,
-        start: datetime,
-        end: datetime,
-        granularity: Granularity,
-        group_by: HistogramGroup | None,
-    ) -> CostHistogram:
-        hourly = granularity is Granularity.HOUR
-        truncate = hour_of if hourly else day_of
-        step = timedelta(hours=1) if hourly else timedelta(days=1)
-        totals = await self._read(
+        queries = _queries(
             start,
             end,
             use_days=not hourly,
@@ -156,35 +151,12 @@ class AnalyticsService:
             by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
             by_model=group_by is HistogramGroup.MODEL,
         )
-        sums: dict[datetime, dict[str, Figures]] = defaultdict(lambda: defaultdict(lambda: EMPTY))
-        for total in totals:
-            assert total.start is not None
-            group = total.agent_type if group_by is HistogramGroup.AGENT_TYPE else total.model
-            cell = sums[truncate(total.start)]
-            cell[group or NO_MODEL] = cell[group or NO_MODEL] + total.figures
-        for cell in sums.values():
-            # A group whose tasks all moved to another group (a model correction) sums to zero.
-            for group in [group for group, figures in cell.items() if figures.is_empty]:
-                del cell[group]
-        buckets = []
-        moment = truncate(start)
-        while moment < end:
-            groups = sums.get(moment, {})
-            whole = CostFigures.of(sum(groups.values(), EMPTY))
-            buckets.append(
-                CostBucket(
-                    start=moment,
-                    cost_usd=whole.cost_usd,
-                    tasks=whole.tasks,
-                    tokens=whole.tokens,
-                    errors=whole.errors,
-                    groups=None
-                    if group_by is None
-                    else {key: CostFigures.of(value) for key, value in sorted(groups.items())},
-                )
-            )
-            moment += step
-        return CostHistogram(granularity=granularity, buckets=buckets)
+        key = ("histogram", start, end, granularity, group_by)
+        return await self._answer(
+            key,
+            queries,
+            lambda results: _cost_histogram(start, end, granularity, group_by, _flat(results)),
+        )
 
     async def performance(
         self,
@@ -199,34 +171,13 @@ class AnalyticsService:
         """Per agent type (and model), ordered by those names; the list is keyset-paginated."""
         check_window(start, end, MAX_PERFORMANCE_SPAN)
         after = decode_cursor(cursor, PerformanceCursor) if cursor else None
+        queries = _queries(start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model)
         key = ("performance", start, end, by_model, agent_type, limit, after)
-        return await self._cached(
-            key, lambda: self._performance(start, end, by_model, agent_type, limit, after)
+        return await self._answer(
+            key,
+            queries,
+            lambda results: _performance(_flat(results), end - start, by_model, limit, after),
         )
-
-    async def _performance(
-        self,
-        start: datetime,
-        end: datetime,
-        by_model: bool,
-        agent_type: str | None,
-        limit: int,
-        after: PerformanceCursor | None,
-    ) -> Page[Performance]:
-        totals = await self._read(
-            start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model
-        )
-        groups: dict[tuple[str, str], Figures] = defaultdict(lambda: EMPTY)
-        for total in totals:
-            key = (total.agent_type or "", total.model if by_model and total.model else NO_MODEL)
-            groups[key] = groups[key] + total.figures
-        groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
-        start_after = None if after is None else (after.agent_type, after.model)
-        keys = sorted(key for key in groups if start_after is None or key > start_after)
-        items = [_performance_of(key, groups[key], by_model, end - start) for key in keys[:limit]]
-        more = len(keys) > limit
-        next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
-        return Page(items=items, next_cursor=next_cursor)
 
     async def totals_by_agent_type(self) -> dict[str, Figures]:
         """All-time figures per agent type, from the rollups only (what /metrics exports)."""
@@ -258,59 +209,179 @@ class AnalyticsService:
             items=items, next_cursor=encode_cursor(SessionCursor(page[-1])) if more else None
         )
 
-    async def _cached(self, key: Hashable, compute: Callable[[], Awaitable[_Answer]]) -> _Answer:
+    async def _answer(
+        self,
+        key: Hashable,
+        queries: list[RollupQuery],
+        answer: Callable[[list[list[RollupTotal]]], _Answer],
+    ) -> _Answer:
+        """The answer made of the totals of `queries` (one list each, in order).
+
+        Cached in two layers under the versions of the day ranges the reads cover: whole
+        answers, and the totals of each part, split at the start of yesterday (`_RECENT`). A
+        task finishing now changes a part over the last two days, so an answer over 30 days
+        re-reads only that part; the rest is served from memory while its days do not change."""
         if not self._cache_entries:
-            return await compute()
-        # The watermark first: figures read after it are at least that recent.
-        versioned = (key, await self._rollups.watermark())
+            return answer(await self._rollups.read(*queries) if queries else [])
+        boundary = day_of(self._clock()) - _RECENT
+        split = [_split(query, boundary) for query in queries]
+        parts = [part for pieces in split for part in pieces]
+        # The versions first: figures read after them are at least that recent.
+        versions = await self._rollups.versions(*(_days_of(part) for part in parts))
+        versioned = (key, boundary, tuple(versions))
         if versioned in self._answers:
             self._answers.move_to_end(versioned)
             return cast(_Answer, self._answers[versioned])
-        answer = await compute()
-        self._answers[versioned] = answer
-        while len(self._answers) > self._cache_entries:
-            self._answers.popitem(last=False)
-        return answer
-
-    async def _figures(
-        self, *windows: tuple[datetime | None, datetime | None], agent_type: str | None
-    ) -> list[Figures]:
-        """The whole figures of each window, read together."""
-        plans = [metric.plan_reads(start, end, use_days=True) for start, end in windows]
-        queries = [
-            msgspec.structs.replace(read, agent_type=agent_type) for plan in plans for read in plan
-        ]
-        results = await self._rollups.read(*queries) if queries else []
-        figures = []
-        for plan in plans:
-            parts, results = results[: len(plan)], results[len(plan) :]
-            figures.append(sum((total.figures for totals in parts for total in totals), EMPTY))
-        return figures
+        part_keys = list(zip(parts, versions, strict=True))
+        found: dict[tuple[RollupQuery, Hashable], list[RollupTotal]] = {}
+        for part_key in part_keys:
+            if part_key in self._parts:
+                self._parts.move_to_end(part_key)
+                found[part_key] = self._parts[part_key]
+        missing = list(dict.fromkeys(k for k in part_keys if k not in found))
+        if missing:
+            read = await self._rollups.read(*(part for part, _ in missing))
+            for part_key, totals in zip(missing, read, strict=True):
+                found[part_key] = totals
+                _remember(self._parts, part_key, totals, self._cache_entries * _PARTS_PER_ANSWER)
+        keys = iter(part_keys)
+        results = [[total for _ in pieces for total in found[next(keys)]] for pieces in split]
+        computed = answer(results)
+        _remember(self._answers, versioned, computed, self._cache_entries)
+        return computed
 
     async def _read(
         self,
         start: datetime | None,
         end: datetime | None,
         *,
-        use_days: bool = True,
         agent_type: str | None = None,
-        by_time: bool = False,
         by_agent_type: bool = False,
-        by_model: bool = False,
     ) -> list[RollupTotal]:
-        queries = [
-            msgspec.structs.replace(
-                read,
-                agent_type=agent_type,
-                by_time=by_time,
-                by_agent_type=by_agent_type,
-                by_model=by_model,
+        queries = _queries(start, end, agent_type=agent_type, by_agent_type=by_agent_type)
+        return _flat(await self._rollups.read(*queries)) if queries else []
+
+
+# Where answers are split into parts cached apart: tasks created yesterday or today change all
+# the time (a task finishing now), older days only with a late event.
+_RECENT = timedelta(days=1)
+_PARTS_PER_ANSWER = 4  # the part cache holds this many entries per answer the cache holds
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Hashable, value: object, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
+
+
+def _queries(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    use_days: bool = True,
+    agent_type: str | None = None,
+    by_time: bool = False,
+    by_agent_type: bool = False,
+    by_model: bool = False,
+) -> list[RollupQuery]:
+    return [
+        msgspec.structs.replace(
+            read,
+            agent_type=agent_type,
+            by_time=by_time,
+            by_agent_type=by_agent_type,
+            by_model=by_model,
+        )
+        for read in metric.plan_reads(start, end, use_days=use_days)
+    ]
+
+
+def _split(query: RollupQuery, at: datetime) -> list[RollupQuery]:
+    """A rollup read crossing `at` (a day boundary) as two reads, one each side."""
+    if query.source is RollupSource.TASKS:
+        return [query]  # at most an hour of tasks
+    if (query.start is not None and query.start >= at) or (
+        query.end is not None and query.end <= at
+    ):
+        return [query]
+    return [msgspec.structs.replace(query, end=at), msgspec.structs.replace(query, start=at)]
+
+
+def _days_of(query: RollupQuery) -> DayRange:
+    """The whole days holding the tasks a read covers."""
+    end = query.end
+    if end is not None and end != day_of(end):
+        end = day_of(end) + timedelta(days=1)
+    return DayRange(None if query.start is None else day_of(query.start), end)
+
+
+def _flat(results: list[list[RollupTotal]]) -> list[RollupTotal]:
+    return [total for totals in results for total in totals]
+
+
+def _sum(results: list[list[RollupTotal]]) -> Figures:
+    return sum((total.figures for totals in results for total in totals), EMPTY)
+
+
+def _performance(
+    totals: list[RollupTotal],
+    span: timedelta,
+    by_model: bool,
+    limit: int,
+    after: PerformanceCursor | None,
+) -> Page[Performance]:
+    groups: dict[tuple[str, str], Figures] = defaultdict(lambda: EMPTY)
+    for total in totals:
+        key = (total.agent_type or "", total.model if by_model and total.model else NO_MODEL)
+        groups[key] = groups[key] + total.figures
+    groups = {key: figures for key, figures in groups.items() if not figures.is_empty}
+    start_after = None if after is None else (after.agent_type, after.model)
+    keys = sorted(key for key in groups if start_after is None or key > start_after)
+    items = [_performance_of(key, groups[key], by_model, span) for key in keys[:limit]]
+    more = len(keys) > limit
+    next_cursor = encode_cursor(PerformanceCursor(*keys[limit - 1])) if more else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _cost_histogram(
+    start: datetime,
+    end: datetime,
+    granularity: Granularity,
+    group_by: HistogramGroup | None,
+    totals: list[RollupTotal],
+) -> CostHistogram:
+    hourly = granularity is Granularity.HOUR
+    truncate = hour_of if hourly else day_of
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    sums: dict[datetime, dict[str, Figures]] = defaultdict(lambda: defaultdict(lambda: EMPTY))
+    for total in totals:
+        assert total.start is not None
+        group = total.agent_type if group_by is HistogramGroup.AGENT_TYPE else total.model
+        cell = sums[truncate(total.start)]
+        cell[group or NO_MODEL] = cell[group or NO_MODEL] + total.figures
+    for cell in sums.values():
+        # A group whose tasks all moved to another group (a model correction) sums to zero.
+        for group in [group for group, figures in cell.items() if figures.is_empty]:
+            del cell[group]
+    buckets = []
+    moment = truncate(start)
+    while moment < end:
+        groups = sums.get(moment, {})
+        whole = CostFigures.of(sum(groups.values(), EMPTY))
+        buckets.append(
+            CostBucket(
+                start=moment,
+                cost_usd=whole.cost_usd,
+                tasks=whole.tasks,
+                tokens=whole.tokens,
+                errors=whole.errors,
+                groups=None
+                if group_by is None
+                else {key: CostFigures.of(value) for key, value in sorted(groups.items())},
             )
-            for read in metric.plan_reads(start, end, use_days=use_days)
-        ]
-        if not queries:
-            return []
-        return [total for totals in await self._rollups.read(*queries) for total in totals]
+        )
+        moment += step
+    return CostHistogram(granularity=granularity, buckets=buckets)
 
 
 def _performance_of(

@@ -119,6 +119,13 @@ class RollupTotal(NamedTuple):
     figures: Figures
 
 
+class DayRange(NamedTuple):
+    """[start, end) on UTC day boundaries; None: unbounded."""
+
+    start: datetime | None
+    end: datetime | None
+
+
 class RollupStore(Protocol):
     """Pre-computed task figures per hour and day, agent type, model and status."""
 
@@ -126,10 +133,11 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def watermark(self) -> Hashable:
-        """A value that changes whenever any committed figure may have changed (read it
-        before the figures it vouches for): answers computed under one stay valid while it
-        does not move."""
+    async def versions(self, *days: DayRange) -> list[Hashable]:
+        """For each range of whole UTC days, a value that moves whenever a committed figure of
+        a task created in it may have changed (never with compaction, always with a rebuild),
+        across processes. Read it before the figures it vouches for: figures of that range read
+        under one stay valid while it does not move."""
         ...
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:

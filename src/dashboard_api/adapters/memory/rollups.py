@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource, RollupTotal
 from dashboard_api.domain.rollups import (
     EMPTY,
     Figures,
@@ -26,12 +26,14 @@ class RollupRows:
     def __init__(self) -> None:
         self.hours: dict[RollupKey, Figures] = {}
         self.days: dict[RollupKey, Figures] = {}
-        self.version = 0  # moves with every change: the store's watermark
+        # The versions (see RollupStore.versions): changes per day, and rebuilds.
+        self.day_changes: dict[datetime, int] = defaultdict(int)
+        self.rebuilds = 0
 
     def apply(self, changes: Iterable[RollupChange]) -> None:
-        self.version += 1
         for key, figures in changes:
             day_key = key._replace(hour=day_of(key.hour))
+            self.day_changes[day_key.hour] += 1
             for rows, row_key in ((self.hours, key), (self.days, day_key)):
                 updated = rows.get(row_key, EMPTY) + figures
                 if updated.is_empty:
@@ -40,7 +42,7 @@ class RollupRows:
                     rows[row_key] = updated
 
     def clear(self) -> None:
-        self.version += 1
+        self.rebuilds += 1
         self.hours.clear()
         self.days.clear()
 
@@ -64,8 +66,19 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def watermark(self) -> Hashable:
-        return self._rows.version
+    async def versions(self, *days: DayRange) -> list[Hashable]:
+        return [
+            (
+                self._rows.rebuilds,
+                sum(
+                    count
+                    for day, count in self._rows.day_changes.items()
+                    if (item.start is None or day >= item.start)
+                    and (item.end is None or day < item.end)
+                ),
+            )
+            for item in days
+        ]
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         return [self._read(query) for query in queries]

@@ -27,6 +27,7 @@ from dashboard_api.adapters.sqlalchemy.rollups import (
     figures_of,
 )
 from dashboard_api.adapters.sqlalchemy.tables import (
+    rollup_day_changes,
     rollup_deltas,
     rollup_state,
     rollup_totals_daily,
@@ -50,7 +51,9 @@ async def compact(connection: AsyncConnection) -> int:
     days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     total_hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     total_days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
+    day_changes: dict[Any, int] = defaultdict(int)
     for row in moved:
+        day_changes[row.day] += 1
         figures = figures_of(row)
         hours[(row.hour, row.agent_type, row.model, row.status)] += figures
         days[(row.day, row.agent_type, row.model, row.status)] += figures
@@ -60,12 +63,28 @@ async def compact(connection: AsyncConnection) -> int:
     await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
     await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
     await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
+    await _count_changes(connection, day_changes)
     await bump_generation(connection)
     return len(moved)
 
 
+async def _count_changes(connection: AsyncConnection, day_changes: dict[Any, int]) -> None:
+    """Add the folded deltas to their days' counts (the rollup versions stay where they were)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(rollup_day_changes).values(
+        [{"day": day, "changes": count} for day, count in sorted(day_changes.items())]
+    )
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day"],
+            set_={"changes": rollup_day_changes.c.changes + statement.excluded.changes},
+        )
+    )
+
+
 async def bump_generation(connection: AsyncConnection) -> None:
-    """Tell cached readers that deltas were removed (see SqlRollupStore's watermark)."""
+    """Deltas were removed: the watermark of the previous release (generation, pending count)
+    must move for a process of that release still running beside this one."""
     await connection.execute(
         update(rollup_state)
         .where(rollup_state.c.id == 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
+    rollup_day_changes,
     rollup_deltas,
     rollup_state,
     rollup_totals_daily,
@@ -40,7 +41,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     tasks,
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
-from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource, RollupTotal
 from dashboard_api.domain.rollups import (
     EMPTY,
     Figures,
@@ -70,19 +71,46 @@ def figures_of(row: Any) -> Figures:
     )
 
 
-# Changes whenever any rollup figure may have changed: writers only add deltas (the count
-# grows), and the only transactions that remove deltas (compaction, rebuild) bump generation.
-WATERMARK = select(
-    select(rollup_state.c.generation).where(rollup_state.c.id == 1).scalar_subquery(),
-    select(func.count()).select_from(rollup_deltas).scalar_subquery(),
-)
+# For each day range: the deltas of tasks created in it, folded (counted per day by the
+# compactor in the transaction that deletes them) plus pending. Every committed change adds a
+# delta, so the sum grows with each one; compaction moves deltas from one term to the other and
+# leaves it alone; only a rebuild deletes deltas uncounted, and it bumps `rebuilds`. One
+# statement, so one snapshot: a compaction is seen whole or not at all.
+VERSIONS_SQL = """
+SELECT (SELECT rebuilds FROM rollup_state WHERE id = 1),
+  (SELECT coalesce(sum(c.changes), 0) FROM rollup_day_changes c
+   WHERE c.day >= r.s AND c.day < r.e)
+  + (SELECT count(*) FROM rollup_deltas d WHERE d.day >= r.s AND d.day < r.e)
+FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
+ORDER BY r.i
+"""
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-# The same watermark as native SQL, for the read path that skips SQLAlchemy (SqlStore).
-WATERMARK_SQL = (
-    "SELECT (SELECT generation FROM rollup_state WHERE id = 1), "
-    "(SELECT count(*) FROM rollup_deltas)"
-)
+def _in_days(column: ColumnElement[Any], days: DayRange) -> list[ColumnElement[bool]]:
+    conditions = []
+    if days.start is not None:
+        conditions.append(column >= days.start)
+    if days.end is not None:
+        conditions.append(column < days.end)
+    return conditions
+
+
+def _versions_statement(ranges: Sequence[DayRange]) -> Select[Any]:
+    """VERSIONS_SQL in SQLAlchemy Core, for the other backends."""
+    rebuilds = select(rollup_state.c.rebuilds).where(rollup_state.c.id == 1).scalar_subquery()
+    counts = [
+        select(func.coalesce(func.sum(rollup_day_changes.c.changes), 0))
+        .where(*_in_days(rollup_day_changes.c.day, days))
+        .scalar_subquery()
+        + select(func.count())
+        .select_from(rollup_deltas)
+        .where(*_in_days(rollup_deltas.c.day, days))
+        .scalar_subquery()
+        for days in ranges
+    ]
+    return select(rebuilds, *counts)
 
 
 class SqlRollupStore(SqlStore):
@@ -105,14 +133,17 @@ class SqlRollupStore(SqlStore):
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def watermark(self) -> Hashable:
-        # Writers only add deltas (the count grows); the only transactions that remove
-        # deltas (compaction, rebuild) bump the generation.
-        native = await self._fetch_fast(WATERMARK_SQL)
+    async def versions(self, *days: DayRange) -> list[Hashable]:
+        if not days:
+            return []
+        starts = [_EARLIEST if item.start is None else item.start for item in days]
+        ends = [_LATEST if item.end is None else item.end for item in days]
+        native = await self._fetch_fast(VERSIONS_SQL, starts, ends)
         if native is not None:
-            return tuple(native[0])
+            return [(int(row[0]), int(row[1])) for row in native]
         async with self._connection() as connection:
-            return tuple((await connection.execute(WATERMARK)).one())
+            rebuilds, *counts = (await connection.execute(_versions_statement(days))).one()
+        return [(int(rebuilds), int(count)) for count in counts]
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         async with self._connection() as connection:  # one checkout for all the parts
