@@ -6,6 +6,8 @@ from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
+
 from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource
 from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
@@ -62,7 +64,7 @@ async def test_a_day_range_version_moves_with_every_committed_change_in_it(
     everything = DayRange(None, None)
 
     async def versions() -> list[Hashable]:
-        return await backend.rollups.versions(first, second, everything)
+        return [v.changes for v in await backend.rollups.versions(first, second, everything)]
 
     seen = [await versions()]
     assert await versions() == seen[0]  # nothing changed
@@ -88,6 +90,36 @@ async def test_a_day_range_version_moves_with_every_committed_change_in_it(
     assert all(now != before for now, before in zip(seen[-1], seen[-2], strict=True))
     assert [len(set(column)) for column in zip(*seen, strict=True)] == [5, 3, 6]
     assert await backend.rollups.versions() == []
+
+
+async def test_compacted_rows_and_pending_changes_add_up_to_the_figures(
+    backend: Backend,
+) -> None:
+    query = RollupQuery(source=RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
+    compacted = msgspec.structs.replace(query, compacted_only=True)
+    await _record(backend, RollupChange(_key(1), _figures(2, 100)))
+    await backend.compact()
+    await _record(backend, RollupChange(_key(2), _figures(1, 5)))
+    await _record(backend, RollupChange(_key(30), _figures(1, 7)))  # another day
+    (version,) = await backend.rollups.versions(query.days)
+    (rows,) = await backend.rollups.read(compacted)
+    (pending,) = await backend.rollups.read_pending(query)
+    assert pending.compacted == version.compacted
+    both = total(t.figures for t in [*rows, *pending.totals])
+    assert both == await _whole(backend, RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
+    assert both.cost_micros == 105
+    # The store compacts (SQL) or applies as it commits (memory): either way, what is still
+    # pending is exactly what the compacted rows lack, and the versions say how many.
+    assert version.pending == (1 if backend.name != "memory" else 0)
+    assert total(t.figures for t in rows).cost_micros == (100 if backend.name != "memory" else 105)
+    await backend.compact()
+    (after,) = await backend.rollups.versions(query.days)
+    assert after.changes == version.changes
+    assert after.pending == 0
+    assert (after.compacted == version.compacted) == (backend.name == "memory")
+    (pending,) = await backend.rollups.read_pending(query)
+    assert pending.compacted == after.compacted
+    assert pending.totals == []
 
 
 async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> None:

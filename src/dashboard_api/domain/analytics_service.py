@@ -25,11 +25,11 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
 from dashboard_api.domain.ports import (
-    DayRange,
     RollupQuery,
     RollupSource,
     RollupStore,
     RollupTotal,
+    RollupVersion,
     TaskStore,
 )
 from dashboard_api.domain.rollups import EMPTY, NO_MODEL, Figures, day_of, hour_of
@@ -102,7 +102,7 @@ class AnalyticsService:
         self._clock = clock
         self._cache_entries = cache_entries
         self._answers: OrderedDict[Hashable, object] = OrderedDict()
-        self._parts: OrderedDict[tuple[RollupQuery, Hashable], list[RollupTotal]] = OrderedDict()
+        self._parts: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
@@ -217,38 +217,74 @@ class AnalyticsService:
     ) -> _Answer:
         """The answer made of the totals of `queries` (one list each, in order).
 
-        Cached in two layers under the versions of the day ranges the reads cover: whole
-        answers, and the totals of each part, split at the start of yesterday (`_RECENT`). A
-        task finishing now changes a part over the last two days, so an answer over 30 days
-        re-reads only that part; the rest is served from memory while its days do not change."""
+        With the cache on, every query is split at the start of yesterday (`_RECENT`) into
+        parts, and the store's versions of the parts' days (one small query, read before any
+        figure) decide what is read again:
+        - whole answers are kept under the parts' `changes`: a hit costs that query alone;
+        - the compacted rows of each part are kept under its `compacted` version, and only
+          the part's pending changes are read beside them (a read after a write: a few delta
+          rows). Compaction re-reads the compacted rows of the days it folded into, once;
+        - older days do not move when a task finishes now, so their parts stay in memory."""
         if not self._cache_entries:
             return answer(await self._rollups.read(*queries) if queries else [])
         boundary = day_of(self._clock()) - _RECENT
         split = [_split(query, boundary) for query in queries]
         parts = [part for pieces in split for part in pieces]
         # The versions first: figures read after them are at least that recent.
-        versions = await self._rollups.versions(*(_days_of(part) for part in parts))
-        versioned = (key, boundary, tuple(versions))
+        versions = await self._rollups.versions(*(part.days for part in parts))
+        versioned = (key, boundary, tuple(version.changes for version in versions))
         if versioned in self._answers:
             self._answers.move_to_end(versioned)
             return cast(_Answer, self._answers[versioned])
-        part_keys = list(zip(parts, versions, strict=True))
-        found: dict[tuple[RollupQuery, Hashable], list[RollupTotal]] = {}
-        for part_key in part_keys:
-            if part_key in self._parts:
-                self._parts.move_to_end(part_key)
-                found[part_key] = self._parts[part_key]
-        missing = list(dict.fromkeys(k for k in part_keys if k not in found))
-        if missing:
-            read = await self._rollups.read(*(part for part, _ in missing))
-            for part_key, totals in zip(missing, read, strict=True):
-                found[part_key] = totals
-                _remember(self._parts, part_key, totals, self._cache_entries * _PARTS_PER_ANSWER)
-        keys = iter(part_keys)
-        results = [[total for _ in pieces for total in found[next(keys)]] for pieces in split]
-        computed = answer(results)
+        totals = await self._part_totals(parts, versions)
+        sizes = iter(totals)
+        computed = answer([[t for _ in pieces for t in next(sizes)] for pieces in split])
         _remember(self._answers, versioned, computed, self._cache_entries)
         return computed
+
+    async def _part_totals(
+        self, parts: list[RollupQuery], versions: list[RollupVersion]
+    ) -> list[list[RollupTotal]]:
+        """Each part's totals as of (at least) its version: compacted rows from memory when
+        their version is kept, else read and kept; pending changes read when there are any."""
+        size = self._cache_entries * _PARTS_PER_ANSWER
+        keys: list[Hashable] = []
+        for part, version in zip(parts, versions, strict=True):
+            # Tasks are read whole: their parts are kept under every change.
+            tasks = part.source is RollupSource.TASKS
+            keys.append((part, version.changes if tasks else version.compacted))
+        compacted: dict[int, list[RollupTotal]] = {}
+        for index, part_key in enumerate(keys):
+            if part_key in self._parts:
+                self._parts.move_to_end(part_key)
+                compacted[index] = self._parts[part_key]
+        unread = [index for index in range(len(parts)) if index not in compacted]
+        if unread:
+            read = await self._rollups.read(*(_compacted(parts[index]) for index in unread))
+            for index, part_totals in zip(unread, read, strict=True):
+                compacted[index] = part_totals
+                _remember(self._parts, keys[index], part_totals, size)
+        pending = [
+            index
+            for index, (part, version) in enumerate(zip(parts, versions, strict=True))
+            if version.pending and part.source is not RollupSource.TASKS
+        ]
+        totals = [compacted[index] for index in range(len(parts))]
+        if not pending:
+            return totals
+        again = []
+        read_pending = await self._rollups.read_pending(*(parts[index] for index in pending))
+        for index, changes in zip(pending, read_pending, strict=True):
+            if changes.compacted == versions[index].compacted:
+                totals[index] = [*totals[index], *changes.totals]
+            else:  # compacted in between: the kept rows are older than these changes
+                again.append(index)
+        if again:
+            for index, part_totals in zip(
+                again, await self._rollups.read(*(parts[index] for index in again)), strict=True
+            ):
+                totals[index] = part_totals
+        return totals
 
     async def _read(
         self,
@@ -307,12 +343,10 @@ def _split(query: RollupQuery, at: datetime) -> list[RollupQuery]:
     return [msgspec.structs.replace(query, end=at), msgspec.structs.replace(query, start=at)]
 
 
-def _days_of(query: RollupQuery) -> DayRange:
-    """The whole days holding the tasks a read covers."""
-    end = query.end
-    if end is not None and end != day_of(end):
-        end = day_of(end) + timedelta(days=1)
-    return DayRange(None if query.start is None else day_of(query.start), end)
+def _compacted(query: RollupQuery) -> RollupQuery:
+    if query.source is RollupSource.TASKS:
+        return query
+    return msgspec.structs.replace(query, compacted_only=True)
 
 
 def _flat(results: list[list[RollupTotal]]) -> list[RollupTotal]:

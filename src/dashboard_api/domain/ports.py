@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
@@ -19,7 +19,7 @@ from dashboard_api.domain.conversations import (
     MessageQuery,
 )
 from dashboard_api.domain.origins import ConversationFlow, TaskOrigin
-from dashboard_api.domain.rollups import Figures, RollupChange
+from dashboard_api.domain.rollups import Figures, RollupChange, day_of
 from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.spend import SpendChange, SpendDimension, SpendTotal
 from dashboard_api.domain.tasks import (
@@ -108,6 +108,16 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_time: bool = False
     by_agent_type: bool = False
     by_model: bool = False
+    # DAYS and HOURS: every committed change, or only the rows compaction folded so far.
+    compacted_only: bool = False
+
+    @property
+    def days(self) -> DayRange:
+        """The whole UTC days holding the tasks the query covers."""
+        end = self.end
+        if end is not None and end != day_of(end):
+            end = day_of(end) + timedelta(days=1)
+        return DayRange(None if self.start is None else day_of(self.start), end)
 
 
 class RollupTotal(NamedTuple):
@@ -126,6 +136,33 @@ class DayRange(NamedTuple):
     end: datetime | None
 
 
+class RollupVersion(NamedTuple):
+    """Where the figures of a day range stand: committed changes to tasks created in it that
+    compaction folded into the hour and day rows, those still pending, and rebuilds so far."""
+
+    rebuilds: int
+    folded: int
+    pending: int
+
+    @property
+    def changes(self) -> tuple[int, int]:
+        """Moves with every committed change in the range, never with compaction."""
+        return (self.rebuilds, self.folded + self.pending)
+
+    @property
+    def compacted(self) -> tuple[int, int]:
+        """Moves whenever the range's compacted rows change (compaction or rebuild)."""
+        return (self.rebuilds, self.folded)
+
+
+class PendingTotals(NamedTuple):
+    """A read of changes not compacted yet, with the compacted version of its range in the
+    same snapshot: the compacted rows of that version plus these are the range's figures."""
+
+    compacted: tuple[int, int]
+    totals: list[RollupTotal]
+
+
 class RollupStore(Protocol):
     """Pre-computed task figures per hour and day, agent type, model and status."""
 
@@ -133,11 +170,15 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def versions(self, *days: DayRange) -> list[Hashable]:
-        """For each range of whole UTC days, a value that moves whenever a committed figure of
-        a task created in it may have changed (never with compaction, always with a rebuild),
-        across processes. Read it before the figures it vouches for: figures of that range read
-        under one stay valid while it does not move."""
+    async def versions(self, *days: DayRange) -> list[RollupVersion]:
+        """For each range of whole UTC days, where its figures stand, across processes, in one
+        snapshot. Read them before the figures they vouch for: figures of a range read under
+        one `changes` stay valid while it does not move, its compacted rows while `compacted`
+        does not."""
+        ...
+
+    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
+        """The totals of the changes of each DAYS or HOURS query not compacted yet."""
         ...
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.ports import (
+    DayRange,
+    PendingTotals,
+    RollupQuery,
+    RollupSource,
+    RollupTotal,
+    RollupVersion,
+)
 from dashboard_api.domain.rollups import (
     EMPTY,
     Figures,
@@ -66,19 +73,19 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def versions(self, *days: DayRange) -> list[Hashable]:
-        return [
-            (
-                self._rows.rebuilds,
-                sum(
-                    count
-                    for day, count in self._rows.day_changes.items()
-                    if (item.start is None or day >= item.start)
-                    and (item.end is None or day < item.end)
-                ),
-            )
-            for item in days
-        ]
+    async def versions(self, *days: DayRange) -> list[RollupVersion]:
+        # Changes apply as they commit: nothing is ever pending.
+        return [RollupVersion(self._rows.rebuilds, self._folded(item), 0) for item in days]
+
+    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
+        return [PendingTotals((self._rows.rebuilds, self._folded(q.days)), []) for q in queries]
+
+    def _folded(self, days: DayRange) -> int:
+        return sum(
+            count
+            for day, count in self._rows.day_changes.items()
+            if (days.start is None or day >= days.start) and (days.end is None or day < days.end)
+        )
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         return [self._read(query) for query in queries]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    ScalarSelect,
     Select,
     Table,
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,7 +43,14 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     tasks,
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
-from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource, RollupTotal
+from dashboard_api.domain.ports import (
+    DayRange,
+    PendingTotals,
+    RollupQuery,
+    RollupSource,
+    RollupTotal,
+    RollupVersion,
+)
 from dashboard_api.domain.rollups import (
     EMPTY,
     Figures,
@@ -79,8 +88,8 @@ def figures_of(row: Any) -> Figures:
 VERSIONS_SQL = """
 SELECT (SELECT rebuilds FROM rollup_state WHERE id = 1),
   (SELECT coalesce(sum(c.changes), 0) FROM rollup_day_changes c
-   WHERE c.day >= r.s AND c.day < r.e)
-  + (SELECT count(*) FROM rollup_deltas d WHERE d.day >= r.s AND d.day < r.e)
+   WHERE c.day >= r.s AND c.day < r.e),
+  (SELECT count(*) FROM rollup_deltas d WHERE d.day >= r.s AND d.day < r.e)
 FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
 ORDER BY r.i
 """
@@ -88,29 +97,41 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def _in_days(column: ColumnElement[Any], days: DayRange) -> list[ColumnElement[bool]]:
-    conditions = []
-    if days.start is not None:
-        conditions.append(column >= days.start)
-    if days.end is not None:
-        conditions.append(column < days.end)
+def _in_days(column: ColumnElement[Any], start: Any, end: Any) -> list[ColumnElement[bool]]:
+    """[start, end) as conditions (each a time or a bound parameter; None: unbounded)."""
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
     return conditions
+
+
+def _folded(start: Any, end: Any) -> ScalarSelect[Any]:
+    return (
+        select(func.coalesce(func.sum(rollup_day_changes.c.changes), 0))
+        .where(*_in_days(rollup_day_changes.c.day, start, end))
+        .scalar_subquery()
+    )
+
+
+_REBUILDS = select(rollup_state.c.rebuilds).where(rollup_state.c.id == 1).scalar_subquery()
 
 
 def _versions_statement(ranges: Sequence[DayRange]) -> Select[Any]:
     """VERSIONS_SQL in SQLAlchemy Core, for the other backends."""
-    rebuilds = select(rollup_state.c.rebuilds).where(rollup_state.c.id == 1).scalar_subquery()
     counts = [
-        select(func.coalesce(func.sum(rollup_day_changes.c.changes), 0))
-        .where(*_in_days(rollup_day_changes.c.day, days))
-        .scalar_subquery()
-        + select(func.count())
-        .select_from(rollup_deltas)
-        .where(*_in_days(rollup_deltas.c.day, days))
-        .scalar_subquery()
+        column
         for days in ranges
+        for column in (
+            _folded(*days),
+            select(func.count())
+            .select_from(rollup_deltas)
+            .where(*_in_days(rollup_deltas.c.day, *days))
+            .scalar_subquery(),
+        )
     ]
-    return select(rebuilds, *counts)
+    return select(_REBUILDS, *counts)
 
 
 class SqlRollupStore(SqlStore):
@@ -133,17 +154,20 @@ class SqlRollupStore(SqlStore):
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def versions(self, *days: DayRange) -> list[Hashable]:
+    async def versions(self, *days: DayRange) -> list[RollupVersion]:
         if not days:
             return []
         starts = [_EARLIEST if item.start is None else item.start for item in days]
         ends = [_LATEST if item.end is None else item.end for item in days]
         native = await self._fetch_fast(VERSIONS_SQL, starts, ends)
         if native is not None:
-            return [(int(row[0]), int(row[1])) for row in native]
+            return [RollupVersion(int(row[0]), int(row[1]), int(row[2])) for row in native]
         async with self._connection() as connection:
             rebuilds, *counts = (await connection.execute(_versions_statement(days))).one()
-        return [(int(rebuilds), int(count)) for count in counts]
+        return [
+            RollupVersion(int(rebuilds), int(folded), int(pending))
+            for folded, pending in zip(counts[::2], counts[1::2], strict=True)
+        ]
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         async with self._connection() as connection:  # one checkout for all the parts
@@ -153,6 +177,10 @@ class SqlRollupStore(SqlStore):
                 )
                 for query in queries
             ]
+
+    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
+        async with self._connection() as connection:
+            return [await _read_pending(connection, query) for query in queries]
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
@@ -169,6 +197,22 @@ class SqlRollupStore(SqlStore):
 async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
     statement, parameters = _statement_and_parameters(query)
     rows = (await connection.execute(statement, parameters)).all()
+    return _totals(query, rows)
+
+
+async def _read_pending(connection: AsyncConnection, query: RollupQuery) -> PendingTotals:
+    # The deltas' totals beside the compacted version of their days, in one statement (one
+    # snapshot): a compaction between two statements could otherwise count a delta twice.
+    assert query.source is not RollupSource.TASKS
+    statement, parameters = _statement_and_parameters(query, pending=True)
+    days = query.days
+    parameters["days_start"] = _EARLIEST if days.start is None else days.start
+    parameters["days_end"] = _LATEST if days.end is None else days.end
+    rows = (await connection.execute(statement, parameters)).all()
+    return PendingTotals((int(rows[0].v_rebuilds), int(rows[0].v_folded)), _totals(query, rows))
+
+
+def _totals(query: RollupQuery, rows: Sequence[Any]) -> list[RollupTotal]:
     return [
         RollupTotal(
             row.moment if query.by_time else None,
@@ -235,6 +279,7 @@ def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
 
 
 class _Shape(NamedTuple):
+    branches: str  # "both", "compacted" or "pending"
     days: bool
     bounded_start: bool
     bounded_end: bool
@@ -251,9 +296,13 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
     compacted, time_column = (
         (rollup_totals_daily, "day") if shape.days else (rollup_totals_hourly, "hour")
     )
-    rows = union_all(
-        _branch(compacted, time_column, shape), _branch(rollup_deltas, time_column, shape)
-    ).subquery("rows")
+    branches = {
+        "both": [compacted, rollup_deltas],
+        "compacted": [compacted],
+        "pending": [rollup_deltas],
+    }[shape.branches]
+    selects = [_branch(table, time_column, shape) for table in branches]
+    rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("rows")
     groups: list[ColumnElement[Any]] = []
     if shape.by_time:
         groups.append(rows.c.moment)
@@ -263,11 +312,22 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
         groups.append(rows.c.model)
     # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
     sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
-    return select(*groups, *sums).group_by(*groups)
+    totals = select(*groups, *sums).group_by(*groups)
+    if shape.branches != "pending":
+        return totals
+    # One row of the compacted version, joined to every total (or to none: still one row).
+    day = rollup_day_changes.c.day
+    folded = _folded(bindparam("days_start", type_=day.type), bindparam("days_end", type_=day.type))
+    version = select(_REBUILDS.label("v_rebuilds"), folded.label("v_folded")).subquery()
+    grouped = totals.subquery("totals")
+    return select(version, grouped).select_from(version.outerjoin(grouped, true()))
 
 
-def _statement_and_parameters(query: RollupQuery) -> tuple[Select[Any], dict[str, Any]]:
+def _statement_and_parameters(
+    query: RollupQuery, *, pending: bool = False
+) -> tuple[Select[Any], dict[str, Any]]:
     shape = _Shape(
+        branches="pending" if pending else "compacted" if query.compacted_only else "both",
         days=query.source is RollupSource.DAYS,
         bounded_start=query.start is not None,
         bounded_end=query.end is not None,
