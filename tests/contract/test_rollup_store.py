@@ -6,8 +6,6 @@ from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import msgspec
-
 from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource
 from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
 from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
@@ -64,7 +62,7 @@ async def test_a_day_range_version_moves_with_every_committed_change_in_it(
     everything = DayRange(None, None)
 
     async def versions() -> list[Hashable]:
-        return [v.changes for v in await backend.rollups.versions(first, second, everything)]
+        return await _changes(backend, first, second, everything)
 
     seen = [await versions()]
     assert await versions() == seen[0]  # nothing changed
@@ -89,37 +87,59 @@ async def test_a_day_range_version_moves_with_every_committed_change_in_it(
     seen.append(await versions())
     assert all(now != before for now, before in zip(seen[-1], seen[-2], strict=True))
     assert [len(set(column)) for column in zip(*seen, strict=True)] == [5, 3, 6]
-    assert await backend.rollups.versions() == []
+    assert (await backend.rollups.state()).folded == []
 
 
 async def test_compacted_rows_and_pending_changes_add_up_to_the_figures(
     backend: Backend,
 ) -> None:
     query = RollupQuery(source=RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
-    compacted = msgspec.structs.replace(query, compacted_only=True)
     await _record(backend, RollupChange(_key(1), _figures(2, 100)))
     await backend.compact()
     await _record(backend, RollupChange(_key(2), _figures(1, 5)))
     await _record(backend, RollupChange(_key(30), _figures(1, 7)))  # another day
-    (version,) = await backend.rollups.versions(query.days)
-    (rows,) = await backend.rollups.read(compacted)
-    (pending,) = await backend.rollups.read_pending(query)
-    assert pending.compacted == version.compacted
-    both = total(t.figures for t in [*rows, *pending.totals])
+    state = await backend.rollups.state(query.days)
+    (compacted,) = await backend.rollups.read_compacted(query)
+    assert compacted.compacted == (state.rebuilds, state.folded[0])
+    pending = [change for change in state.pending if change.hour < DAY + timedelta(days=1)]
+    both = total([*(t.figures for t in compacted.totals), *(p.figures for p in pending)])
     assert both == await _whole(backend, RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
     assert both.cost_micros == 105
-    # The store compacts (SQL) or applies as it commits (memory): either way, what is still
-    # pending is exactly what the compacted rows lack, and the versions say how many.
-    assert version.pending == (1 if backend.name != "memory" else 0)
-    assert total(t.figures for t in rows).cost_micros == (100 if backend.name != "memory" else 105)
+    # SQL compacts in the background, memory applies as it commits: either way, what is
+    # pending is exactly what the compacted rows lack.
+    if backend.name == "memory":
+        assert state.pending == []
+    else:
+        assert [(p.hour, p.changes, p.figures.cost_micros) for p in pending] == [
+            (_key(2).hour, 1, 5)
+        ]
+        assert total(t.figures for t in compacted.totals).cost_micros == 100
     await backend.compact()
-    (after,) = await backend.rollups.versions(query.days)
-    assert after.changes == version.changes
-    assert after.pending == 0
-    assert (after.compacted == version.compacted) == (backend.name == "memory")
-    (pending,) = await backend.rollups.read_pending(query)
-    assert pending.compacted == after.compacted
-    assert pending.totals == []
+    after = await backend.rollups.state(query.days)
+    assert await _changes(backend, query.days) == await _changes(backend, query.days)
+    assert after.pending == []
+    assert (after.folded == state.folded) == (backend.name == "memory")
+    (compacted,) = await backend.rollups.read_compacted(query)
+    assert compacted.compacted == (after.rebuilds, after.folded[0])
+    assert total(t.figures for t in compacted.totals) == both
+
+
+async def _changes(backend: Backend, *ranges: DayRange) -> list[Hashable]:
+    """Per range, a value that moves with every committed change in it (folded + pending)."""
+    state = await backend.rollups.state(*ranges)
+    return [
+        (
+            state.rebuilds,
+            folded
+            + sum(
+                change.changes
+                for change in state.pending
+                if (days.start is None or change.hour >= days.start)
+                and (days.end is None or change.hour < days.end)
+            ),
+        )
+        for days, folded in zip(ranges, state.folded, strict=True)
+    ]
 
 
 async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> None:

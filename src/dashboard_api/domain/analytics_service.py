@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 
@@ -25,11 +25,13 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.pagination import Page, decode_cursor, encode_cursor
 from dashboard_api.domain.ports import (
+    DayRange,
+    PendingChanges,
     RollupQuery,
     RollupSource,
+    RollupState,
     RollupStore,
     RollupTotal,
-    RollupVersion,
     TaskStore,
 )
 from dashboard_api.domain.rollups import EMPTY, NO_MODEL, Figures, day_of, hour_of
@@ -103,6 +105,7 @@ class AnalyticsService:
         self._cache_entries = cache_entries
         self._answers: OrderedDict[Hashable, object] = OrderedDict()
         self._parts: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
+        self._plans: OrderedDict[Hashable, _Plan] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
@@ -112,12 +115,15 @@ class AnalyticsService:
     ) -> Summary:
         check_window(start, end, None)
         today = day_of(self._clock())
-        whole = _queries(start, end, agent_type=agent_type)
-        today_reads = _queries(today, today + timedelta(days=1), agent_type=agent_type)
+
+        def plan() -> list[RollupQuery]:
+            # Today is one whole day: one read, the last.
+            (today_read,) = _queries(today, today + timedelta(days=1), agent_type=agent_type)
+            return [*_queries(start, end, agent_type=agent_type), today_read]
 
         def answer(results: list[list[RollupTotal]]) -> Summary:
-            window = _sum(results[: len(whole)])
-            today_figures = _sum(results[len(whole) :])
+            window = _sum(results[:-1])
+            today_figures = _sum(results[-1:])
             return Summary(
                 total_cost_usd=metric.total_cost(window),
                 total_tasks=window.tasks,
@@ -132,7 +138,7 @@ class AnalyticsService:
             )
 
         key = ("summary", start, end, agent_type, today)
-        return await self._answer(key, [*whole, *today_reads], answer)
+        return await self._answer(key, plan, answer)
 
     async def cost_histogram(
         self,
@@ -143,18 +149,17 @@ class AnalyticsService:
     ) -> CostHistogram:
         hourly = granularity is Granularity.HOUR
         check_window(start, end, MAX_HOURLY_SPAN if hourly else MAX_DAILY_SPAN)
-        queries = _queries(
-            start,
-            end,
-            use_days=not hourly,
-            by_time=True,
-            by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
-            by_model=group_by is HistogramGroup.MODEL,
-        )
         key = ("histogram", start, end, granularity, group_by)
         return await self._answer(
             key,
-            queries,
+            lambda: _queries(
+                start,
+                end,
+                use_days=not hourly,
+                by_time=True,
+                by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
+                by_model=group_by is HistogramGroup.MODEL,
+            ),
             lambda results: _cost_histogram(start, end, granularity, group_by, _flat(results)),
         )
 
@@ -171,11 +176,12 @@ class AnalyticsService:
         """Per agent type (and model), ordered by those names; the list is keyset-paginated."""
         check_window(start, end, MAX_PERFORMANCE_SPAN)
         after = decode_cursor(cursor, PerformanceCursor) if cursor else None
-        queries = _queries(start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model)
         key = ("performance", start, end, by_model, agent_type, limit, after)
         return await self._answer(
             key,
-            queries,
+            lambda: _queries(
+                start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model
+            ),
             lambda results: _performance(_flat(results), end - start, by_model, limit, after),
         )
 
@@ -212,79 +218,101 @@ class AnalyticsService:
     async def _answer(
         self,
         key: Hashable,
-        queries: list[RollupQuery],
+        plan: Callable[[], list[RollupQuery]],
         answer: Callable[[list[list[RollupTotal]]], _Answer],
     ) -> _Answer:
-        """The answer made of the totals of `queries` (one list each, in order).
+        """The answer made of the totals of the queries `plan` gives (one list each, in order).
 
         With the cache on, every query is split at the start of yesterday (`_RECENT`) into
-        parts, and the store's versions of the parts' days (one small query, read before any
-        figure) decide what is read again:
-        - whole answers are kept under the parts' `changes`: a hit costs that query alone;
-        - the compacted rows of each part are kept under its `compacted` version, and only
-          the part's pending changes are read beside them (a read after a write: a few delta
-          rows). Compaction re-reads the compacted rows of the days it folded into, once;
+        parts, and where the rollups of the parts' days stand (`RollupStore.state`: one small
+        query, read before any figure) decides what is read again:
+        - whole answers are kept under the parts' changes (folded + pending): a hit costs that
+          query alone, and compaction moves no answer;
+        - the compacted rows of each part are kept under `(rebuilds, folded)` of its days and
+          the pending changes come with the state: a read after a write reads nothing more. A
+          compaction re-reads the compacted rows of the parts over the days it folded into;
         - older days do not move when a task finishes now, so their parts stay in memory."""
         if not self._cache_entries:
+            queries = plan()
             return answer(await self._rollups.read(*queries) if queries else [])
         boundary = day_of(self._clock()) - _RECENT
-        split = [_split(query, boundary) for query in queries]
-        parts = [part for pieces in split for part in pieces]
-        # The versions first: figures read after them are at least that recent.
-        versions = await self._rollups.versions(*(part.days for part in parts))
-        versioned = (key, boundary, tuple(version.changes for version in versions))
+        planned = self._plans.get((key, boundary))
+        if planned is None:
+            planned = _Plan.of(plan(), boundary)
+            _remember(self._plans, (key, boundary), planned, self._cache_entries)
+        # The state first: figures read after it are at least that recent.
+        state = await self._rollups.state(*planned.days)
+        pending = [_pending_in(days, state.pending) for days in planned.days]
+        changes = tuple(
+            folded + sum(change.changes for change in changes)
+            for folded, changes in zip(state.folded, pending, strict=True)
+        )
+        versioned = (key, boundary, state.rebuilds, changes)
         if versioned in self._answers:
             self._answers.move_to_end(versioned)
             return cast(_Answer, self._answers[versioned])
-        totals = await self._part_totals(parts, versions)
-        sizes = iter(totals)
-        computed = answer([[t for _ in pieces for t in next(sizes)] for pieces in split])
+        totals = iter(await self._part_totals(planned.parts, state, pending))
+        computed = answer(
+            [[t for _ in range(size) for t in next(totals)] for size in planned.sizes]
+        )
         _remember(self._answers, versioned, computed, self._cache_entries)
         return computed
 
     async def _part_totals(
-        self, parts: list[RollupQuery], versions: list[RollupVersion]
+        self, parts: list[RollupQuery], state: RollupState, pending: list[list[PendingChanges]]
     ) -> list[list[RollupTotal]]:
-        """Each part's totals as of (at least) its version: compacted rows from memory when
-        their version is kept, else read and kept; pending changes read when there are any."""
+        """Each part's totals as of (at least) `state`: compacted rows from memory when kept
+        under the part's `(rebuilds, folded)`, else read and kept, plus its pending changes."""
         size = self._cache_entries * _PARTS_PER_ANSWER
         keys: list[Hashable] = []
-        for part, version in zip(parts, versions, strict=True):
-            # Tasks are read whole: their parts are kept under every change.
-            tasks = part.source is RollupSource.TASKS
-            keys.append((part, version.changes if tasks else version.compacted))
-        compacted: dict[int, list[RollupTotal]] = {}
+        for part, folded, changes in zip(parts, state.folded, pending, strict=True):
+            if part.source is RollupSource.TASKS:  # tasks are read whole, kept per change
+                keys.append((part, state.rebuilds, folded + sum(c.changes for c in changes)))
+            else:
+                keys.append((part, state.rebuilds, folded))
+        kept: dict[int, list[RollupTotal]] = {}
         for index, part_key in enumerate(keys):
             if part_key in self._parts:
                 self._parts.move_to_end(part_key)
-                compacted[index] = self._parts[part_key]
-        unread = [index for index in range(len(parts)) if index not in compacted]
-        if unread:
-            read = await self._rollups.read(*(_compacted(parts[index]) for index in unread))
-            for index, part_totals in zip(unread, read, strict=True):
-                compacted[index] = part_totals
-                _remember(self._parts, keys[index], part_totals, size)
-        pending = [
-            index
-            for index, (part, version) in enumerate(zip(parts, versions, strict=True))
-            if version.pending and part.source is not RollupSource.TASKS
+                kept[index] = self._parts[part_key]
+        whole: set[int] = set()  # read with their pending changes
+        tasks = [
+            i for i, part in enumerate(parts) if i not in kept and part.source is RollupSource.TASKS
         ]
-        totals = [compacted[index] for index in range(len(parts))]
-        if not pending:
-            return totals
-        again = []
-        read_pending = await self._rollups.read_pending(*(parts[index] for index in pending))
-        for index, changes in zip(pending, read_pending, strict=True):
-            if changes.compacted == versions[index].compacted:
-                totals[index] = [*totals[index], *changes.totals]
-            else:  # compacted in between: the kept rows are older than these changes
-                again.append(index)
-        if again:
-            for index, part_totals in zip(
-                again, await self._rollups.read(*(parts[index] for index in again)), strict=True
+        rows = [
+            i
+            for i, part in enumerate(parts)
+            if i not in kept and part.source is not RollupSource.TASKS
+        ]
+        if tasks:
+            for index, read in zip(
+                tasks, await self._rollups.read(*(parts[i] for i in tasks)), strict=True
             ):
-                totals[index] = part_totals
-        return totals
+                kept[index] = read
+                whole.add(index)
+                _remember(self._parts, keys[index], read, size)
+        if rows:
+            again = []
+            for index, compacted in zip(
+                rows, await self._rollups.read_compacted(*(parts[i] for i in rows)), strict=True
+            ):
+                if compacted.compacted == (state.rebuilds, state.folded[index]):
+                    kept[index] = compacted.totals
+                    _remember(self._parts, keys[index], compacted.totals, size)
+                else:  # compacted since `state`: its pending changes are in these rows now
+                    again.append(index)
+            if again:
+                for index, read in zip(
+                    again, await self._rollups.read(*(parts[i] for i in again)), strict=True
+                ):
+                    kept[index] = read
+                    whole.add(index)
+        return [
+            kept[index]
+            if index in whole or part.source is RollupSource.TASKS or not pending[index]
+            else [*kept[index], *_pending_totals(part, pending[index])]
+            for index, part in enumerate(parts)
+        ]
 
     async def _read(
         self,
@@ -343,10 +371,49 @@ def _split(query: RollupQuery, at: datetime) -> list[RollupQuery]:
     return [msgspec.structs.replace(query, end=at), msgspec.structs.replace(query, start=at)]
 
 
-def _compacted(query: RollupQuery) -> RollupQuery:
-    if query.source is RollupSource.TASKS:
-        return query
-    return msgspec.structs.replace(query, compacted_only=True)
+class _Plan(NamedTuple):
+    """An answer's reads, split into parts: how many parts each read has, and their days."""
+
+    sizes: list[int]
+    parts: list[RollupQuery]
+    days: list[DayRange]
+
+    @classmethod
+    def of(cls, queries: list[RollupQuery], boundary: datetime) -> _Plan:
+        split = [_split(query, boundary) for query in queries]
+        parts = [part for pieces in split for part in pieces]
+        return cls([len(pieces) for pieces in split], parts, [part.days for part in parts])
+
+
+def _pending_in(days: DayRange, pending: list[PendingChanges]) -> list[PendingChanges]:
+    return [
+        change
+        for change in pending
+        if (days.start is None or change.hour >= days.start)
+        and (days.end is None or change.hour < days.end)
+    ]
+
+
+def _pending_totals(query: RollupQuery, pending: list[PendingChanges]) -> list[RollupTotal]:
+    """What the pending changes add to a DAYS or HOURS read, grouped as it asks."""
+    truncate = day_of if query.source is RollupSource.DAYS else hour_of
+    groups: dict[tuple[datetime | None, str | None, str | None], Figures] = defaultdict(
+        lambda: EMPTY
+    )
+    for change in pending:
+        if query.start is not None and change.hour < query.start:
+            continue
+        if query.end is not None and change.hour >= query.end:
+            continue
+        if query.agent_type is not None and change.agent_type != query.agent_type:
+            continue
+        group = (
+            truncate(change.hour) if query.by_time else None,
+            change.agent_type if query.by_agent_type else None,
+            change.model if query.by_model else None,
+        )
+        groups[group] = groups[group] + change.figures
+    return [RollupTotal(*group, figures) for group, figures in groups.items()]
 
 
 def _flat(results: list[list[RollupTotal]]) -> list[RollupTotal]:

@@ -108,8 +108,6 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_time: bool = False
     by_agent_type: bool = False
     by_model: bool = False
-    # DAYS and HOURS: every committed change, or only the rows compaction folded so far.
-    compacted_only: bool = False
 
     @property
     def days(self) -> DayRange:
@@ -136,28 +134,29 @@ class DayRange(NamedTuple):
     end: datetime | None
 
 
-class RollupVersion(NamedTuple):
-    """Where the figures of a day range stand: committed changes to tasks created in it that
-    compaction folded into the hour and day rows, those still pending, and rebuilds so far."""
+class PendingChanges(NamedTuple):
+    """Committed changes not compacted yet, summed per hour, agent type and model."""
+
+    hour: datetime
+    agent_type: str
+    model: str
+    changes: int  # how many
+    figures: Figures
+
+
+class RollupState(NamedTuple):
+    """Where the rollups stand, in one snapshot: rebuilds so far; per day range asked, the
+    committed changes to tasks created in it that compaction folded into the hour and day rows
+    (their count only grows, and only compaction moves it); and every pending change."""
 
     rebuilds: int
-    folded: int
-    pending: int
-
-    @property
-    def changes(self) -> tuple[int, int]:
-        """Moves with every committed change in the range, never with compaction."""
-        return (self.rebuilds, self.folded + self.pending)
-
-    @property
-    def compacted(self) -> tuple[int, int]:
-        """Moves whenever the range's compacted rows change (compaction or rebuild)."""
-        return (self.rebuilds, self.folded)
+    folded: list[int]
+    pending: list[PendingChanges]
 
 
-class PendingTotals(NamedTuple):
-    """A read of changes not compacted yet, with the compacted version of its range in the
-    same snapshot: the compacted rows of that version plus these are the range's figures."""
+class CompactedTotals(NamedTuple):
+    """A read of compacted rows, with `(rebuilds, folded)` of its days in the same snapshot:
+    the rows of a day range are the same whenever that pair is."""
 
     compacted: tuple[int, int]
     totals: list[RollupTotal]
@@ -170,15 +169,15 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def versions(self, *days: DayRange) -> list[RollupVersion]:
-        """For each range of whole UTC days, where its figures stand, across processes, in one
-        snapshot. Read them before the figures they vouch for: figures of a range read under
-        one `changes` stay valid while it does not move, its compacted rows while `compacted`
-        does not."""
+    async def state(self, *days: DayRange) -> RollupState:
+        """Where the rollups stand (see RollupState), across processes. Read it before the
+        figures it vouches for: the compacted rows of a range stay as read while its
+        `(rebuilds, folded)` does not move, and those plus the pending changes of its days are
+        its figures."""
         ...
 
-    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
-        """The totals of the changes of each DAYS or HOURS query not compacted yet."""
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        """The totals of the compacted rows of each DAYS or HOURS query."""
         ...
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:

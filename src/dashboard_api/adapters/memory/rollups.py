@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from dashboard_api.domain.ports import (
+    CompactedTotals,
     DayRange,
-    PendingTotals,
     RollupQuery,
     RollupSource,
+    RollupState,
     RollupTotal,
-    RollupVersion,
 )
 from dashboard_api.domain.rollups import (
     EMPTY,
@@ -73,12 +73,15 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def versions(self, *days: DayRange) -> list[RollupVersion]:
+    async def state(self, *days: DayRange) -> RollupState:
         # Changes apply as they commit: nothing is ever pending.
-        return [RollupVersion(self._rows.rebuilds, self._folded(item), 0) for item in days]
+        return RollupState(self._rows.rebuilds, [self._folded(item) for item in days], [])
 
-    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
-        return [PendingTotals((self._rows.rebuilds, self._folded(q.days)), []) for q in queries]
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        return [
+            CompactedTotals((self._rows.rebuilds, self._folded(query.days)), self._read(query))
+            for query in queries
+        ]
 
     def _folded(self, days: DayRange) -> int:
         return sum(

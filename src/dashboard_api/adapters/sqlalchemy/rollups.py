@@ -44,12 +44,13 @@ from dashboard_api.adapters.sqlalchemy.tables import (
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.ports import (
+    CompactedTotals,
     DayRange,
-    PendingTotals,
+    PendingChanges,
     RollupQuery,
     RollupSource,
+    RollupState,
     RollupTotal,
-    RollupVersion,
 )
 from dashboard_api.domain.rollups import (
     EMPTY,
@@ -80,19 +81,33 @@ def figures_of(row: Any) -> Figures:
     )
 
 
-# For each day range: the deltas of tasks created in it, folded (counted per day by the
-# compactor in the transaction that deletes them) plus pending. Every committed change adds a
-# delta, so the sum grows with each one; compaction moves deltas from one term to the other and
-# leaves it alone; only a rebuild deletes deltas uncounted, and it bumps `rebuilds`. One
-# statement, so one snapshot: a compaction is seen whole or not at all.
-VERSIONS_SQL = """
+# Where the rollups stand (RollupState), in one statement, so one snapshot: rebuilds; per day
+# range, the deltas the compactor folded (counted per day in the transaction that deletes them,
+# so a compaction is seen whole or not at all); and the pending deltas summed per hour, agent
+# type and model (a few rows: the compactor empties the table every couple of seconds).
+STATE_SQL = f"""
 SELECT (SELECT rebuilds FROM rollup_state WHERE id = 1),
-  (SELECT coalesce(sum(c.changes), 0) FROM rollup_day_changes c
-   WHERE c.day >= r.s AND c.day < r.e),
-  (SELECT count(*) FROM rollup_deltas d WHERE d.day >= r.s AND d.day < r.e)
-FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
-ORDER BY r.i
+  ARRAY(SELECT (SELECT coalesce(sum(c.changes), 0) FROM rollup_day_changes c
+                WHERE c.day >= r.s AND c.day < r.e)
+        FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS r(s, e, i)
+        ORDER BY r.i),
+  ARRAY(SELECT (hour, agent_type, model, count(*),
+                {", ".join(f"sum({name})::bigint" for name in FIGURE_COLUMNS)})
+        FROM rollup_deltas GROUP BY hour, agent_type, model)
 """
+_PENDING_COLUMNS = ("hour", "agent_type", "model")
+
+
+def _pending_of(row: Sequence[Any]) -> PendingChanges:
+    hour, agent_type, model, changes, *figures = row
+    values = [int(value) for value in figures]
+    scalars = dict(zip(SCALAR_FIGURES, values, strict=False))
+    durations = tuple(values[len(SCALAR_FIGURES) :])
+    return PendingChanges(
+        hour, agent_type, model, int(changes), Figures(**scalars, durations=durations)
+    )
+
+
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -118,20 +133,16 @@ def _folded(start: Any, end: Any) -> ScalarSelect[Any]:
 _REBUILDS = select(rollup_state.c.rebuilds).where(rollup_state.c.id == 1).scalar_subquery()
 
 
-def _versions_statement(ranges: Sequence[DayRange]) -> Select[Any]:
-    """VERSIONS_SQL in SQLAlchemy Core, for the other backends."""
-    counts = [
-        column
-        for days in ranges
-        for column in (
-            _folded(*days),
-            select(func.count())
-            .select_from(rollup_deltas)
-            .where(*_in_days(rollup_deltas.c.day, *days))
-            .scalar_subquery(),
-        )
-    ]
-    return select(_REBUILDS, *counts)
+def _folded_statement(ranges: Sequence[DayRange]) -> Select[Any]:
+    """STATE_SQL's first two columns in SQLAlchemy Core, for the other backends."""
+    return select(_REBUILDS, *(_folded(*days) for days in ranges))
+
+
+_PENDING_STATEMENT = select(
+    *(rollup_deltas.c[name] for name in _PENDING_COLUMNS),
+    func.count(),
+    *(cast(func.sum(rollup_deltas.c[name]), BigInteger) for name in FIGURE_COLUMNS),
+).group_by(*(rollup_deltas.c[name] for name in _PENDING_COLUMNS))
 
 
 class SqlRollupStore(SqlStore):
@@ -154,20 +165,21 @@ class SqlRollupStore(SqlStore):
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def versions(self, *days: DayRange) -> list[RollupVersion]:
-        if not days:
-            return []
+    async def state(self, *days: DayRange) -> RollupState:
         starts = [_EARLIEST if item.start is None else item.start for item in days]
         ends = [_LATEST if item.end is None else item.end for item in days]
-        native = await self._fetch_fast(VERSIONS_SQL, starts, ends)
+        native = await self._fetch_fast(STATE_SQL, starts, ends)
         if native is not None:
-            return [RollupVersion(int(row[0]), int(row[1]), int(row[2])) for row in native]
-        async with self._connection() as connection:
-            rebuilds, *counts = (await connection.execute(_versions_statement(days))).one()
-        return [
-            RollupVersion(int(rebuilds), int(folded), int(pending))
-            for folded, pending in zip(counts[::2], counts[1::2], strict=True)
-        ]
+            rebuilds, folded, pending = native[0]
+            return RollupState(
+                int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+            )
+        async with self._connection() as connection, connection.begin():  # one snapshot
+            rebuilds, *folded = (await connection.execute(_folded_statement(days))).one()
+            pending = (await connection.execute(_PENDING_STATEMENT)).all()
+        return RollupState(
+            int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+        )
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         async with self._connection() as connection:  # one checkout for all the parts
@@ -178,9 +190,9 @@ class SqlRollupStore(SqlStore):
                 for query in queries
             ]
 
-    async def read_pending(self, *queries: RollupQuery) -> list[PendingTotals]:
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
         async with self._connection() as connection:
-            return [await _read_pending(connection, query) for query in queries]
+            return [await _read_compacted(connection, query) for query in queries]
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollup_rebuild import rebuild
@@ -200,16 +212,17 @@ async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list
     return _totals(query, rows)
 
 
-async def _read_pending(connection: AsyncConnection, query: RollupQuery) -> PendingTotals:
-    # The deltas' totals beside the compacted version of their days, in one statement (one
-    # snapshot): a compaction between two statements could otherwise count a delta twice.
+async def _read_compacted(connection: AsyncConnection, query: RollupQuery) -> CompactedTotals:
+    # The rows beside the version of their days, in one statement (one snapshot): a compaction
+    # after the caller's RollupState would otherwise go unnoticed and count its deltas twice.
     assert query.source is not RollupSource.TASKS
-    statement, parameters = _statement_and_parameters(query, pending=True)
+    statement, parameters = _statement_and_parameters(query, compacted=True)
     days = query.days
     parameters["days_start"] = _EARLIEST if days.start is None else days.start
     parameters["days_end"] = _LATEST if days.end is None else days.end
     rows = (await connection.execute(statement, parameters)).all()
-    return PendingTotals((int(rows[0].v_rebuilds), int(rows[0].v_folded)), _totals(query, rows))
+    version = (int(rows[0].v_rebuilds), int(rows[0].v_folded))
+    return CompactedTotals(version, _totals(query, rows))
 
 
 def _totals(query: RollupQuery, rows: Sequence[Any]) -> list[RollupTotal]:
@@ -279,7 +292,7 @@ def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
 
 
 class _Shape(NamedTuple):
-    branches: str  # "both", "compacted" or "pending"
+    compacted: bool  # the compacted rows alone, beside their version; else with the deltas
     days: bool
     bounded_start: bool
     bounded_end: bool
@@ -296,12 +309,9 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
     compacted, time_column = (
         (rollup_totals_daily, "day") if shape.days else (rollup_totals_hourly, "hour")
     )
-    branches = {
-        "both": [compacted, rollup_deltas],
-        "compacted": [compacted],
-        "pending": [rollup_deltas],
-    }[shape.branches]
-    selects = [_branch(table, time_column, shape) for table in branches]
+    selects = [_branch(compacted, time_column, shape)]
+    if not shape.compacted:
+        selects.append(_branch(rollup_deltas, time_column, shape))
     rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("rows")
     groups: list[ColumnElement[Any]] = []
     if shape.by_time:
@@ -313,7 +323,7 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
     # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
     sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
     totals = select(*groups, *sums).group_by(*groups)
-    if shape.branches != "pending":
+    if not shape.compacted:
         return totals
     # One row of the compacted version, joined to every total (or to none: still one row).
     day = rollup_day_changes.c.day
@@ -324,10 +334,10 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
 
 
 def _statement_and_parameters(
-    query: RollupQuery, *, pending: bool = False
+    query: RollupQuery, *, compacted: bool = False
 ) -> tuple[Select[Any], dict[str, Any]]:
     shape = _Shape(
-        branches="pending" if pending else "compacted" if query.compacted_only else "both",
+        compacted=compacted,
         days=query.source is RollupSource.DAYS,
         bounded_start=query.start is not None,
         bounded_end=query.end is not None,
