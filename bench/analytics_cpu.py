@@ -5,7 +5,8 @@
 
 Wall-clock figures on a shared machine swing with other load; CPU time spent on the request's
 behalf swings much less. One AnalyticsService over a pool of one connection (so one PostgreSQL
-backend, whose CPU /proc reports), three modes per answer: "after write" (a rollup change for
+backend, whose CPU /proc reports), the compactor running beside it as in the service (every
+--compact-seconds, on its own connection, not counted), three modes per answer: "after write" (a rollup change for
 the current hour committed just before, as a finished task records it), "hit" (nothing changed
 since the last call) and "uncached" (cache off: every request sums the rollups). The write's
 own CPU is not counted. Figures: mean µs per call over --calls calls (PostgreSQL's CPU is
@@ -26,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
+from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
 from dashboard_api.domain.analytics_service import AnalyticsService, Granularity, trailing_window
@@ -41,6 +43,11 @@ def _backend_cpu(pid: int) -> float:
 
 async def _run(args: argparse.Namespace) -> None:
     engine = create_engine(args.database_url, pool_size=1)
+    # The service's compactor, on a connection of its own (its CPU is not counted).
+    compactor_engine = create_engine(args.database_url, pool_size=1)
+    compactor = RollupCompactor(compactor_engine, interval=args.compact_seconds)
+    await compactor.run_once()
+    compactor.start()
     async with engine.connect() as connection:
         pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
     now = datetime.now(UTC)
@@ -86,6 +93,8 @@ async def _run(args: argparse.Namespace) -> None:
                 f"{python:.0f} µs | {database:.0f} µs | {python + database:.0f} µs |",
                 flush=True,
             )
+    await compactor.stop()
+    await compactor_engine.dispose()
     await engine.dispose()
 
 
@@ -93,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--compact-seconds", type=float, default=2.0)
     asyncio.run(_run(parser.parse_args()))
 
 
