@@ -63,7 +63,7 @@ async def _run(args: argparse.Namespace) -> None:
     print(f"load average {os.getloadavg()}; {args.calls} calls per figure")
     print("| answer | mode | wall p50 | Python CPU | PostgreSQL CPU | total CPU |")
     print("|---|---|---|---|---|---|")
-    for mode in ("after write", "hit", "uncached"):
+    for mode in args.modes:
         analytics = AnalyticsService(
             rollups=SqlRollupStore(engine),
             tasks=SqlTaskStore(engine),
@@ -103,6 +103,9 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--compact-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--modes", nargs="+", default=["after write", "hit", "uncached"], help="of those three"
+    )
     asyncio.run(_run(parser.parse_args()))
 
 
