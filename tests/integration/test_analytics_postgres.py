@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor, compact
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tables import rollup_deltas, rollups_hourly
 from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
@@ -169,3 +169,27 @@ async def test_two_app_instances_see_each_others_writes_in_their_cached_answers(
             assert [await answers(reader), await answers(writer)] == seen
         histogram = seen[0][1]["buckets"]
         assert [bucket["tasks"] for bucket in histogram[-4:]] == [3, 0, 0, 2]
+
+
+@pytest.mark.integration
+async def test_a_compaction_by_the_previous_release_never_leaves_a_cached_answer_stale(
+    clean_postgres: AsyncEngine,
+) -> None:
+    """During a rolling upgrade a compactor of the previous release folds deltas without
+    counting them: the pending count drops and a later write could bring it back to a value
+    an answer was cached under. Its generation bump moves the epoch of every version."""
+    service = _service(clean_postgres)
+    analytics = AnalyticsService(
+        rollups=SqlRollupStore(clean_postgres),
+        tasks=SqlTaskStore(clean_postgres),
+        clock=lambda: NOW,
+        cache_entries=8,
+    )
+    await service.register(NewTask(agent_type="coder", created_at=NOW))
+    assert (await analytics.summary(None, None)).total_tasks == 1
+    async with clean_postgres.begin() as connection:  # what that compactor leaves behind
+        await compact(connection)
+        await connection.execute(text("UPDATE rollup_day_changes SET changes = 0"))
+        await connection.execute(text("UPDATE rollup_state SET counted = counted - 1"))
+    await service.register(NewTask(agent_type="coder", created_at=NOW))  # one pending again
+    assert (await analytics.summary(None, None)).total_tasks == 2

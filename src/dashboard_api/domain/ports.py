@@ -145,9 +145,11 @@ class PendingChanges(NamedTuple):
 
 
 class RollupState(NamedTuple):
-    """Where the rollups stand, in one snapshot: rebuilds so far; per day range asked, the
-    committed changes to tasks created in it that compaction folded into the hour and day rows
-    (their count only grows, and only compaction moves it); and every pending change."""
+    """Where the rollups stand, in one snapshot: `rebuilds`, an epoch that moves with every
+    rebuild (and anything else that changes rollups without counting the changes); per day
+    range asked, the committed changes to tasks created in it that compaction folded into the
+    hour and day rows (their count only grows, and only compaction moves it); and every
+    pending change."""
 
     rebuilds: int
     folded: list[int]

@@ -84,11 +84,12 @@ async def _count_changes(connection: AsyncConnection, day_changes: dict[Any, int
 
 async def bump_generation(connection: AsyncConnection) -> None:
     """Deltas were removed: the watermark of the previous release (generation, pending count)
-    must move for a process of that release still running beside this one."""
+    must move for a process of that release still running beside this one. `counted` moves
+    with it: this release counted them (the epoch of SqlRollupStore.state stays)."""
     await connection.execute(
         update(rollup_state)
         .where(rollup_state.c.id == 1)
-        .values(generation=rollup_state.c.generation + 1)
+        .values(generation=rollup_state.c.generation + 1, counted=rollup_state.c.counted + 1)
     )
 
 

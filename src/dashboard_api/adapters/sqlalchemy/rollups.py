@@ -87,6 +87,11 @@ def figures_of(row: Any) -> Figures:
 # per day in the transaction that deletes them, so a compaction is seen whole or not at all).
 # Two plain parameters per range, not arrays: PostgreSQL then keeps one generic plan (with
 # unnest($1) it re-planned every execution, 225 against 67 µs of backend CPU per call).
+# The epoch of the versions: rebuilds (which delete deltas uncounted), and compactions by a
+# process of the previous release during a rolling upgrade (which fold deltas uncounted).
+_EPOCH_SQL = "SELECT rebuilds + generation - counted FROM rollup_state WHERE id = 1"
+
+
 @functools.cache
 def state_sql(ranges: int) -> str:
     sums = ", ".join(f"sum({name})::bigint" for name in FIGURE_COLUMNS)
@@ -96,7 +101,7 @@ def state_sql(ranges: int) -> str:
         for i in range(ranges)
     )
     return (
-        "SELECT (SELECT rebuilds FROM rollup_state WHERE id = 1), "
+        f"SELECT ({_EPOCH_SQL}), "
         f"ARRAY(SELECT (hour, agent_type, model, count(*), {sums}) "
         f"FROM rollup_deltas GROUP BY hour, agent_type, model){folded}"
     )
@@ -137,7 +142,11 @@ def _folded(start: Any, end: Any) -> ScalarSelect[Any]:
     )
 
 
-_REBUILDS = select(rollup_state.c.rebuilds).where(rollup_state.c.id == 1).scalar_subquery()
+_REBUILDS = (
+    select(rollup_state.c.rebuilds + rollup_state.c.generation - rollup_state.c.counted)
+    .where(rollup_state.c.id == 1)
+    .scalar_subquery()
+)
 
 
 def _folded_statement(ranges: Sequence[DayRange]) -> Select[Any]:

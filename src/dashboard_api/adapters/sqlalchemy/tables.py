@@ -147,13 +147,15 @@ rollup_deltas = Table(
 
 # One row. `generation` is bumped by every compaction and rebuild (the transactions that remove
 # deltas; the watermark of the previous release, kept while one may still run beside this one);
-# `rebuilds` by rebuilds only (revision 0010).
+# `counted` with it by this release's (which count the deltas they fold); `rebuilds` by rebuilds
+# only (revision 0010). `rebuilds + generation - counted` is the epoch of the rollup versions.
 rollup_state = Table(
     "rollup_state",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
     Column("rebuilds", BigInteger, nullable=False, server_default="0"),
+    Column("counted", BigInteger, nullable=False, server_default="0"),
 )
 
 # Per UTC day, the deltas the compactor folded (in the transaction that removes them): plus the

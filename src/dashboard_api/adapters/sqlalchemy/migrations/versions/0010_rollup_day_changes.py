@@ -3,7 +3,10 @@
 `rollup_day_changes` counts, per UTC day, the deltas the compactor folded; with the deltas still
 pending it gives every day range a number that grows with each committed change to a task
 created in it and that compaction leaves alone (docs/analytics.md, "Cached answers").
-`rollup_state.rebuilds` moves only with `analytics rebuild`. No back-fill: a count starts at 0.
+`rollup_state.rebuilds` moves only with `analytics rebuild`; `rollup_state.counted` with every
+compaction of this release, so `generation - counted` counts compactions by a process of the
+previous release (which fold deltas without counting them) during a rolling upgrade. No
+back-fill: a count starts at 0.
 
 Revision ID: 0010
 Revises: 0009
@@ -31,9 +34,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rollup_state") as batch:
         batch.add_column(sa.Column("rebuilds", sa.BigInteger(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("counted", sa.BigInteger(), nullable=False, server_default="0"))
+    op.execute("UPDATE rollup_state SET counted = generation")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("rollup_state") as batch:
+        batch.drop_column("counted")
         batch.drop_column("rebuilds")
     op.drop_table("rollup_day_changes")
