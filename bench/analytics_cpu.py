@@ -6,8 +6,9 @@
 Wall-clock figures on a shared machine swing with other load; CPU time spent on the request's
 behalf swings much less. One AnalyticsService over a pool of one connection (so one PostgreSQL
 backend, whose CPU /proc reports), the compactor running beside it as in the service (every
---compact-seconds, on its own connection, not counted), three modes per answer: "after write" (a rollup change for
-the current hour committed just before, as a finished task records it), "hit" (nothing changed
+--compact-seconds, on its own connection, not counted), three modes per answer: "after write"
+(a rollup change for the current hour committed just before, as a finished task records it),
+"hit" (nothing changed
 since the last call) and "uncached" (cache off: every request sums the rollups). The write's
 own CPU is not counted. Figures: mean µs per call over --calls calls (PostgreSQL's CPU is
 counted in 10 ms ticks, so it is exact only on average over many calls).
@@ -27,11 +28,17 @@ from pathlib import Path
 from sqlalchemy import text
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
-from dashboard_api.domain.analytics_service import AnalyticsService, Granularity, trailing_window
-from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, hour_of
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from dashboard_api.domain.model.buckets import hour_of
+from dashboard_api.domain.model.rollups import Figures, RollupChange, RollupKey
+from dashboard_api.domain.services.analytics import (
+    AnalyticsService,
+    Granularity,
+    trailing_window,
+)
 
 _TICK = os.sysconf("SC_CLK_TCK")
 

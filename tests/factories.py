@@ -10,7 +10,7 @@ from polyfactory import Use
 from polyfactory.factories.msgspec_factory import MsgspecFactory
 
 from dashboard_api.domain.ids import uuid7
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 
 AGENT_TYPES = ("planner", "coder", "reviewer", "researcher")
 SOURCES = ("api", "dashboard", "github", "jira", "slack", "sentry")

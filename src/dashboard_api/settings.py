@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from dashboard_api.domain.access import parse_tokens
+from dashboard_api.domain.model.access import parse_tokens
 
 PREFIX = "DASHBOARD_"
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]

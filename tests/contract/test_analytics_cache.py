@@ -7,18 +7,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.analytics_service import AnalyticsService, Granularity
-from dashboard_api.domain.ports import (
+from dashboard_api.domain.model.rollups import (
     CompactedTotals,
     DayRange,
+    RollupChange,
     RollupQuery,
     RollupState,
-    RollupStore,
     RollupTotal,
 )
-from dashboard_api.domain.rollups import RollupChange
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
+from dashboard_api.domain.ports import RollupStore
+from dashboard_api.domain.services.analytics import AnalyticsService, Granularity
+from dashboard_api.domain.services.tasks import TaskService
 from tests import naive_analytics as naive
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus

@@ -6,10 +6,18 @@ from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.ports import DayRange, RollupQuery, RollupSource
-from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.rollups import (
+    DayRange,
+    Figures,
+    RollupChange,
+    RollupKey,
+    RollupQuery,
+    RollupSource,
+    task_figures,
+    total,
+)
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.tasks import Task, TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.model.cost import CostBreakdown, CostSource
+from dashboard_api.domain.model.tasks import Task, TaskCursor, TaskQuery, TaskStatus
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH, TaskFactory
 

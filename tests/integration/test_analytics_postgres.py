@@ -12,14 +12,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor, compact
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor, compact
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.tables import rollup_deltas, rollups_hourly
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from dashboard_api.cli import main
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests import naive_analytics as naive

@@ -11,17 +11,17 @@ import pytest
 from redis.asyncio import Redis
 
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
-from dashboard_api.adapters.memory.tasks import MemoryUnitOfWork
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.adapters.redis.groote_status import listen_for_status_notes
 from dashboard_api.adapters.redis.groote_stream import GrooteStreamQueue
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_events import HANDLED_TYPES
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.groote_events import HANDLED_TYPES
+from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.ingestion import Ingestor
 from tests.conftest import REDIS_URL, unavailable
 from tests.groote.story import engine_entries, gateway_entries
 from tests.redis_support import unique
-from tests.unit.workspace_world import START, World, build_world
+from tests.unit.world import START, World, build_world
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard_api.domain import analytics as metric
-from dashboard_api.domain.ports import RollupQuery, RollupSource
-from dashboard_api.domain.rollups import DURATION_BUCKETS, Figures
+from dashboard_api.domain.model import analytics as metric
+from dashboard_api.domain.model.rollups import DURATION_BUCKETS, Figures, RollupQuery, RollupSource
 
 
 def _durations(**counts: int) -> tuple[int, ...]:

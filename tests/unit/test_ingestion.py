@@ -16,11 +16,12 @@ from dashboard_api.adapters.memory import (
     MemoryTaskStore,
     MemoryUnitOfWork,
 )
-from dashboard_api.domain.ingestion import APPLIED, Ingestor, Verdict
-from dashboard_api.domain.ports import Lease
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.channels import LIFECYCLE_TYPES
+from dashboard_api.domain.model.ingestion import Lease
+from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.services.ingestion import APPLIED, Ingestor, Verdict
+from dashboard_api.domain.services.task_events import lifecycle_batch_handler
+from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus, SteppingClock
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

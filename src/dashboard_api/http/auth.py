@@ -28,8 +28,9 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope as AsgiScope
 
-from dashboard_api.domain.access import ApiToken, Scope
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.bootstrap import Services
+from dashboard_api.domain.model.access import ApiToken, Scope
+from dashboard_api.http.dependencies import services_of
 
 PUBLIC = {"access": "public"}
 INGEST = {"access": "ingest"}
@@ -47,7 +48,7 @@ class Caller:
     client: str
 
 
-async def caller_of(scope: AsgiScope, runtime: Runtime) -> Caller:
+async def caller_of(scope: AsgiScope, runtime: Services) -> Caller:
     """Authenticate once per request: the answer is kept in the scope (a WebSocket ticket can
     be redeemed only once)."""
     known = scope.get("auth")
@@ -68,7 +69,7 @@ async def require_token(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     # async: Litestar runs a sync guard on a worker thread, which cost ~15% of a request.
-    runtime = Runtime.of(connection.app.state)
+    runtime = services_of(connection.app.state)
     if not runtime.access.enabled:
         return
     marked = handler.opt.get("access")
@@ -100,7 +101,7 @@ def _scopes_allowed(connection: ASGIConnection[Any, Any, Any, Any], marked: obje
     return {Scope.WRITE}
 
 
-async def _presented_token(scope: AsgiScope, runtime: Runtime) -> ApiToken | None:
+async def _presented_token(scope: AsgiScope, runtime: Services) -> ApiToken | None:
     authorization = origin = None
     for name, value in scope["headers"]:
         if name == b"authorization":

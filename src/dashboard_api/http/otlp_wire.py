@@ -20,7 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from dashboard_api.domain.errors import MalformedInput
 from dashboard_api.domain.json_input import decode_json
-from dashboard_api.domain.otel_spans import AttributeValue, Span
+from dashboard_api.domain.model.otel_spans import AttributeValue, Span
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

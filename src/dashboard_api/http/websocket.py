@@ -27,7 +27,7 @@ from dashboard_api.domain.realtime.protocol import (
     parse_frame,
     reply_frame,
 )
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.dependencies import services_of
 
 log = logging.getLogger(__name__)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
@@ -35,7 +35,7 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 @websocket("/ws")
 async def websocket_hub(socket: WebSocket[Any, Any, State]) -> None:
-    runtime = Runtime.of(socket.app.state)
+    runtime = services_of(socket.app.state)
     hub = runtime.hub
     await socket.accept()
     client = hub.connect(runtime.settings.ws_send_queue, _writer_now(socket))

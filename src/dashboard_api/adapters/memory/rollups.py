@@ -6,23 +6,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from dashboard_api.domain.ports import (
+from dashboard_api.domain.model.buckets import day_of
+from dashboard_api.domain.model.rollups import (
+    EMPTY,
     CompactedTotals,
     DayRange,
+    Figures,
+    RollupChange,
+    RollupKey,
     RollupQuery,
     RollupSource,
     RollupState,
     RollupTotal,
-)
-from dashboard_api.domain.rollups import (
-    EMPTY,
-    Figures,
-    RollupChange,
-    RollupKey,
-    day_of,
     rollup_changes,
 )
-from dashboard_api.domain.tasks import Task
+from dashboard_api.domain.model.tasks import Task
 
 _GroupKey = tuple[datetime | None, str | None, str | None]
 

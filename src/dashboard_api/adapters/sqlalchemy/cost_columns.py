@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from dashboard_api.domain.cost import CostBreakdown, CostSource
-from dashboard_api.domain.tasks import Task
+from dashboard_api.domain.model.cost import CostBreakdown, CostSource
+from dashboard_api.domain.model.tasks import Task
 
 _decode = msgspec.json.Decoder(CostBreakdown).decode
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, upsert
 from dashboard_api.adapters.sqlalchemy.tables import spend_hourly
-from dashboard_api.domain.spend import (
+from dashboard_api.domain.model.spend import (
     SpendChange,
     SpendDimension,
     SpendFigures,

@@ -28,7 +28,7 @@ from dashboard_api.domain.limits import (
     STATUS_CHARS,
     TITLE_CHARS,
 )
-from dashboard_api.domain.rollups import DURATION_BOUNDS_SECONDS
+from dashboard_api.domain.model.rollups import DURATION_BOUNDS_SECONDS
 
 # Stable constraint names, so migrations can refer to them on every backend.
 metadata = MetaData(

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dashboard_api.adapters.sqlalchemy.cost_columns import breakdown_of, cost_source_of
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 from dashboard_api.domain.money import from_micros
-from dashboard_api.domain.tasks import Task, TaskStatus
 
 
 def task_of(row: Mapping[Any, Any]) -> Task:

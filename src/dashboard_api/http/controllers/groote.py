@@ -15,17 +15,18 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from dashboard_api.domain.conversation_service import ConversationService
-from dashboard_api.domain.conversations import Conversation, Message, MessageRole
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_conversations import FlowConversations
-from dashboard_api.domain.origins import MAX_FLOW_ID_CHARS, TaskOrigin
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.domain.model.conversations import Conversation, Message, MessageRole
+from dashboard_api.domain.model.origins import MAX_FLOW_ID_CHARS, TaskOrigin
+from dashboard_api.domain.services.conversations import ConversationService
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.groote_conversations import FlowConversations
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.controllers.conversations import ConversationController, ConversationId
 from dashboard_api.http.controllers.tasks import TaskController, TaskIdPath
-from dashboard_api.http.groote_schemas import (
+from dashboard_api.http.schemas.conversations import MessageCreate
+from dashboard_api.http.schemas.groote import (
     ContextMessage,
     FlowConversationView,
     FlowView,
@@ -35,8 +36,7 @@ from dashboard_api.http.groote_schemas import (
     TaskOriginView,
     check_metadata,
 )
-from dashboard_api.http.schemas import TaskDetail
-from dashboard_api.http.workspace_schemas import MessageCreate
+from dashboard_api.http.schemas.tasks import TaskDetail
 
 MAX_CONTEXT_MESSAGES = 100
 
