@@ -170,6 +170,8 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_time: bool = False
     by_agent_type: bool = False
     by_model: bool = False
+    # Figures to take away, not add: the hours outside a window of a day read whole.
+    negate: bool = False
 
     @property
     def days(self) -> DayRange:

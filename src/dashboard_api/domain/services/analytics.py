@@ -121,7 +121,7 @@ class AnalyticsService:
         def plan() -> list[RollupQuery]:
             # Today is one whole day: one read, the last.
             (today_read,) = _queries(today, today + timedelta(days=1), agent_type=agent_type)
-            return [*_queries(start, end, agent_type=agent_type), today_read]
+            return [*_queries(start, end, agent_type=agent_type, now=self._clock()), today_read]
 
         def answer(results: list[list[RollupTotal]]) -> Summary:
             window = _sum(results[:-1])
@@ -157,6 +157,7 @@ class AnalyticsService:
             lambda: _queries(
                 start,
                 end,
+                now=self._clock(),
                 use_days=not hourly,
                 by_time=True,
                 by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
@@ -182,7 +183,12 @@ class AnalyticsService:
         return await self._answer(
             key,
             lambda: _queries(
-                start, end, agent_type=agent_type, by_agent_type=True, by_model=by_model
+                start,
+                end,
+                now=self._clock(),
+                agent_type=agent_type,
+                by_agent_type=True,
+                by_model=by_model,
             ),
             lambda results: _performance(_flat(results), end - start, by_model, limit, after),
         )
@@ -235,7 +241,7 @@ class AnalyticsService:
         - older days do not move when a task finishes now, so their parts stay in memory."""
         if not self._cache_entries:
             queries = plan()
-            return answer(await self._rollups.read(*queries) if queries else [])
+            return answer(_signed(queries, await self._rollups.read(*queries)) if queries else [])
         boundary = day_of(self._clock()) - _RECENT
         planned = self._plans.get((key, boundary))
         if planned is None:
@@ -252,7 +258,9 @@ class AnalyticsService:
         if versioned in self._answers:
             self._answers.move_to_end(versioned)
             return cast(_Answer, self._answers[versioned])
-        totals = iter(await self._part_totals(planned.parts, state, pending))
+        totals = iter(
+            _signed(planned.parts, await self._part_totals(planned.parts, state, pending))
+        )
         computed = answer(
             [[t for _ in range(size) for t in next(totals)] for size in planned.sizes]
         )
@@ -324,7 +332,7 @@ class AnalyticsService:
         by_agent_type: bool = False,
     ) -> list[RollupTotal]:
         queries = _queries(start, end, agent_type=agent_type, by_agent_type=by_agent_type)
-        return _flat(await self._rollups.read(*queries)) if queries else []
+        return _flat(_signed(queries, await self._rollups.read(*queries))) if queries else []
 
 
 # Where answers are split into parts cached apart: tasks created yesterday or today change all
@@ -339,10 +347,23 @@ def _remember(cache: OrderedDict[Any, Any], key: Hashable, value: object, size: 
         cache.popitem(last=False)
 
 
+def _signed(
+    queries: list[RollupQuery], results: list[list[RollupTotal]]
+) -> list[list[RollupTotal]]:
+    """The totals of each query, those of a `negate` query taken away."""
+    return [
+        [total._replace(figures=EMPTY - total.figures) for total in totals]
+        if query.negate
+        else totals
+        for query, totals in zip(queries, results, strict=True)
+    ]
+
+
 def _queries(
     start: datetime | None,
     end: datetime | None,
     *,
+    now: datetime | None = None,
     use_days: bool = True,
     agent_type: str | None = None,
     by_time: bool = False,
@@ -357,7 +378,7 @@ def _queries(
             by_agent_type=by_agent_type,
             by_model=by_model,
         )
-        for read in metric.plan_reads(start, end, use_days=use_days)
+        for read in metric.plan_reads(start, end, use_days=use_days, now=now)
     ]
 
 
