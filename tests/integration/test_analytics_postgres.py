@@ -194,3 +194,17 @@ async def test_a_compaction_by_the_previous_release_never_leaves_a_cached_answer
         await connection.execute(text("UPDATE rollup_state SET counted = counted - 1"))
     await service.register(NewTask(agent_type="coder", created_at=NOW))  # one pending again
     assert (await analytics.summary(None, None)).total_tasks == 2
+
+
+@pytest.mark.integration
+async def test_the_compactor_leaves_no_dead_deltas_for_reads_to_scan(
+    clean_postgres: AsyncEngine,
+) -> None:
+    service = _service(clean_postgres)
+    for n in range(40):
+        task = await service.register(NewTask(agent_type="coder", created_at=NOW))
+        await service.update(task.task_id, TaskPatch(status=TaskStatus.COMPLETED, input_tokens=n))
+    assert await RollupCompactor(clean_postgres, interval=3600).run_once() == 120
+    async with clean_postgres.connect() as connection:
+        pages = await connection.scalar(text("SELECT pg_relation_size('rollup_deltas') / 8192"))
+    assert pages == 0  # vacuumed right away: the emptied pages are gone

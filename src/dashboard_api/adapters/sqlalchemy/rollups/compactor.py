@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy.engine import write_transaction
+from dashboard_api.adapters.sqlalchemy.engine import autocommit, write_transaction
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
@@ -144,7 +144,19 @@ class RollupCompactor:
         async with write_transaction(self._engine) as connection:
             moved = await compact(connection)
             await connection.commit()
-            return moved
+        if moved and self._engine.dialect.name == "postgresql":
+            await self._vacuum()
+        return moved
+
+    async def _vacuum(self) -> None:
+        # Every compaction deletes the rows it folded, and every read (and the state query of
+        # the answer cache) scans what is left of the table, dead rows included, until a vacuum
+        # frees them: measured 1,045 pages for 136 live rows after minutes of writes without
+        # autovacuum, 3,578 buffers per uncached performance answer against 443 vacuumed.
+        # Autovacuum visits a table at most once a naptime (1 min): vacuum it here, right away,
+        # skipping it while another replica's compactor does the same.
+        async with autocommit(self._engine).connect() as connection:
+            await connection.exec_driver_sql("VACUUM (SKIP_LOCKED) rollup_deltas")
 
     async def run(self) -> None:
         """The loop itself, for a supervisor that owns the task (bootstrap/workers.py)."""
