@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import text
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
@@ -49,6 +50,11 @@ def _backend_cpu(pid: int) -> float:
 
 
 async def _run(args: argparse.Namespace) -> None:
+    # Both sides start from a vacuumed delta table (the server here runs without autovacuum).
+    plain = args.database_url.replace("+asyncpg", "")
+    admin = await asyncpg.connect(plain)
+    await admin.execute("VACUUM rollup_deltas")
+    await admin.close()
     engine = create_engine(args.database_url, pool_size=1)
     # The service's compactor, on a connection of its own (its CPU is not counted).
     compactor_engine = create_engine(args.database_url, pool_size=1)
