@@ -48,6 +48,7 @@ class TaskFactory(MsgspecFactory[Task]):
     reasoning_tokens = 0
     cost_source = None
     cost_breakdown = None
+    reported_cost_usd = None
     started_at = None
     completed_at = None
     version = 1

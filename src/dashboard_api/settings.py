@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from dashboard_api.domain.model.access import parse_tokens
+from dashboard_api.domain.model.access import parse_networks, parse_tokens
 
 PREFIX = "DASHBOARD_"
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     groote_dead_letter_stream: str = "dashboard:groote:rejected"
     groote_agent_type: str = "brain"
     groote_wait_seconds: float = 5.0
+    # groote-ai's REST calls carry no token: from these networks (CIDRs or addresses; empty:
+    # none) its six calls are taken without one when tokens are set (docs/security.md).
+    groote_trusted_networks: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,13 +120,23 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             parse_tokens(settings.api_tokens)
             if settings.groote_events and not settings.redis_url:
                 raise ValueError("DASHBOARD_GROOTE_EVENTS needs DASHBOARD_REDIS_URL")
+            parse_networks(settings.groote_trusted_networks)
+            if settings.groote_trusted_networks and not settings.groote_events:
+                raise ValueError("DASHBOARD_GROOTE_TRUSTED_NETWORKS needs DASHBOARD_GROOTE_EVENTS")
         except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
         return settings
 
 
 _LISTS = frozenset(
-    {"agents", "oauth_platforms", "allowed_hosts", "allowed_origins", "cors_origins"}
+    {
+        "agents",
+        "oauth_platforms",
+        "allowed_hosts",
+        "allowed_origins",
+        "cors_origins",
+        "groote_trusted_networks",
+    }
 )
 
 

@@ -108,6 +108,20 @@ async def test_their_stream_replayed_through_our_group_leaves_their_group_untouc
     assert await rig.redis.exists(rig.dead) == 0
 
 
+async def test_stories_of_several_tasks_in_one_read_all_complete(rig: Rig) -> None:
+    # A burst (bench.engines_ingest): each task's entries after the previous task's. Grouped
+    # per handler, every task:created came after every task:started, and the later tasks'
+    # started and completed entries were dead-lettered.
+    tasks = [f"task-00aa11bb22{n:02d}" for n in range(3)]
+    for n, task_id in enumerate(tasks):
+        await rig.xadd(engine_entries(task_id, START.replace(minute=n)))
+    await _drain(rig.ingestor("api-1"), queue_reads=1)  # one read holds all 30 entries
+    for task_id in tasks:
+        assert (await rig.world.tasks.get(task_id)).status is TaskStatus.COMPLETED, task_id
+    assert await rig.redis.exists(rig.dead) == 0
+    assert (await rig.redis.xpending(rig.stream, "dashboard-api"))["pending"] == 0
+
+
 async def test_entries_a_crashed_consumer_held_are_applied_once_by_another(rig: Rig) -> None:
     entries = engine_entries(TASK, START)
     await rig.xadd(entries[:4])

@@ -176,3 +176,5 @@ async def test_a_task_records_whether_its_cost_was_computed_or_reported() -> Non
     )
     assert (reported.cost_source, reported.cost_breakdown) == (CostSource.REPORTED, None)
     assert reported.price_version is None
+    assert reported.reported_cost_usd == Decimal("0.25")  # the engine's figure, kept beside
+    assert computed.reported_cost_usd is None

@@ -16,7 +16,7 @@ from dashboard_api.adapters.memory.alerts import MemoryAlertStore
 from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import NotFound
-from dashboard_api.domain.model.access import Access, parse_tokens
+from dashboard_api.domain.model.access import Access, parse_networks, parse_tokens
 from dashboard_api.domain.model.channels import LIFECYCLE_TYPES, WEBHOOK_EVENT_TYPE, status_event
 from dashboard_api.domain.model.groote_events import HANDLED_TYPES
 from dashboard_api.domain.model.pricing import PriceTable
@@ -141,7 +141,12 @@ def build_services(
         settings=settings,
         adapters=adapters,
         clock=clock,
-        access=Access(parse_tokens(settings.api_tokens)),
+        access=Access(
+            parse_tokens(settings.api_tokens),
+            # groote-ai's six calls without a token from these (http/auth.py); only with the
+            # adapter on, whose routes they are.
+            parse_networks(settings.groote_trusted_networks) if settings.groote_events else (),
+        ),
         tasks=tasks,
         analytics=analytics,
         conversations=conversations,

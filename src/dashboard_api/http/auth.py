@@ -6,6 +6,12 @@ Handlers mark themselves with `opt={"access": "public"}` (probes), `opt={"access
 like asking for a WebSocket ticket). With no tokens configured every request passes: the
 service then binds to loopback only (see cli.py).
 
+`opt={"groote_call": True}` marks the six routes the groote-ai engine calls as it is (it sends
+no credentials): with `DASHBOARD_GROOTE_TRUSTED_NETWORKS` set, a request to one of them that
+presents no credentials at all, from an address in those networks, passes without a token.
+Nothing else is opened: any other route, a WebSocket, or a request with a wrong token is
+refused as before.
+
 A WebSocket presents `Authorization: Bearer` (engines, servers), `?ticket=` (browsers: a
 single-use ticket from `POST /api/realtime/tickets`), or `?token=` (non-browser clients that
 cannot set headers; refused when the handshake has an `Origin`, i.e. comes from a page, so a
@@ -35,6 +41,7 @@ from dashboard_api.http.dependencies import services_of
 PUBLIC = {"access": "public"}
 INGEST = {"access": "ingest"}
 READ = {"access": "read"}
+GROOTE_CALL = {"groote_call": True}
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PUBLIC_PREFIXES = ("/schema",)
 
@@ -78,6 +85,8 @@ async def require_token(
     websocket = connection.scope["type"] == ScopeType.WEBSOCKET
     token = (await caller_of(connection.scope, runtime)).token
     if token is None:
+        if not websocket and _groote_call(connection, handler, runtime):
+            return
         if websocket:  # refused before the handshake completes: the client sees a 403
             raise WebSocketException(detail="a valid token or ticket is required", code=4401)
         raise NotAuthorizedException(
@@ -90,6 +99,18 @@ async def require_token(
         if websocket:
             raise WebSocketException(detail=detail, code=4403)
         raise PermissionDeniedException(detail)
+
+
+def _groote_call(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, runtime: Services
+) -> bool:
+    """A groote-ai REST call: a marked route, no credentials, from a trusted network."""
+    if handler.opt.get("groote_call") is not True:
+        return False
+    if any(name == b"authorization" for name, _ in connection.scope["headers"]):
+        return False  # a wrong token is refused, not taken for the engine
+    client = connection.scope.get("client")
+    return runtime.access.trusts_engine_at(client[0] if client else None)
 
 
 def _scopes_allowed(connection: ASGIConnection[Any, Any, Any, Any], marked: object) -> set[Scope]:

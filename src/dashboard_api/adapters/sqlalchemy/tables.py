@@ -68,6 +68,8 @@ tasks = Table(
     Column("cost_source", String(16)),
     Column("cost_breakdown", Text),
     Column("retry_of", String(128)),
+    # Revision 0010: the cost the engine reported, beside the one summed (NULL: none reported).
+    Column("reported_cost_micros", BigInteger),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dashboard_api.adapters.sqlalchemy.cost_columns import breakdown_of, cost_source_of
+from dashboard_api.adapters.sqlalchemy.cost_columns import (
+    breakdown_of,
+    cost_source_of,
+    reported_cost_of,
+)
 from dashboard_api.domain.model.tasks import Task, TaskStatus
 from dashboard_api.domain.money import from_micros
 
@@ -37,6 +41,7 @@ def task_of(row: Mapping[Any, Any]) -> Task:
         cost_source=cost_source_of(row.get("cost_source")),
         retry_of=row.get("retry_of"),
         cost_breakdown=breakdown_of(row.get("cost_breakdown")),
+        reported_cost_usd=reported_cost_of(row.get("reported_cost_micros")),
         started_at=row.get("started_at"),
         completed_at=row.get("completed_at"),
         version=row.get("version", 1),

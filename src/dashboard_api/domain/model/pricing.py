@@ -280,13 +280,18 @@ PRICED_FIELDS = frozenset(
 def priced(before: Task, after: Task, prices: PriceTable | None, cost_reported: bool) -> Task:
     """`after` with the cost the engine should have reported, when it reported none.
 
-    An engine-reported cost wins: it is marked `reported` and clears the price version and
-    breakdown. Without one, a task whose tokens or model changed is priced from the table,
-    unless its cost came from the engine before: a later token correction does not override it.
+    An engine-reported cost wins: it is marked `reported` (and kept as `reported_cost_usd`
+    too) and clears the price version and breakdown. Without one, a task whose tokens or model
+    changed is priced from the table, unless its cost came from the engine before: a later
+    token correction does not override it.
     """
     if cost_reported:
         return msgspec.structs.replace(
-            after, price_version=None, cost_source=CostSource.REPORTED, cost_breakdown=None
+            after,
+            price_version=None,
+            cost_source=CostSource.REPORTED,
+            cost_breakdown=None,
+            reported_cost_usd=after.cost_usd,
         )
     if prices is None or all(getattr(before, f) == getattr(after, f) for f in PRICED_FIELDS):
         return after

@@ -78,6 +78,9 @@ class Task(msgspec.Struct, kw_only=True, frozen=True):
     reasoning_tokens: int = 0
     cost_source: CostSource | None = None
     cost_breakdown: CostBreakdown | None = None
+    # What the engine itself reported it spent, kept beside `cost_usd` (which analytics sum):
+    # equal to it when the cost is `reported`, the engine's own figure when it is `computed`.
+    reported_cost_usd: Decimal | None = None
     retry_of: str | None = None  # the failed or cancelled task this one runs again
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -235,3 +238,9 @@ class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
     reasoning_tokens: int | UnsetType = UNSET
     started_at: datetime | UnsetType = UNSET
     completed_at: datetime | UnsetType = UNSET
+    # A caller that priced the usage itself (OTLP prices each span at its own time) says where
+    # `cost_usd` came from; without it a given `cost_usd` is the engine's reported figure.
+    cost_source: CostSource | UnsetType = UNSET
+    price_version: str | UnsetType | None = UNSET
+    cost_breakdown: CostBreakdown | UnsetType | None = UNSET
+    reported_cost_usd: Decimal | UnsetType | None = UNSET

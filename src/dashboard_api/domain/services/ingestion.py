@@ -207,7 +207,11 @@ class Ingestor:
         """Apply the deliveries in order; acknowledge what was applied, dead-letter what was
         refused, and keep what waits pending."""
         rejections: list[tuple[IngestDelivery, str]] = []
-        groups: dict[int, tuple[_Registration, list[tuple[IngestDelivery, Envelope]]]] = {}
+        # Consecutive deliveries of one registration form a run, applied as one batch; runs
+        # follow stream order. (Grouped per registration, a handler registered per type, as
+        # groote-ai's are, saw a task's `task:started` before its `task:created` whenever a
+        # read held two tasks: the event waited its 5 s and was dead-lettered.)
+        runs: list[tuple[_Registration, list[tuple[IngestDelivery, Envelope]]]] = []
         for delivery in deliveries:
             try:
                 envelope = decode_json(delivery.payload, field="event", type=Envelope)
@@ -225,9 +229,12 @@ class Ingestor:
             ):
                 self._waiting.add(delivery.entry_id)  # behind an earlier event of its task
                 continue
-            groups.setdefault(id(registration), (registration, []))[1].append((delivery, envelope))
+            if runs and runs[-1][0] is registration:
+                runs[-1][1].append((delivery, envelope))
+            else:
+                runs.append((registration, [(delivery, envelope)]))
         done: list[IngestDelivery] = []
-        for registration, items in groups.values():
+        for registration, items in runs:
             verdicts = await self._apply(registration.handler, [d.payload for d, _ in items])
             for (delivery, envelope), verdict in zip(items, verdicts, strict=True):
                 if verdict.kind == "applied":

@@ -7,8 +7,11 @@
   task when it ends: `failed` when its status is ERROR, else `completed`. Any other span only
   makes the task run.
 - **Usage.** Each inference span adds its tokens (`otel_spans.usage_of`) and its cost: the price
-  table's for its model, else the cost the span reports. Its (trace id, span id) is marked in the
-  transaction that adds them, so a span sent twice counts once.
+  table's for its model at the span's start (`cost_source` `computed`, with its breakdown), else
+  the cost the span reports (`reported`). The reported cost (`gen_ai.usage.cost.amount` and its
+  aliases) is summed into `reported_cost_usd` either way, beside `cost_usd`, which is what
+  analytics sum. Its (trace id, span id) is marked in the transaction that adds them, so a span
+  sent twice counts once.
 - **Tool spans** (`execute_tool`) become `task_output` events with `"kind": "tool_call"`.
 - `gen_ai.conversation.id` links the task to that conversation (started when unknown).
 """
@@ -27,6 +30,8 @@ from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS
 from dashboard_api.domain.model.channels import task_channel
+from dashboard_api.domain.model.cost import CostBreakdown, CostSource
+from dashboard_api.domain.model.cost import Usage as CostUsage
 from dashboard_api.domain.model.engine_reports import EngineReport, report_patch
 from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, usage_of
 from dashboard_api.domain.model.pricing import PriceTable
@@ -148,32 +153,46 @@ class OtelIngest:
             "output_tokens": current.output_tokens + usage.output_tokens,
             "cache_read_tokens": current.cache_read_tokens + usage.cache_read_tokens,
             "cache_write_tokens": current.cache_write_tokens + usage.cache_write_tokens,
-            "cost_usd": current.cost_usd + self._cost(usage, at),
         }
         if current.model is None and usage.model is not None:
             changes["model"] = usage.model
+        reported = None if usage.reported_cost is None else usd(usage.reported_cost)
+        if reported is not None:
+            changes["reported_cost_usd"] = (current.reported_cost_usd or Decimal(0)) + reported
+        quote = self._quote(usage, at)
+        if quote is not None and self._prices is not None:
+            changes.update(
+                cost_usd=current.cost_usd + usd(quote.total),
+                price_version=self._prices.version,
+                cost_breakdown=_merged(current, quote),
+                cost_source=(
+                    CostSource.REPORTED
+                    if current.cost_source is CostSource.REPORTED
+                    else CostSource.COMPUTED
+                ),
+            )
+        elif reported:
+            # No price for this span's model: its reported figure stands in, so the task's
+            # total is no longer the table's alone.
+            changes.update(
+                cost_usd=current.cost_usd + reported,
+                cost_breakdown=None,
+                cost_source=CostSource.REPORTED,
+            )
         return changes
 
-    def _cost(self, usage: Usage, at: datetime) -> Decimal:
-        """The price table's cost of this span's tokens on its model; the reported cost when
-        the table has no price for it; zero when neither."""
-        if self._prices is not None and usage.model is not None:
-            alone = Task(
-                task_id="-",
-                status=TaskStatus.COMPLETED,
-                agent_type="-",
-                source="otel",
-                created_at=at,
-                model=usage.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-            )
-            computed = self._prices.cost(alone)
-            if computed is not None:
-                return computed
-        return usd(usage.reported_cost) if usage.reported_cost is not None else Decimal(0)
+    def _quote(self, usage: Usage, at: datetime) -> CostBreakdown | None:
+        """The price table's cost of this span's tokens on its model, at the span's time
+        (each span is one request: a long-context tier applies to it alone)."""
+        if self._prices is None or usage.model is None:
+            return None
+        billed = CostUsage(
+            input=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            cache_write=usage.cache_write_tokens,
+        )
+        return self._prices.quote(usage.model, billed, at)
 
     async def _ensure_task(self, task_id: str, start: datetime, agent: str, span: Span) -> None:
         try:
@@ -234,6 +253,37 @@ def _task_id(span: Span) -> str:
     if not isinstance(named, str) or not _is_id(named):
         raise InvalidInput("dashboard.task_id is not a task id", field=TASK_ID)
     return named
+
+
+def _merged(current: Task, quote: CostBreakdown) -> CostBreakdown | None:
+    """The task's breakdown with this span's added: kept while every priced span used the same
+    price (pattern and date), so that its parts still add up to `cost_usd`; else none."""
+    if current.cost_usd == 0 and current.cost_breakdown is None:
+        return quote
+    before = current.cost_breakdown
+    if (
+        before is None
+        or before.pattern != quote.pattern
+        or before.effective_from != quote.effective_from
+    ):
+        return None
+    parts = {
+        name: getattr(before, name) + getattr(quote, name)
+        for name in (
+            "input",
+            "output",
+            "reasoning",
+            "cache_read",
+            "cache_write_5m",
+            "cache_write_1h",
+        )
+    }
+    tier = before.tier_above_prompt_tokens
+    return msgspec.structs.replace(
+        before,
+        **parts,
+        tier_above_prompt_tokens=tier if tier == quote.tier_above_prompt_tokens else None,
+    )
 
 
 def _set_fields(patch: TaskPatch) -> dict[str, Any]:

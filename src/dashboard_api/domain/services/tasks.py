@@ -295,8 +295,9 @@ class TaskService:
             for field in patch.__struct_fields__
             if (value := getattr(patch, field)) is not UNSET
         }
-        if "cost_usd" in changes:
-            changes["cost_usd"] = usd(changes["cost_usd"])
+        for money in ("cost_usd", "reported_cost_usd"):
+            if changes.get(money) is not None:
+                changes[money] = usd(changes[money])
         linked = changes.get("conversation_id", task.conversation_id)
         if task.conversation_id is not None and linked != task.conversation_id:
             raise InvalidInput("a task's conversation cannot change", field="conversation_id")
@@ -314,8 +315,12 @@ class TaskService:
             changes["completed_at"] = now
         if not new_status.is_terminal and "completed_at" in changes:
             raise InvalidInput("only a finished task has completed_at", field="completed_at")
-        changed = priced(
-            task, msgspec.structs.replace(task, **changes), self._prices, "cost_usd" in changes
+        after = msgspec.structs.replace(task, **changes)
+        # A patch that names its cost's source was priced by its caller: kept as given.
+        changed = (
+            after
+            if "cost_source" in changes
+            else priced(task, after, self._prices, "cost_usd" in changes)
         )
         if changed == task:
             return task

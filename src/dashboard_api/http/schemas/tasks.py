@@ -108,6 +108,9 @@ class TaskUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class TaskDetail(msgspec.Struct, kw_only=True):
+    """A task, whole. `cost_usd` is the figure every total and analytics view sums; how it was
+    obtained is `cost_source`. `reported_cost_usd` is the engine's own figure, kept beside it."""
+
     task_id: str
     status: TaskStatus
     agent_type: str
@@ -119,7 +122,12 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     output: str | None
     error: str | None
     model: str | None
-    cost_usd: Decimal
+    cost_usd: Annotated[
+        Decimal,
+        KwargDefinition(
+            description="US dollars, exact: the task's cost, the figure totals and analytics sum"
+        ),
+    ]
     price_version: str | None
     input_tokens: int
     output_tokens: int
@@ -127,8 +135,28 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     cache_write_tokens: int
     cache_write_1h_tokens: int
     reasoning_tokens: int
-    cost_source: CostSource | None
+    cost_source: Annotated[
+        CostSource | None,
+        KwargDefinition(
+            description=(
+                "Where cost_usd came from: `computed` from the price table (for OTLP spans, each"
+                " span's tokens at the span's time), `reported` when the engine's figure is used"
+                " (no price for the model, or an engine that reports only a cost)."
+            )
+        ),
+    ]
     cost_breakdown: CostBreakdown | None
+    reported_cost_usd: Annotated[
+        Decimal | None,
+        KwargDefinition(
+            description=(
+                "US dollars, exact: the cost the engine itself reported (`cost_usd` of a report,"
+                " the sum of OTLP `gen_ai.usage.cost.amount` and its aliases), kept beside"
+                " cost_usd; analytics never sum it. Equal to cost_usd when cost_source is"
+                " `reported`; null when the engine reported none."
+            )
+        ),
+    ]
     retry_of: str | None
     created_at: datetime
     started_at: datetime | None
@@ -160,6 +188,7 @@ class TaskDetail(msgspec.Struct, kw_only=True):
             reasoning_tokens=task.reasoning_tokens,
             cost_source=source_of(task),
             cost_breakdown=task.cost_breakdown,
+            reported_cost_usd=task.reported_cost_usd,
             retry_of=task.retry_of,
             created_at=task.created_at,
             started_at=task.started_at,
