@@ -150,7 +150,7 @@ rollup_deltas = Table(
 # One row. `generation` is bumped by every compaction and rebuild (the transactions that remove
 # deltas; the watermark of the previous release, kept while one may still run beside this one);
 # `counted` with it by this release's (which count the deltas they fold); `rebuilds` by rebuilds
-# only (revision 0010). `rebuilds + generation - counted` is the epoch of the rollup versions.
+# only (revision 0011). `rebuilds + generation - counted` is the epoch of the rollup versions.
 rollup_state = Table(
     "rollup_state",
     metadata,

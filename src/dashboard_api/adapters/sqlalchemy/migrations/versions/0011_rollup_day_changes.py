@@ -8,8 +8,8 @@ compaction of this release, so `generation - counted` counts compactions by a pr
 previous release (which fold deltas without counting them) during a rolling upgrade. No
 back-fill: a count starts at 0.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
