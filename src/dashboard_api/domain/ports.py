@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -18,7 +18,14 @@ from dashboard_api.domain.model.conversations import (
 )
 from dashboard_api.domain.model.ingestion import IngestStats, Lease
 from dashboard_api.domain.model.origins import ConversationFlow, TaskOrigin
-from dashboard_api.domain.model.rollups import RollupChange, RollupQuery, RollupTotal
+from dashboard_api.domain.model.rollups import (
+    CompactedTotals,
+    DayRange,
+    RollupChange,
+    RollupQuery,
+    RollupState,
+    RollupTotal,
+)
 from dashboard_api.domain.model.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.model.spend import SpendChange, SpendDimension, SpendTotal
 from dashboard_api.domain.model.tasks import (
@@ -92,10 +99,15 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def watermark(self) -> Hashable:
-        """A value that changes whenever any committed figure may have changed (read it
-        before the figures it vouches for): answers computed under one stay valid while it
-        does not move."""
+    async def state(self, *days: DayRange) -> RollupState:
+        """Where the rollups stand (see RollupState), across processes. Read it before the
+        figures it vouches for: the compacted rows of a range stay as read while its
+        `(rebuilds, folded)` does not move, and those plus the pending changes of its days are
+        its figures."""
+        ...
+
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        """The totals of the compacted rows of each DAYS or HOURS query."""
         ...
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:

@@ -88,12 +88,20 @@ def _ceil(moment: datetime, floor: datetime, step: timedelta) -> datetime:
 
 
 def plan_reads(
-    start: datetime | None, end: datetime | None, *, use_days: bool = True
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    use_days: bool = True,
+    now: datetime | None = None,
 ) -> list[RollupQuery]:
     """Split [start, end) into the cheapest exact reads.
 
     Whole days come from day rows (unless `use_days` is off, for hourly answers), the remaining
-    whole hours from hour rows, and only the partial hours at the edges from the tasks.
+    whole hours from hour rows, and only the partial hours at the edges from the tasks. A
+    partial day at an edge is read as its whole day minus the hours outside the window
+    (`negate`) when those are fewer, or (with `now`) all still to come: a window ending with
+    the current hour then reads today's one day row per group, not its hourly rows (which the
+    compactor keeps rewriting, so they lie scattered over the table's pages).
     """
     if start is not None and end is not None and start >= end:
         return []
@@ -114,9 +122,25 @@ def plan_reads(
     if first_day is not None and last_day is not None and first_day >= last_day:
         reads.append(RollupQuery(source=RollupSource.HOURS, start=first_hour, end=last_hour))
         return reads
+    days_start, days_end = first_day, last_day
     if first_hour is not None and first_day is not None and first_hour < first_day:
-        reads.append(RollupQuery(source=RollupSource.HOURS, start=first_hour, end=first_day))
+        outside = first_hour - (first_day - _DAY)
+        if outside < first_day - first_hour:  # the whole day minus its hours before the window
+            days_start = first_day - _DAY
+            reads.append(_hours(days_start, first_hour, negate=True))
+        else:
+            reads.append(_hours(first_hour, first_day))
     if last_hour is not None and last_day is not None and last_day < last_hour:
-        reads.append(RollupQuery(source=RollupSource.HOURS, start=last_day, end=last_hour))
-    reads.append(RollupQuery(source=RollupSource.DAYS, start=first_day, end=last_day))
+        outside = last_day + _DAY - last_hour
+        future = now is not None and last_hour >= hour_of(now) + _HOUR
+        if future or outside < last_hour - last_day:  # the whole day minus its later hours
+            days_end = last_day + _DAY
+            reads.append(_hours(last_hour, days_end, negate=True))
+        else:
+            reads.append(_hours(last_day, last_hour))
+    reads.append(RollupQuery(source=RollupSource.DAYS, start=days_start, end=days_end))
     return reads
+
+
+def _hours(start: datetime, end: datetime, *, negate: bool = False) -> RollupQuery:
+    return RollupQuery(source=RollupSource.HOURS, start=start, end=end, negate=negate)

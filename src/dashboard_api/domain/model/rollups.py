@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from dashboard_api.domain.model.buckets import hour_of
+from dashboard_api.domain.model.buckets import day_of, hour_of
 from dashboard_api.domain.model.tasks import (
     Task,
     TaskStatus,
@@ -170,6 +170,16 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_time: bool = False
     by_agent_type: bool = False
     by_model: bool = False
+    # Figures to take away, not add: the hours outside a window of a day read whole.
+    negate: bool = False
+
+    @property
+    def days(self) -> DayRange:
+        """The whole UTC days holding the tasks the query covers."""
+        end = self.end
+        if end is not None and end != day_of(end):
+            end = day_of(end) + timedelta(days=1)
+        return DayRange(None if self.start is None else day_of(self.start), end)
 
 
 class RollupTotal(NamedTuple):
@@ -179,3 +189,40 @@ class RollupTotal(NamedTuple):
     agent_type: str | None
     model: str | None
     figures: Figures
+
+
+class DayRange(NamedTuple):
+    """[start, end) on UTC day boundaries; None: unbounded."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+class PendingChanges(NamedTuple):
+    """Committed changes not compacted yet, summed per hour, agent type and model."""
+
+    hour: datetime
+    agent_type: str
+    model: str
+    changes: int  # how many
+    figures: Figures
+
+
+class RollupState(NamedTuple):
+    """Where the rollups stand, in one snapshot: `rebuilds`, an epoch that moves with every
+    rebuild (and anything else that changes rollups without counting the changes); per day
+    range asked, the committed changes to tasks created in it that compaction folded into the
+    hour and day rows (their count only grows, and only compaction moves it); and every
+    pending change."""
+
+    rebuilds: int
+    folded: list[int]
+    pending: list[PendingChanges]
+
+
+class CompactedTotals(NamedTuple):
+    """A read of compacted rows, with `(rebuilds, folded)` of its days in the same snapshot:
+    the rows of a day range are the same whenever that pair is."""
+
+    compacted: tuple[int, int]
+    totals: list[RollupTotal]

@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy.engine import write_transaction
+from dashboard_api.adapters.sqlalchemy.engine import autocommit, write_transaction
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
@@ -27,6 +27,7 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     figures_of,
 )
 from dashboard_api.adapters.sqlalchemy.tables import (
+    rollup_day_changes,
     rollup_deltas,
     rollup_state,
     rollup_totals_daily,
@@ -50,7 +51,9 @@ async def compact(connection: AsyncConnection) -> int:
     days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     total_hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     total_days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
+    day_changes: dict[Any, int] = defaultdict(int)
     for row in moved:
+        day_changes[row.day] += 1
         figures = figures_of(row)
         hours[(row.hour, row.agent_type, row.model, row.status)] += figures
         days[(row.day, row.agent_type, row.model, row.status)] += figures
@@ -60,16 +63,33 @@ async def compact(connection: AsyncConnection) -> int:
     await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
     await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
     await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
+    await _count_changes(connection, day_changes)
     await bump_generation(connection)
     return len(moved)
 
 
+async def _count_changes(connection: AsyncConnection, day_changes: dict[Any, int]) -> None:
+    """Add the folded deltas to their days' counts (the rollup versions stay where they were)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(rollup_day_changes).values(
+        [{"day": day, "changes": count} for day, count in sorted(day_changes.items())]
+    )
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day"],
+            set_={"changes": rollup_day_changes.c.changes + statement.excluded.changes},
+        )
+    )
+
+
 async def bump_generation(connection: AsyncConnection) -> None:
-    """Tell cached readers that deltas were removed (see SqlRollupStore's watermark)."""
+    """Deltas were removed: the watermark of the previous release (generation, pending count)
+    must move for a process of that release still running beside this one. `counted` moves
+    with it: this release counted them (the epoch of SqlRollupStore.state stays)."""
     await connection.execute(
         update(rollup_state)
         .where(rollup_state.c.id == 1)
-        .values(generation=rollup_state.c.generation + 1)
+        .values(generation=rollup_state.c.generation + 1, counted=rollup_state.c.counted + 1)
     )
 
 
@@ -124,7 +144,19 @@ class RollupCompactor:
         async with write_transaction(self._engine) as connection:
             moved = await compact(connection)
             await connection.commit()
-            return moved
+        if moved and self._engine.dialect.name == "postgresql":
+            await self._vacuum()
+        return moved
+
+    async def _vacuum(self) -> None:
+        # Every compaction deletes the rows it folded, and every read (and the state query of
+        # the answer cache) scans what is left of the table, dead rows included, until a vacuum
+        # frees them: measured 1,045 pages for 136 live rows after minutes of writes without
+        # autovacuum, 3,578 buffers per uncached performance answer against 443 vacuumed.
+        # Autovacuum visits a table at most once a naptime (1 min): vacuum it here, right away,
+        # skipping it while another replica's compactor does the same.
+        async with autocommit(self._engine).connect() as connection:
+            await connection.exec_driver_sql("VACUUM (SKIP_LOCKED) rollup_deltas")
 
     async def run(self) -> None:
         """The loop itself, for a supervisor that owns the task (bootstrap/workers.py)."""

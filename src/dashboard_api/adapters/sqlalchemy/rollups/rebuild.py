@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, insert, select, text
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
@@ -21,6 +21,7 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import bump_generation
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_deltas,
+    rollup_state,
     rollup_totals_daily,
     rollup_totals_hourly,
     rollups_daily,
@@ -60,6 +61,12 @@ async def rebuild(connection: AsyncConnection) -> int:
         counted = await _rebuild_streaming(connection)
     await fill_totals(connection)
     await bump_generation(connection)
+    # It deleted deltas uncounted: every rollup version moves (SqlRollupStore.state).
+    await connection.execute(
+        update(rollup_state)
+        .where(rollup_state.c.id == 1)
+        .values(rebuilds=rollup_state.c.rebuilds + 1)
+    )
     return counted
 
 

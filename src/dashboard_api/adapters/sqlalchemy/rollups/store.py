@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    ScalarSelect,
     Select,
     Table,
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,12 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
+    SCALAR_FIGURES,
     TOTAL_KEY_COLUMNS,
     figure_values,
     figures_of,
 )
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import (
+    rollup_day_changes,
     rollup_deltas,
     rollup_state,
     rollup_totals_daily,
@@ -48,27 +52,96 @@ from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.model.buckets import day_of
 from dashboard_api.domain.model.rollups import (
     EMPTY,
+    CompactedTotals,
+    DayRange,
     Figures,
+    PendingChanges,
     RollupChange,
     RollupQuery,
     RollupSource,
+    RollupState,
     RollupTotal,
     rollup_changes,
 )
 
-# Changes whenever any rollup figure may have changed: writers only add deltas (the count
-# grows), and the only transactions that remove deltas (compaction, rebuild) bump generation.
-WATERMARK = select(
-    select(rollup_state.c.generation).where(rollup_state.c.id == 1).scalar_subquery(),
-    select(func.count()).select_from(rollup_deltas).scalar_subquery(),
+# The epoch of the versions: rebuilds (which delete deltas uncounted), and compactions by a
+# process of the previous release during a rolling upgrade (which fold deltas uncounted).
+_EPOCH_SQL = "SELECT rebuilds + generation - counted FROM rollup_state WHERE id = 1"
+
+
+# Where the rollups stand (RollupState), in one statement, so one snapshot: rebuilds; the
+# pending deltas summed per hour, agent type and model (a few rows: the compactor empties the
+# table every couple of seconds); and per day range, the deltas the compactor folded (counted
+# per day in the transaction that deletes them, so a compaction is seen whole or not at all).
+# Two plain parameters per range, not arrays: PostgreSQL then keeps one generic plan (with
+# unnest($1) it re-planned every execution, 225 against 67 µs of backend CPU per call).
+@functools.cache
+def state_sql(ranges: int) -> str:
+    sums = ", ".join(f"sum({name})::bigint" for name in FIGURE_COLUMNS)
+    folded = "".join(
+        f", (SELECT coalesce(sum(changes), 0) FROM rollup_day_changes"
+        f" WHERE day >= ${2 * i + 1} AND day < ${2 * i + 2})"
+        for i in range(ranges)
+    )
+    return (
+        f"SELECT ({_EPOCH_SQL}), "
+        f"ARRAY(SELECT (hour, agent_type, model, count(*), {sums}) "
+        f"FROM rollup_deltas GROUP BY hour, agent_type, model){folded}"
+    )
+
+
+_PENDING_COLUMNS = ("hour", "agent_type", "model")
+
+
+def _pending_of(row: Sequence[Any]) -> PendingChanges:
+    hour, agent_type, model, changes, *figures = row
+    values = [int(value) for value in figures]
+    scalars = dict(zip(SCALAR_FIGURES, values, strict=False))
+    durations = tuple(values[len(SCALAR_FIGURES) :])
+    return PendingChanges(
+        hour, agent_type, model, int(changes), Figures(**scalars, durations=durations)
+    )
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _in_days(column: ColumnElement[Any], start: Any, end: Any) -> list[ColumnElement[bool]]:
+    """[start, end) as conditions (each a time or a bound parameter; None: unbounded)."""
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
+def _folded(start: Any, end: Any) -> ScalarSelect[Any]:
+    return (
+        select(func.coalesce(func.sum(rollup_day_changes.c.changes), 0))
+        .where(*_in_days(rollup_day_changes.c.day, start, end))
+        .scalar_subquery()
+    )
+
+
+_REBUILDS = (
+    select(rollup_state.c.rebuilds + rollup_state.c.generation - rollup_state.c.counted)
+    .where(rollup_state.c.id == 1)
+    .scalar_subquery()
 )
 
 
-# The same watermark as native SQL, for the read path that skips SQLAlchemy (SqlStore).
-WATERMARK_SQL = (
-    "SELECT (SELECT generation FROM rollup_state WHERE id = 1), "
-    "(SELECT count(*) FROM rollup_deltas)"
-)
+def _folded_statement(ranges: Sequence[DayRange]) -> Select[Any]:
+    """state_sql's rebuilds and folded counts in SQLAlchemy Core, for the other backends."""
+    return select(_REBUILDS, *(_folded(*days) for days in ranges))
+
+
+_PENDING_STATEMENT = select(
+    *(rollup_deltas.c[name] for name in _PENDING_COLUMNS),
+    func.count(),
+    *(cast(func.sum(rollup_deltas.c[name]), BigInteger) for name in FIGURE_COLUMNS),
+).group_by(*(rollup_deltas.c[name] for name in _PENDING_COLUMNS))
 
 
 class SqlRollupStore(SqlStore):
@@ -91,14 +164,27 @@ class SqlRollupStore(SqlStore):
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def watermark(self) -> Hashable:
-        # Writers only add deltas (the count grows); the only transactions that remove
-        # deltas (compaction, rebuild) bump the generation.
-        native = await self._fetch_fast(WATERMARK_SQL)
+    async def state(self, *days: DayRange) -> RollupState:
+        bounds = [
+            bound
+            for item in days
+            for bound in (
+                _EARLIEST if item.start is None else item.start,
+                _LATEST if item.end is None else item.end,
+            )
+        ]
+        native = await self._fetch_fast(state_sql(len(days)), *bounds)
         if native is not None:
-            return tuple(native[0])
-        async with self._connection() as connection:
-            return tuple((await connection.execute(WATERMARK)).one())
+            rebuilds, pending, *folded = native[0]
+            return RollupState(
+                int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+            )
+        async with self._connection() as connection, connection.begin():  # one snapshot
+            rebuilds, *folded = (await connection.execute(_folded_statement(days))).one()
+            pending = (await connection.execute(_PENDING_STATEMENT)).all()
+        return RollupState(
+            int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+        )
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         async with self._connection() as connection:  # one checkout for all the parts
@@ -108,6 +194,10 @@ class SqlRollupStore(SqlStore):
                 )
                 for query in queries
             ]
+
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        async with self._connection() as connection:
+            return [await _read_compacted(connection, query) for query in queries]
 
     async def rebuild(self) -> int:
         from dashboard_api.adapters.sqlalchemy.rollups.rebuild import rebuild
@@ -124,6 +214,23 @@ class SqlRollupStore(SqlStore):
 async def _read_rollups(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
     statement, parameters = _statement_and_parameters(query)
     rows = (await connection.execute(statement, parameters)).all()
+    return _totals(query, rows)
+
+
+async def _read_compacted(connection: AsyncConnection, query: RollupQuery) -> CompactedTotals:
+    # The rows beside the version of their days, in one statement (one snapshot): a compaction
+    # after the caller's RollupState would otherwise go unnoticed and count its deltas twice.
+    assert query.source is not RollupSource.TASKS
+    statement, parameters = _statement_and_parameters(query, compacted=True)
+    days = query.days
+    parameters["days_start"] = _EARLIEST if days.start is None else days.start
+    parameters["days_end"] = _LATEST if days.end is None else days.end
+    rows = (await connection.execute(statement, parameters)).all()
+    version = (int(rows[0].v_rebuilds), int(rows[0].v_folded))
+    return CompactedTotals(version, _totals(query, rows))
+
+
+def _totals(query: RollupQuery, rows: Sequence[Any]) -> list[RollupTotal]:
     return [
         RollupTotal(
             row.moment if query.by_time else None,
@@ -190,6 +297,7 @@ def _branch(table: Table, time_column: str, shape: _Shape) -> Select[Any]:
 
 
 class _Shape(NamedTuple):
+    compacted: bool  # the compacted rows alone, beside their version; else with the deltas
     days: bool
     bounded_start: bool
     bounded_end: bool
@@ -206,9 +314,10 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
     compacted, time_column = (
         (rollup_totals_daily, "day") if shape.days else (rollup_totals_hourly, "hour")
     )
-    rows = union_all(
-        _branch(compacted, time_column, shape), _branch(rollup_deltas, time_column, shape)
-    ).subquery("rows")
+    selects = [_branch(compacted, time_column, shape)]
+    if not shape.compacted:
+        selects.append(_branch(rollup_deltas, time_column, shape))
+    rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("rows")
     groups: list[ColumnElement[Any]] = []
     if shape.by_time:
         groups.append(rows.c.moment)
@@ -218,11 +327,22 @@ def _rollup_statement(shape: _Shape) -> Select[Any]:
         groups.append(rows.c.model)
     # PostgreSQL sums BIGINT into NUMERIC: cast back so every backend returns integers.
     sums = [cast(func.sum(rows.c[name]), BigInteger).label(name) for name in FIGURE_COLUMNS]
-    return select(*groups, *sums).group_by(*groups)
+    totals = select(*groups, *sums).group_by(*groups)
+    if not shape.compacted:
+        return totals
+    # One row of the compacted version, joined to every total (or to none: still one row).
+    day = rollup_day_changes.c.day
+    folded = _folded(bindparam("days_start", type_=day.type), bindparam("days_end", type_=day.type))
+    version = select(_REBUILDS.label("v_rebuilds"), folded.label("v_folded")).subquery()
+    grouped = totals.subquery("totals")
+    return select(version, grouped).select_from(version.outerjoin(grouped, true()))
 
 
-def _statement_and_parameters(query: RollupQuery) -> tuple[Select[Any], dict[str, Any]]:
+def _statement_and_parameters(
+    query: RollupQuery, *, compacted: bool = False
+) -> tuple[Select[Any], dict[str, Any]]:
     shape = _Shape(
+        compacted=compacted,
         days=query.source is RollupSource.DAYS,
         bounded_start=query.start is not None,
         bounded_end=query.end is not None,
