@@ -116,7 +116,10 @@ class AsgiFloor:
 
 
 async def _lifespan(
-    receive: Any, send: Any, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    receive: Any,
+    send: Any,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
 ) -> None:
     await receive()
     await start()
@@ -187,7 +190,17 @@ def encode_cursor(created_at: datetime, task_id: str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+_FIXTURES: dict[str, dict[str, Any]] = {}
+
+
 async def fixtures(url: str) -> dict[str, Any]:
+    """1,000 random ids and the position of page 10,000, read once per process."""
+    if url not in _FIXTURES:
+        _FIXTURES[url] = await _read_fixtures(url)
+    return _FIXTURES[url]
+
+
+async def _read_fixtures(url: str) -> dict[str, Any]:
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
         ids = await connection.fetch("SELECT task_id FROM tasks ORDER BY md5(task_id) LIMIT 1000")
@@ -380,13 +393,14 @@ def main() -> None:
         uvloop.run(_one(app_name, scenario, args.database_url, int(warmup), int(count)))
         return
     print(f"{datetime.now():%Y-%m-%d %H:%M} load average {os.getloadavg()[0]:.2f}")
+    loop = uvloop.new_event_loop()
     for scenario in args.scenarios:
         for app_name in args.apps:
             if args.instructions:
                 count = instructions(app_name, scenario, args.database_url, 300, args.requests)
                 print(f"{scenario:5} {app_name:9} {count / 1000:8.1f} k instructions/request")
                 continue
-            runs = uvloop.run(
+            runs = loop.run_until_complete(
                 measure(
                     app_name, scenario, args.database_url, args.warmup, args.requests, args.repeats
                 )

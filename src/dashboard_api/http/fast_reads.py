@@ -19,13 +19,13 @@ would, inside this middleware so the outer ones see the answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
 from dashboard_api.domain.access import Scope as AccessScope
 from dashboard_api.domain.limits import ID_CHARS
@@ -41,16 +41,18 @@ _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
 _PLAIN_VALUE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
 
-Answer = Callable[[Scope, Runtime], Awaitable[bytes]]
+_KEY = "dashboard.fast_read"  # the scope key of the answer on its way to `_serve`
+
+Answer = Callable[[Runtime, Any], Awaitable[bytes]]
+Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordinary path
 
 
-async def _one_task(scope: Scope, runtime: Runtime) -> bytes:
-    task = await runtime.tasks.get(scope["path_params"]["task_id"])
-    return encode_json(TaskDetail.of(task))
+async def _one_task(runtime: Runtime, task_id: str) -> bytes:
+    return encode_json(TaskDetail.of(await runtime.tasks.get(task_id)))
 
 
-async def _task_page(scope: Scope, runtime: Runtime) -> bytes:
-    limit, cursor = scope["fast_read"]
+async def _task_page(runtime: Runtime, parameters: tuple[int, str | None]) -> bytes:
+    limit, cursor = parameters
     query = task_query(
         None,
         agent_type=None,
@@ -68,14 +70,14 @@ async def _task_page(scope: Scope, runtime: Runtime) -> bytes:
     return encode_json(await runtime.tasks.list_tasks(query))
 
 
-def _one_task_plain(scope: Scope) -> bool:
+def _one_task_plain(scope: Scope) -> str | None:
     task_id = scope["path_params"].get("task_id")
-    return isinstance(task_id, str) and 0 < len(task_id) <= ID_CHARS
+    return task_id if isinstance(task_id, str) and 0 < len(task_id) <= ID_CHARS else None
 
 
-def _task_page_plain(scope: Scope) -> bool:
+def _task_page_plain(scope: Scope) -> tuple[int, str | None] | None:
     """Only `limit` and `cursor`, each at most once, in the forms the handler would accept
-    unchanged; the parsed values are kept in the scope."""
+    unchanged."""
     limit, cursor = _DEFAULT_LIMIT, None
     query_string: bytes = scope.get("query_string", b"")
     if query_string:
@@ -83,25 +85,24 @@ def _task_page_plain(scope: Scope) -> bool:
         for part in query_string.decode("latin-1").split("&"):
             name, equals, value = part.partition("=")
             if not equals or name in seen or not value or not _PLAIN_VALUE.issuperset(value):
-                return False
+                return None
             seen.add(name)
             if name == "limit":
                 if not value.isdigit() or value[0] == "0" or len(value) > 4:
-                    return False
+                    return None
                 limit = int(value)
                 if limit > MAX_PAGE_SIZE:
-                    return False
+                    return None
             elif name == "cursor" and len(value) <= _MAX_CURSOR:
                 cursor = value
             else:
-                return False
-    scope["fast_read"] = (limit, cursor)
-    return True
+                return None
+    return limit, cursor
 
 
-_ANSWERS: dict[Any, tuple[Callable[[Scope], bool], Answer]] = {
-    TaskController.get_task: (_one_task_plain, _one_task),
-    TaskController.list_tasks: (_task_page_plain, _task_page),
+_ANSWERS: dict[Any, tuple[Plain, Answer]] = {
+    TaskController.get_task.fn: (_one_task_plain, _one_task),
+    TaskController.list_tasks.fn: (_task_page_plain, _task_page),
 }
 
 
@@ -116,7 +117,11 @@ class FastReads(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: Any = scope.get("route_handler")
         found = _ANSWERS.get(getattr(handler.fn, "__func__", None)) if handler else None
-        if found is None or scope.get("method") != "GET" or not found[0](scope):
+        if found is None or scope.get("method") != "GET":
+            await next_app(scope, receive, send)
+            return
+        parameters = found[0](scope)
+        if parameters is None:
             await next_app(scope, receive, send)
             return
         runtime = Runtime.of(scope["litestar_app"].state)
@@ -126,22 +131,21 @@ class FastReads(ASGIMiddleware):
             if token is None or AccessScope.READ not in token.scopes:
                 await next_app(scope, receive, send)
                 return
-        scope["fast_answer"] = found[1]
+        cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
         await self._answer(scope, receive, send)
 
     @staticmethod
     async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
-        runtime = Runtime.of(scope["litestar_app"].state)
-        body = await scope["fast_answer"](scope, runtime)
+        runtime, answer, parameters = cast("dict[str, Any]", scope)[_KEY]
+        body = await answer(runtime, parameters)
         # What Litestar's response for the handler's struct sends, byte for byte.
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})

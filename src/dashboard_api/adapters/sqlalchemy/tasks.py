@@ -35,7 +35,7 @@ from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvent
 from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.adapters.sqlalchemy.task_rows import task_of
+from dashboard_api.adapters.sqlalchemy.task_rows import STATUS_OF, task_of
 from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
 from dashboard_api.adapters.unavailable import is_unavailable
 from dashboard_api.domain.errors import Conflict
@@ -285,7 +285,7 @@ def _row(task: Task) -> dict[str, Any]:
 def _summary(row: Mapping[Any, Any]) -> TaskSummary:
     return TaskSummary(
         task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
+        status=STATUS_OF[row["status"]],
         agent_type=row["agent_type"],
         source=row["source"],
         created_at=row["created_at"],
