@@ -429,3 +429,9 @@ async def _one(app_name: str, scenario: str, url: str, warmup: int, count: int) 
 
 if __name__ == "__main__":
     main()
+
+
+def asgi_floor_app() -> AsgiFloor:
+    """`uvicorn --factory bench.profile_request:asgi_floor_app`: the bare ASGI floor under a
+    real server (BENCH_DATABASE_URL)."""
+    return AsgiFloor(os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
