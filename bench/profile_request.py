@@ -51,7 +51,7 @@ NEXT_PAGE = (
     "ORDER BY created_at DESC, task_id DESC LIMIT $3"
 )
 ONE = "SELECT * FROM tasks WHERE task_id = $1"
-POOL_SIZE = 20
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "20"))  # the service's default
 PAGE = 50
 CONCURRENCY = 8
 
