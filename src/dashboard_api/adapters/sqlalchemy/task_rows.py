@@ -13,13 +13,16 @@ from dashboard_api.adapters.sqlalchemy.cost_columns import (
 from dashboard_api.domain.model.tasks import Task, TaskStatus
 from dashboard_api.domain.money import from_micros
 
+# A dict lookup: `TaskStatus(value)` goes through EnumMeta.__call__, ~5% of a list page's CPU.
+STATUS_OF: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
+
 
 def task_of(row: Mapping[Any, Any]) -> Task:
     """Every read of tasks builds them here. Columns a read did not select (the large text
     for figures, most of them for rollups) keep the domain's defaults."""
     return Task(
         task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
+        status=STATUS_OF[row["status"]],
         agent_type=row["agent_type"],
         source=row.get("source", ""),
         created_at=row["created_at"],

@@ -29,7 +29,7 @@ from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
 from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.adapters.sqlalchemy.task_rows import task_of
+from dashboard_api.adapters.sqlalchemy.task_rows import STATUS_OF, task_of
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.model.tasks import (
     ACTIVE_STATUSES,
@@ -277,7 +277,7 @@ def _row(task: Task) -> dict[str, Any]:
 def _summary(row: Mapping[Any, Any]) -> TaskSummary:
     return TaskSummary(
         task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
+        status=STATUS_OF[row["status"]],
         agent_type=row["agent_type"],
         source=row["source"],
         created_at=row["created_at"],
