@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -119,6 +120,22 @@ def totals_delta(before: Task | None, after: Task) -> ConversationTotals:
 
 async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
     """Keep the task's conversation totals exact, in the transaction that writes the task."""
-    delta = totals_delta(before, after)
-    if after.conversation_id is not None and not delta.is_zero:
-        await uow.conversations.add_totals(after.conversation_id, delta, active_at=None)
+    await record_tasks_in_conversations(uow, [(before, after)])
+
+
+async def record_tasks_in_conversations(
+    uow: UnitOfWork, moves: Sequence[tuple[Task | None, Task]]
+) -> None:
+    """Keep the conversation totals exact for tasks moving from `before` to `after` (an ingest
+    batch): the deltas summed per conversation, written at once in conversation order."""
+    deltas: dict[str, ConversationTotals] = {}
+    for before, after in moves:
+        delta = totals_delta(before, after)
+        if after.conversation_id is not None and not delta.is_zero:
+            deltas[after.conversation_id] = deltas.get(after.conversation_id, _ZERO) + delta
+    changes = {key: deltas[key] for key in sorted(deltas) if not deltas[key].is_zero}
+    if changes:
+        await uow.conversations.add_totals_many(changes)
+
+
+_ZERO = ConversationTotals()
