@@ -1,5 +1,5 @@
 """Where one ingest batch's time goes: SQL statements and round trips per batch, and a cProfile
-of the consumer applying lifecycle events on PostgreSQL (announcements off).
+of the consumer applying lifecycle events on PostgreSQL (announcements off unless --announce).
 
     .venv/bin/python -m bench.ingest_profile [--tasks 2000] [--batch 500] [--top 25]
 
@@ -78,7 +78,7 @@ def _instrument() -> None:
     SqlStore._fetch_fast = fetch_fast  # type: ignore[method-assign]
 
 
-async def run(tasks: int, batch: int, profile: bool, top: int) -> None:
+async def run(tasks: int, batch: int, profile: bool, top: int, announce: bool) -> None:
     name = f"ingest_profile_{uuid.uuid4().hex[:8]}"
     await admin(f'CREATE DATABASE "{name}"')
     url = database(name)
@@ -92,7 +92,7 @@ async def run(tasks: int, batch: int, profile: bool, top: int) -> None:
         payloads = events(prefix, tasks)
         await xadd_all(redis, stream, payloads)
         pg = await asyncpg.connect(url.replace("+asyncpg", ""))
-        ingestor, adapters = await build(url, stream, batch, silent=True)
+        ingestor, adapters = await build(url, stream, batch, silent=not announce)
         _instrument()
         profiler = cProfile.Profile() if profile else None
         cpu, wall = time.process_time(), time.perf_counter()
@@ -142,8 +142,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--announce", action="store_true", help="publish to the real bus")
     args = parser.parse_args()
-    asyncio.run(run(args.tasks, args.batch, not args.no_profile, args.top))
+    asyncio.run(run(args.tasks, args.batch, not args.no_profile, args.top, args.announce))
 
 
 if __name__ == "__main__":
