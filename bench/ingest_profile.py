@@ -6,9 +6,9 @@ of the consumer applying lifecycle events on PostgreSQL (announcements off unles
 The events are bench.ingest_run's (created, started, completed per task, ~200 tasks in
 flight). Statements are counted with SQLAlchemy's cursor events (an executemany is one
 statement, and one round trip on asyncpg, which pipelines it), plus the reads that go
-straight to asyncpg (`SqlStore._fetch_fast`), plus BEGIN and COMMIT. Pass `--no-profile` to
-count without cProfile's overhead (the instruction count of a run is then
-`perf stat -e instructions .venv/bin/python -m bench.ingest_profile --no-profile`).
+straight to asyncpg (`SqlStore._fetch_fast`), plus BEGIN and COMMIT. With `--no-profile` it
+shows, instead of cProfile's tables, the CPU and wall time per event spent in each part of
+the path (a part's figure includes the parts it calls).
 """
 
 from __future__ import annotations
@@ -63,6 +63,48 @@ def _transaction(name: str) -> Any:
     return count
 
 
+part_cpu: Counter[str] = Counter()
+part_wall: Counter[str] = Counter()
+
+
+def _timed(owner: type, name: str) -> None:
+    """CPU and wall time spent in `owner.name` (nested calls are counted in their callers too)."""
+    original = getattr(owner, name)
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started_cpu, started = time.process_time(), time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            part_cpu[f"{owner.__name__}.{name}"] += time.process_time() - started_cpu
+            part_wall[f"{owner.__name__}.{name}"] += time.perf_counter() - started
+
+    setattr(owner, name, timed)
+
+
+def _phases() -> None:
+    from dashboard_api.adapters.redis.ingest import RedisIngestQueue
+    from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
+    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+    from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
+    from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+    from dashboard_api.domain.ingestion import Ingestor
+    from dashboard_api.domain.task_service import TaskService
+
+    for owner, names in (
+        (Ingestor, ["process"]),
+        (TaskService, ["ingest_batch", "_store_batch", "_announce_steps"]),
+        (SqlTaskStore, ["get_many", "add_many", "replace_many"]),
+        (SqlProcessedEvents, ["seen", "add_many"]),
+        (SqlRollupStore, ["record"]),
+        (SqlSpendStore, ["add"]),
+        (SqlUnitOfWork, ["commit"]),
+        (RedisIngestQueue, ["read", "pending", "ack"]),
+    ):
+        for name in names:
+            _timed(owner, name)
+
+
 def _instrument() -> None:
     event.listen(Engine, "before_cursor_execute", _count)
     event.listen(Engine, "begin", _transaction("BEGIN"))
@@ -94,6 +136,8 @@ async def run(tasks: int, batch: int, profile: bool, top: int, announce: bool) -
         pg = await asyncpg.connect(url.replace("+asyncpg", ""))
         ingestor, adapters = await build(url, stream, batch, silent=not announce)
         _instrument()
+        if not profile:
+            _phases()
         profiler = cProfile.Profile() if profile else None
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:
@@ -121,6 +165,12 @@ async def run(tasks: int, batch: int, profile: bool, top: int, announce: bool) -
             total += count
             print(f"  {count / batches:8.1f}  ({rows[kind] / batches:6.1f})  {kind}")
         print(f"  {total / batches:8.1f}  statements (round trips to PostgreSQL) per batch")
+        if part_cpu:
+            print("CPU (wall) per event in each part, this process's CPU:")
+            for part, spent in part_cpu.most_common():
+                per_event = spent / len(payloads) * 1e6
+                walled = part_wall[part] / len(payloads) * 1e6
+                print(f"  {per_event:6.1f} us ({walled:6.1f} us)  {part}")
         if profiler:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
