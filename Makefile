@@ -35,6 +35,7 @@ test: $(STAMP)  ## every test tier; integration tests need PostgreSQL and Redis 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench packages
 	$(BIN)/ruff format --check src tests bench packages
+	$(BIN)/lint-imports  # the layers of docs/architecture.md (contracts in pyproject.toml)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -28,13 +28,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from bench.run import HERE
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
-from dashboard_api.adapters.sqlalchemy.rollups import FIGURE_COLUMNS, KEY_COLUMNS, figure_values
+from dashboard_api.adapters.sqlalchemy.rollups.columns import (
+    FIGURE_COLUMNS,
+    KEY_COLUMNS,
+    figure_values,
+)
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.tables import rollups_daily, rollups_hourly
-from dashboard_api.adapters.sqlalchemy.tasks import SqlUnitOfWork
-from dashboard_api.domain.rollups import RollupChange, day_of
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from dashboard_api.domain.model.buckets import day_of
+from dashboard_api.domain.model.rollups import RollupChange
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.price_file import load_prices
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench_analytics_writes"

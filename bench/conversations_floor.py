@@ -11,14 +11,16 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
+
+from bench.floor_app import json_body, open_pool
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dashboard_bench_conversations"
 )
+# The same pool as the task floor (bench/floor_app.py): the service's size, no reset round trip.
 CONVERSATION_COLUMNS = (
     "conversation_id, title, agent_type, user_id, archived, created_at, updated_at, "
     "message_count, task_count, cost_micros, input_tokens, output_tokens"
@@ -55,7 +57,7 @@ pool: asyncpg.Pool
 @asynccontextmanager
 async def lifespan(_: Litestar) -> AsyncIterator[None]:
     global pool
-    pool = await asyncpg.create_pool(DATABASE_URL, min_size=10, max_size=20)
+    pool = await open_pool(DATABASE_URL)
     try:
         yield
     finally:
@@ -65,29 +67,29 @@ async def lifespan(_: Litestar) -> AsyncIterator[None]:
 @get("/api/conversations")
 async def conversations(
     limit: int = 50, updated_at: datetime | None = None, conversation_id: str | None = None
-) -> dict[str, Any]:
+) -> Response[bytes]:
     if updated_at is not None and conversation_id is not None:
         rows = await pool.fetch(CONVERSATIONS_NEXT, updated_at, conversation_id, limit)
     else:
         rows = await pool.fetch(CONVERSATIONS_FIRST, limit)
-    return {"items": [dict(row) for row in rows], "next_cursor": None}
+    return json_body({"items": [dict(row) for row in rows], "next_cursor": None})
 
 
 @get("/api/conversations/{conversation_id:str}/messages")
 async def messages(
     conversation_id: str, created_at: datetime, message_id: str, limit: int = 50
-) -> dict[str, Any]:
+) -> Response[bytes]:
     rows = await pool.fetch(MESSAGES_NEXT, conversation_id, created_at, message_id, limit)
-    return {"items": [dict(row) for row in rows], "next_cursor": None}
+    return json_body({"items": [dict(row) for row in rows], "next_cursor": None})
 
 
 @get("/api/webhooks/stats")
-async def stats() -> dict[str, Any]:
+async def stats() -> Response[bytes]:
     now = datetime.now(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     rows = await pool.fetch(STATS, EARLIEST, today, end)
-    return {"items": [dict(row) for row in rows]}
+    return json_body({"items": [dict(row) for row in rows]})
 
 
 @get("/health")

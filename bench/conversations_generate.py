@@ -18,7 +18,7 @@ import time
 import asyncpg
 
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
-from dashboard_api.domain.webhooks import LATENCY_BOUNDS_MS
+from dashboard_api.domain.model.webhooks import LATENCY_BOUNDS_MS
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench_conversations"
 MESSAGES_PER_CONVERSATION = 50

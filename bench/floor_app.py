@@ -3,7 +3,12 @@
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/dashboard_bench \
         .venv/bin/uvicorn bench.floor_app:app --port 5101
 
-No project code: what the service costs above this is what its layers cost.
+No project code: what the service costs above this is what its layers cost. It does the least
+work the service's answers need (issue 15): a pool of the service's size (DASHBOARD_DB_POOL_SIZE,
+default 20) opened at start, no reset round trip when a connection goes back to the pool (the
+service's pool sends none outside a transaction; asyncpg's default sends `pg_advisory_unlock_all();
+CLOSE ALL; UNLISTEN *; RESET ALL`, which cost the old floor ~50 us of PostgreSQL CPU per read),
+and rows encoded by msgspec straight to the response body.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import asyncpg
-from litestar import Litestar, get
+import msgspec
+from litestar import Litestar, MediaType, Response, get
 from litestar.exceptions import NotFoundException
 
 DATABASE_URL = os.environ.get(
@@ -33,36 +40,56 @@ NEXT_PAGE = (
 )
 ONE = "SELECT * FROM tasks WHERE task_id = $1"
 
+POOL_SIZE = int(os.environ.get("DASHBOARD_DB_POOL_SIZE") or 20)
+encode = msgspec.json.Encoder().encode
+
 pool: asyncpg.Pool
+
+
+async def _no_reset(_: Any) -> None:
+    """Given as the pool's `reset`: asyncpg then skips its reset query on release."""
+
+
+async def open_pool(url: str) -> asyncpg.Pool:
+    """The floors' pool: the service's size, all opened at start, no reset round trip."""
+    created = await asyncpg.create_pool(
+        url, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=_no_reset
+    )
+    assert created is not None
+    return created
 
 
 @asynccontextmanager
 async def lifespan(_: Litestar) -> AsyncIterator[None]:
     global pool
-    pool = await asyncpg.create_pool(DATABASE_URL, min_size=10, max_size=20)
+    pool = await open_pool(DATABASE_URL)
     try:
         yield
     finally:
         await pool.close()
 
 
+def json_body(content: object) -> Response[bytes]:
+    return Response(encode(content), media_type=MediaType.JSON)
+
+
 @get("/api/tasks/{task_id:str}")
-async def get_task(task_id: str) -> dict[str, Any]:
+async def get_task(task_id: str) -> Response[bytes]:
     row = await pool.fetchrow(ONE, task_id)
     if row is None:
         raise NotFoundException()
-    return dict(row)
+    return json_body(dict(row))
 
 
 @get("/api/tasks")
 async def list_tasks(
     limit: int = 50, created_at: datetime | None = None, task_id: str | None = None
-) -> dict[str, Any]:
+) -> Response[bytes]:
     if created_at is not None and task_id is not None:
         rows = await pool.fetch(NEXT_PAGE, created_at, task_id, limit)
     else:
         rows = await pool.fetch(FIRST_PAGE, limit)
-    return {"items": [dict(row) for row in rows], "next_cursor": None}
+    return json_body({"items": [dict(row) for row in rows], "next_cursor": None})
 
 
 @get("/health")
@@ -71,3 +98,49 @@ async def health() -> dict[str, str]:
 
 
 app = Litestar(route_handlers=[get_task, list_tasks, health], lifespan=[lifespan])
+
+
+# The same answers without a framework: a bare ASGI callable on the same pool
+# (`uvicorn bench.floor_app:bare`). How far the service is from this is the framework's cost
+# plus its own; how far the Litestar floor above is from it is Litestar's share.
+_HEADERS = [(b"content-type", b"application/json")]
+
+
+async def _send_json(send: Any, status: int, body: bytes) -> None:
+    headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    global pool
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                pool = await open_pool(DATABASE_URL)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path: str = scope["path"]
+    if path.startswith("/api/tasks/"):
+        row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])
+        if row is None:
+            await _send_json(send, 404, b'{"status":404}')
+        else:
+            await _send_json(send, 200, encode(dict(row)))
+    elif path == "/api/tasks":
+        query = parse_qs(scope["query_string"].decode())
+        limit = int(query.get("limit", ["50"])[0])
+        if "created_at" in query and "task_id" in query:
+            created_at = datetime.fromisoformat(query["created_at"][0])
+            rows = await pool.fetch(NEXT_PAGE, created_at, query["task_id"][0], limit)
+        else:
+            rows = await pool.fetch(FIRST_PAGE, limit)
+        await _send_json(send, 200, encode({"items": [dict(r) for r in rows], "next_cursor": None}))
+    elif path == "/health":
+        await _send_json(send, 200, b'{"status":"ok"}')
+    else:
+        await _send_json(send, 404, b'{"status":404}')

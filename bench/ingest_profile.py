@@ -85,11 +85,12 @@ def _timed(owner: type, name: str) -> None:
 def _phases() -> None:
     from dashboard_api.adapters.redis.ingest import RedisIngestQueue
     from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
-    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
+    from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
     from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
-    from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
-    from dashboard_api.domain.ingestion import Ingestor
-    from dashboard_api.domain.task_service import TaskService
+    from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+    from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+    from dashboard_api.domain.services.ingestion import Ingestor
+    from dashboard_api.domain.services.tasks import TaskService
 
     for owner, names in (
         (Ingestor, ["process"]),

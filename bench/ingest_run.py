@@ -4,7 +4,7 @@ worker on PostgreSQL, beside a floor, and the XADD-to-row lag under a steady loa
     .venv/bin/python -m bench.ingest_run [--tasks 10000] [--rate 2000] [--batch 500]
 
 - drain: `--tasks` tasks x 3 events (created, started, completed with a cost) are XADDed
-  first, then one ingestor (the app's: `build_adapters` + `build_ingestor`) drains the stream;
+  first, then one ingestor (the app's: `build_adapters` + `build_services`) drains the stream;
   events/s = events / drain time, CPU per event = this process's CPU time / events.
 - floor: the same rows written by a bare asyncpg script, one transaction per batch with one
   `INSERT … ON CONFLICT` for the tasks and one for the processed-event marks.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -35,10 +36,8 @@ import msgspec
 from redis.asyncio import Redis
 
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
-from dashboard_api.bootstrap import build_adapters
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.http.lifespan import build_ingestor
+from dashboard_api.bootstrap import build_adapters, build_services
+from dashboard_api.domain.services.ingestion import Ingestor
 from dashboard_api.settings import Settings
 
 ADMIN_URL = os.environ.get(
@@ -128,9 +127,8 @@ async def build(url: str, stream: str, batch: int, *, silent: bool = False) -> t
         ingest_consumer="bench",
     )
     adapters = await build_adapters(settings)
-    bus = SilentBus() if silent else adapters.bus
-    tasks = TaskService(unit_of_work=adapters.unit_of_work, reads=adapters.task_reads, bus=bus)
-    return build_ingestor(adapters, tasks, settings), adapters
+    wired = dataclasses.replace(adapters, bus=SilentBus()) if silent else adapters
+    return build_services(wired, settings).ingestor, adapters
 
 
 async def drain(

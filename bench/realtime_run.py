@@ -1,32 +1,42 @@
 """Real-time benchmark: the service's hub beside the floor (a bare Redis-to-socket forwarder),
-on the same uvicorn setup, a private redis-server, clients in separate processes.
+under uvicorn and/or granian, each contender with its own private redis-server on 127.0.0.1,
+clients in separate processes.
 
-    .venv/bin/python -m bench.realtime_run [--clients 1000] [--duration 10]
+    .venv/bin/python -m bench.realtime_run [--clients 1000] [--duration 5] [--rounds 3]
+        [--kinds service floor] [--servers uvicorn granian]
 
-Scenarios, each run on the service and then on the floor:
-  memory     RSS growth per idle connection (each subscribed to its own channel)
+Every contender (kind x server, one worker each) is started at once. Memory is measured first,
+on each fresh process; then per scenario, runs alternate between the contenders, --rounds times,
+the order rotating by one each round. Scenarios:
+  memory     RSS growth of the server's processes per idle connection (each subscribed to its
+             own channel)
   per-task   every client on its own task:{i}, 10 events/s each: publish-to-client latency
   steady     one channel, every client on it, 10 broadcasts/s: latency
   burst      one channel, every client on it, as many broadcasts as --burst-rate for 5 s:
              delivered messages per second
-The publisher runs the engine's publish steps (XADD to history + PUBLISH) in Redis for both
-servers, so both forward identical messages. Results: bench/results/realtime-latest.json.
+Each run also records the server's CPU per delivered frame. The publisher runs the engine's
+publish steps (XADD to history + PUBLISH) in Redis for every contender, so all forward identical
+messages. Results (medians and min-max): bench/results/realtime-latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +46,7 @@ from bench import system
 
 HERE = Path(__file__).parent
 CLIENT_COMMAND = [sys.executable, "-m", "bench.realtime_clients"]
+SCENARIOS = ("per-task", "steady", "burst")
 UVICORN_FLAGS = ["--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
 
 
@@ -48,43 +59,56 @@ def free_port() -> int:
 def start_redis(port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server") or "redis-server"
     redis = subprocess.Popen(
-        [binary, "--port", str(port), "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)
     return redis
 
 
-def start_server(kind: str, port: int, redis_url: str, workdir: str) -> subprocess.Popen[bytes]:
+def start_server(
+    kind: str, server: str, port: int, redis_url: str, workdir: str
+) -> subprocess.Popen[bytes]:
+    """The service (`dashboard-api run`, DASHBOARD_SERVER=server) or the floor under `server`;
+    one worker, in a session of its own (its processes are one group)."""
     env = {**os.environ, "BENCH_REDIS_URL": redis_url, "DASHBOARD_REDIS_URL": redis_url}
     env["DASHBOARD_DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir}/bench.db"
     env["DASHBOARD_LOG_LEVEL"] = "warning"
+    env["DASHBOARD_SERVER"] = server
     env.update(system.RATE_LIMITS_OFF)
     if kind == "service":
-        subprocess.run(
-            [sys.executable, "-m", "dashboard_api", "db", "upgrade"], env=env, check=True
-        )
-        target = ["--factory", "dashboard_api.http.app:app_from_env"]
+        command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--port", str(port)]
+    elif server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(port)]
+        command += ["--log-level", "warning", "--no-access-log", "bench.realtime_floor:app"]
     else:
-        target = ["bench.realtime_floor:app"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", *target, "--port", str(port), *UVICORN_FLAGS], env=env
-    )
-    deadline = time.monotonic() + 30
+        command = [sys.executable, "-m", "uvicorn", "bench.realtime_floor:app"]
+        command += ["--port", str(port), *UVICORN_FLAGS]
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
+                return process
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"{kind} did not start")
+    raise TimeoutError(f"{kind}@{server} did not start")
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+def rss_kib(pgid: int) -> int:
+    """Resident memory of every process in a group (granian: its main process and worker)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) != pgid:
+                continue
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 class Clients:
@@ -171,85 +195,154 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_kind(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+@dataclass
+class Contender:
+    kind: str
+    server: str
+    redis: subprocess.Popen[bytes]
+    redis_url: str
+    process: subprocess.Popen[bytes]
+    url: str
+    workdir: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}@{self.server}"
+
+
+def launch(kind: str, server: str) -> Contender:
     redis_port, port = free_port(), free_port()
     redis = start_redis(redis_port)
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     workdir = tempfile.mkdtemp()
-    server = start_server(kind, port, redis_url, workdir)
-    url = f"ws://127.0.0.1:{port}/ws"
-    try:
-        one = Clients(url, 1, "task:warmup-{}", 1)  # loads lazily imported code first
-        one.stop()
-        time.sleep(1)
-        before = rss_kib(server.pid)
-        clients = Clients(url, args.clients, "task:bench-{}", args.client_processes)
-        time.sleep(2)
-        results["memory_kib_per_connection"] = round(
-            (rss_kib(server.pid) - before) / args.clients, 1
-        )
+    process = start_server(kind, server, port, redis_url, workdir)
+    return Contender(kind, server, redis, redis_url, process, f"ws://127.0.0.1:{port}/ws", workdir)
+
+
+def shutdown(c: Contender) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(c.process.pid, signal.SIGTERM)
+    c.process.wait()
+    c.redis.terminate()
+    c.redis.wait()
+    shutil.rmtree(c.workdir, ignore_errors=True)
+
+
+def memory(c: Contender, args: argparse.Namespace) -> float:
+    """KiB of resident memory per idle connection, each subscribed to its own channel."""
+    one = Clients(c.url, 1, "task:warmup-{}", 1)  # loads lazily imported code first
+    one.stop()
+    time.sleep(1)
+    before = rss_kib(c.process.pid)
+    clients = Clients(c.url, args.clients, "task:idle-{}", args.client_processes)
+    time.sleep(2)
+    kib = (rss_kib(c.process.pid) - before) / args.clients
+    clients.stop()
+    return round(kib, 1)
+
+
+def scenario(c: Contender, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One run of a fan-out scenario, with the server's CPU per delivered frame."""
+    if name == "per-task":
         channels = [f"task:bench-{n}" for n in range(args.clients)]
-        clients.go()
-        asyncio.run(publish(redis_url, channels, 10, args.duration))
-        time.sleep(1)
-        results["per_task"] = summary(clients.stop())
-        print(kind, "per-task", results["per_task"], flush=True)
-        if args.per_task_only:
-            return results
+        clients = Clients(c.url, args.clients, "task:bench-{}", args.client_processes)
+    else:
+        channels = ["task:broadcast"]
+        clients = Clients(c.url, args.clients, "task:broadcast", args.client_processes)
+    cpu = system.group_cpu_seconds(c.process.pid)
+    clients.go()
+    rate = args.burst_rate if name == "burst" else 10
+    start = asyncio.run(
+        publish(c.redis_url, channels, rate, 5 if name == "burst" else args.duration)
+    )
+    time.sleep(10 if name == "burst" else 1)
+    result = clients.stop()
+    cpu = system.group_cpu_seconds(c.process.pid) - cpu
+    found = summary(result) | {
+        "server_cpu_us_per_frame": round(cpu * 1e6 / max(1, result["received"]), 1)
+    }
+    if name == "burst":
+        elapsed = result["last"] - start
+        found["offered_per_second"] = args.burst_rate * args.clients
+        found["delivered_per_second"] = round(result["received"] / elapsed) if elapsed > 0 else 0
+    return found
 
-        clients = Clients(url, args.clients, "task:broadcast", args.client_processes)
-        clients.go()
-        asyncio.run(publish(redis_url, ["task:broadcast"], 10, args.duration))
-        time.sleep(1)
-        results["steady"] = summary(clients.stop())
-        print(kind, "steady", results["steady"], flush=True)
 
-        clients = Clients(url, args.clients, "task:broadcast", args.client_processes)
-        clients.go()
-        start = asyncio.run(publish(redis_url, ["task:broadcast"], args.burst_rate, 5))
-        time.sleep(10)
-        burst = clients.stop()
-        elapsed = burst["last"] - start
-        results["burst"] = {
-            **summary(burst),
-            "offered_per_second": args.burst_rate * args.clients,
-            "delivered_per_second": round(burst["received"] / elapsed) if elapsed > 0 else 0,
-        }
-        print(kind, "burst", results["burst"], flush=True)
-    finally:
-        server.terminate()
-        server.wait()
-        redis.terminate()
-        redis.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return results
+def median_spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per run")
     parser.add_argument("--burst-rate", type=float, default=150, help="broadcasts per second")
     parser.add_argument("--kinds", nargs="+", default=["service", "floor"])
-    parser.add_argument("--per-task-only", action="store_true")
+    parser.add_argument("--servers", nargs="+", choices=("uvicorn", "granian"), default=["uvicorn"])
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--rounds", type=int, default=3, help="runs per contender and scenario")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "realtime-latest.json")
     args = parser.parse_args()
-    report = {
-        "conditions": {
-            "clients": args.clients,
-            "client_processes": args.client_processes,
-            "duration_s": args.duration,
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "server": "uvicorn 1 worker, websockets-sansio, per-message deflate off",
-        },
-        **{kind: run_kind(kind, args) for kind in args.kinds},
+    conditions = {
+        "clients": args.clients,
+        "client_processes": args.client_processes,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        "server": "1 worker; uvicorn: websockets-sansio, per-message deflate off",
     }
-    out = HERE / "results" / "realtime-latest.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    contenders: list[Contender] = []
+    runs: list[dict[str, Any]] = []
+    memory_kib: dict[str, float] = {}
+    try:
+        for server in args.servers:
+            for kind in args.kinds:
+                contenders.append(launch(kind, server))
+        for c in contenders:  # fresh processes, one at a time
+            memory_kib[c.name] = memory(c, args)
+            print(c.name, "KiB per idle connection", memory_kib[c.name], flush=True)
+        for name in args.scenarios:
+            for index in range(args.rounds):
+                shift = index % len(contenders)
+                for c in [*contenders[shift:], *contenders[:shift]]:
+                    found = scenario(c, name, args)
+                    found |= {"contender": c.name, "scenario": name, "round": index}
+                    found["load_average"] = os.getloadavg()[0]
+                    runs.append(found)
+                    print(json.dumps(found), flush=True)
+    finally:
+        for c in contenders:
+            shutdown(c)
+    table: dict[str, Any] = {}
+    for c in contenders:
+        row: dict[str, Any] = {"memory_kib_per_connection": memory_kib.get(c.name)}
+        for name in args.scenarios:
+            mine = [r for r in runs if r["contender"] == c.name and r["scenario"] == name]
+            keys = ("p50_ms", "p99_ms", "server_cpu_us_per_frame", "delivered_per_second")
+            row[name] = {k: median_spread([r[k] for r in mine]) for k in keys if k in mine[0]}
+        table[c.name] = row
+    conditions["load_average_end"] = os.getloadavg()
+    report = {"conditions": conditions, "summary": table, "runs": runs}
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(conditions))
+    print("| contender | KiB per idle connection | scenario | p50 ms | p99 ms | delivered/s "
+          "| server CPU us per frame |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, row in table.items():
+        for key in args.scenarios:
+            cells = [
+                "{median:,.2f} ({min:,.2f}-{max:,.2f})".format(**row[key][k])
+                if k in row[key]
+                else "-"
+                for k in ("p50_ms", "p99_ms", "delivered_per_second", "server_cpu_us_per_frame")
+            ]
+            print(f"| {name} | {row['memory_kib_per_connection']} | {key} | {' | '.join(cells)} |")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
-"""Drive the real service and the floor with wrk, side by side, on the generated data.
+"""Drive the real service and the floors with wrk, interleaved, on the generated data.
 
     .venv/bin/python -m bench.generate      # once: 1,000,000 tasks into dashboard_bench
-    .venv/bin/python -m bench.run [--workers 1 2] [--duration 15] [--rounds 3]
+    .venv/bin/python -m bench.run [--workers 1 2] [--servers uvicorn granian]
+        [--contenders service floor bare] [--baseline-tree /work/other-checkout]
+        [--rounds 6] [--duration 5]
 
-Servers run one at a time on 127.0.0.1 (the real one on --port, the floor on --port + 1), each
-under uvicorn with the same worker count; rounds alternate them and the table shows medians.
-Besides wrk's figures, each run records the CPU time the server's processes spent per request,
-which other load on a shared machine disturbs less than throughput.
-Results go to bench/results/latest.json.
+Every contender is up at once on its own port (from --port on): the service (`dashboard-api
+run`, DASHBOARD_SERVER set to each --servers entry), the floors (bench/floor_app.py: `floor` is
+bare Litestar, `bare` a bare ASGI callable, both asyncpg + msgspec on the service's pool size
+with no reset round trip) under the same servers, and optionally the service of another
+checkout (`baseline`, its own default server). Per scenario each contender is warmed up, then
+runs of --duration seconds alternate between them, --rounds times (the order rotates by one each
+round). Each run records wrk's figures and the CPU time per request of the server's processes
+and of the PostgreSQL backends of the bench database (bench/harness.py). Tables: medians with
+min-max, and per-round ratios. Results go to bench/results/latest.json (--out).
 """
 
 from __future__ import annotations
@@ -15,15 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -34,13 +38,12 @@ from urllib.parse import urlencode
 import asyncpg
 import msgspec
 
-from bench import system
+from bench import harness, system
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
 
 HERE = Path(__file__).parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench"
 SCENARIOS = ("get", "list", "deep")
-SERVERS = ("real", "floor")
 PAGE = 50
 
 
@@ -73,6 +76,7 @@ async def fixtures(url: str, sample: int, deep_offset: int) -> dict[str, Any]:
 
 
 def paths(server: str, data: dict[str, Any]) -> dict[str, str]:
+    """The three scenarios' paths; `server` is "real" (the service's cursor) or a floor."""
     created_at, task_id = data["deep"]
     if server == "real":
         deep = urlencode({"limit": PAGE, "cursor": encode_cursor(created_at, task_id)})
@@ -83,39 +87,6 @@ def paths(server: str, data: dict[str, Any]) -> dict[str, str]:
         "list": f"/api/tasks?limit={PAGE}",
         "deep": f"/api/tasks?{deep}",
     }
-
-
-def start(
-    server: str,
-    port: int,
-    workers: int,
-    database_url: str,
-    rate_limits: dict[str, str] = system.RATE_LIMITS_OFF,
-) -> subprocess.Popen[bytes]:
-    if not system.port_free(port):
-        raise SystemExit(f"port {port} is taken: choose another with --port")
-    env = dict(os.environ)
-    if server == "real":
-        command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--no-migrate"]
-        env.update(DASHBOARD_DATABASE_URL=database_url, DASHBOARD_LOG_LEVEL="warning")
-        env.update(rate_limits)
-    else:
-        command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--no-access-log"]
-        command += ["--host", "127.0.0.1", "--log-level", "warning"]
-        env["BENCH_DATABASE_URL"] = database_url.replace("+asyncpg", "")
-    command += ["--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{server} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return process
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"{server} did not answer /health on port {port} within 30 s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -149,106 +120,127 @@ def wrk(port: int, path: str, args: argparse.Namespace, seconds: int, ids: str |
     return stats
 
 
-def measure(server: str, workers: int, data: dict, args: argparse.Namespace, ids: str) -> list:
-    port = args.port if server == "real" else args.port + 1
-    routes = paths(server, data)
+KEYS = ("workers", "scenario")
+
+
+def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: Path) -> list:
+    found = harness.contenders(args.contenders, args.servers, args.port, args.baseline_tree)
+    database = harness.DatabaseCpu(args.database_url)
+    need, free = len(found) * workers * args.pool_size, database.connections_free()
+    if need > free - 5:  # five left for others
+        database.close()
+        raise SystemExit(
+            f"{len(found)} contenders x {workers} workers x {args.pool_size} connections "
+            f"= {need}: more than PostgreSQL has free ({free}); "
+            "fewer contenders or a smaller --pool-size"
+        )
     limits = system.RATE_LIMITS_COUNTED if args.rate_limits == "counted" else system.RATE_LIMITS_OFF
-    process = start(server, port, workers, args.database_url, limits)
-    results = []
+    runs: list[dict] = []
     try:
-        for scenario in args.scenarios:
-            check(port, routes[scenario], data["deep_first"] if scenario == "deep" else None)
-            id_file = ids if scenario == "get" else None
-            busy = system.wait_quiet(args.quiet)
-            wrk(port, routes[scenario], args, args.warmup, id_file)
-            cpu = system.group_cpu_seconds(process.pid)
-            stats = wrk(port, routes[scenario], args, args.duration, id_file)
-            cpu = system.group_cpu_seconds(process.pid) - cpu
-            stats["server_cpu_us"] = cpu * 1e6 / max(1, stats["requests"])
-            stats["busy_before"] = round(busy, 3)
-            results.append({"server": server, "workers": workers, "scenario": scenario, **stats})
-            print(
-                f"{server:5} w={workers} {scenario:4} {stats['rps']:7.0f} req/s  "
-                f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
-                f"server cpu {stats['server_cpu_us']:5.0f} us/req  "
-                f"non-2xx {stats['non_2xx_3xx']}  socket errors {stats['socket_errors']}  "
-                f"(busy before {busy:.0%})",
-                flush=True,
-            )
+        harness.start_all(found, workers, args.database_url, args.pool_size, limits, args.startup)
+        # Every (scenario, contender) pair is a slot of each round: the two sides of a
+        # comparison run seconds apart, and so do a contender's first and deep pages.
+        slots = [(c, scenario) for scenario in args.scenarios for c in found]
+        routes = {c.name: paths("real" if c.is_service else "floor", data) for c in found}
+        for c, scenario in slots:
+            route = routes[c.name][scenario]
+            check(c.port, route, data["deep_first"] if scenario == "deep" else None)
+            wrk(c.port, route, args, args.warmup, ids if scenario == "get" else None)
+        run = functools.partial(
+            _run, workers=workers, routes=routes, ids=ids, args=args, database=database
+        )
+        runs += harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
     finally:
-        stop(process)
-    return results
+        harness.stop_all(found)
+        database.close()
+    return runs
 
 
-def summarize(runs: list[dict]) -> list[dict]:
-    """The median of the rounds, per server, worker count and scenario."""
-    groups: dict[tuple, list[dict]] = {}
-    for run in runs:
-        groups.setdefault((run["server"], run["workers"], run["scenario"]), []).append(run)
-    summary = []
-    for (server, workers, scenario), group in groups.items():
-        row = {"server": server, "workers": workers, "scenario": scenario, "rounds": len(group)}
-        for key in ("rps", "p50_us", "p99_us", "server_cpu_us"):
-            row[key] = statistics.median(run[key] for run in group)
-        row["non_2xx_3xx"] = sum(run["non_2xx_3xx"] for run in group)
-        row["socket_errors"] = sum(run["socket_errors"] for run in group)
-        summary.append(row)
-    return summary
+def _run(
+    slot: tuple[harness.Contender, str],
+    index: int,
+    *,
+    workers: int,
+    routes: dict[str, dict[str, str]],
+    ids: str,
+    args: argparse.Namespace,
+    database: harness.DatabaseCpu,
+) -> dict[str, Any]:
+    c, scenario = slot
+    path, id_file = routes[c.name][scenario], ids if scenario == "get" else None
+    stats = harness.measure(c, lambda: wrk(c.port, path, args, args.duration, id_file), database)
+    print(
+        f"w={workers} {scenario:4} r{index} {c.name:16} {stats['rps']:7.0f} req/s  "
+        f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
+        f"cpu us/req server {stats['server_cpu_us']:5.0f} db {stats['db_cpu_us']:4.0f}  "
+        f"non-2xx {stats['non_2xx_3xx']}  other load {stats['other_load']:.0%}  "
+        f"load avg {stats['load_average']:.1f}",
+        flush=True,
+    )
+    return stats | {"workers": workers, "scenario": scenario, "contender": c.name}
 
 
-def table(summary: list[dict]) -> str:
-    by = {(r["server"], r["workers"], r["scenario"]): r for r in summary}
-    lines = [
-        "| workers | scenario | service req/s | floor req/s | service / floor "
-        "| service p50 / p99 ms | floor p50 / p99 ms | server CPU µs/req service / floor "
-        "| non-2xx |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+def write(out: Path, runs: list[dict], args: argparse.Namespace, **extra: Any) -> None:
+    settings = {k: getattr(args, k) for k in ("threads", "connections", "duration", "warmup")}
+    settings |= {"rounds": args.rounds, "workers": args.workers, "pool_size": args.pool_size}
+    report = {"conditions": extra.get("conditions", {}) | settings, "runs": runs}
+    report["summary"] = harness.jsonable(harness.summarize(runs, KEYS), KEYS)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def deep_notes(runs: list[dict]) -> list[str]:
+    """Page 10,000 deep over the first page, per contender, per round (seconds apart)."""
+    by = {(r["workers"], r["scenario"], r["contender"], r["round"]): r for r in runs}
     notes = []
-    for workers in sorted({r["workers"] for r in summary}):
-        for scenario in SCENARIOS:
-            real, floor = by.get(("real", workers, scenario)), by.get(("floor", workers, scenario))
-            if real is None or floor is None:
-                continue
-            lines.append(
-                f"| {workers} | {scenario} | {real['rps']:,.0f} | {floor['rps']:,.0f} "
-                f"| {real['rps'] / floor['rps']:.0%} "
-                f"| {real['p50_us'] / 1000:.1f} / {real['p99_us'] / 1000:.1f} "
-                f"| {floor['p50_us'] / 1000:.1f} / {floor['p99_us'] / 1000:.1f} "
-                f"| {real['server_cpu_us']:,.0f} / {floor['server_cpu_us']:,.0f} "
-                f"| {real['non_2xx_3xx'] + floor['non_2xx_3xx']} |"
+    for workers, scenario, name, index in list(by):
+        if scenario != "deep" or index != 0:
+            continue
+        pairs = [
+            (by[(workers, "deep", name, i)], first)
+            for (w, s, n, i), first in by.items()
+            if (w, s, n) == (workers, "list", name) and (workers, "deep", name, i) in by
+        ]
+        if pairs:
+            cpu = harness.Spread.of([d["total_cpu_us"] / f["total_cpu_us"] for d, f in pairs])
+            p50 = harness.Spread.of([d["p50_us"] / f["p50_us"] for d, f in pairs])
+            notes.append(
+                f"{name}, {workers} worker(s): page 10,000 deep / first page, per round: CPU per "
+                f"request (server + database) {cpu.show('.2f')}, p50 {p50.show('.2f')}"
             )
-        for server in SERVERS:
-            deep, first = by.get((server, workers, "deep")), by.get((server, workers, "list"))
-            if deep and first:
-                notes.append(
-                    f"{server}, {workers} worker(s): deep page p50 / first page p50 = "
-                    f"{deep['p50_us'] / first['p50_us']:.2f}"
-                )
-    return "\n".join([*lines, "", *notes])
+    return notes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--port", type=int, default=5100, help="the floor uses port + 1")
+    parser.add_argument("--port", type=int, default=5100, help="the first of the contenders' ports")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
-    parser.add_argument("--duration", type=int, default=15, help="seconds measured per run")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each run")
+    parser.add_argument(
+        "--contenders", nargs="+", choices=harness.KINDS, default=["service", "floor"]
+    )
+    parser.add_argument("--servers", nargs="+", choices=harness.SERVERS, default=["uvicorn"])
+    parser.add_argument(
+        "--baseline-tree", help="another checkout: its .venv/bin/dashboard-api run, beside ours"
+    )
+    parser.add_argument("--duration", type=int, default=5, help="seconds measured per run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of load per contender first")
+    parser.add_argument("--rounds", type=int, default=6, help="runs per contender and scenario")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=20, help="DASHBOARD_DB_POOL_SIZE, all")
     parser.add_argument(
         "--rate-limits",
         choices=("off", "counted"),
         default="off",
         help="counted: every request is counted against budgets no run can spend",
     )
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="the table shows the median")
-    parser.add_argument("--quiet", type=float, default=0.15, help="max CPU busy before a run")
+    parser.add_argument("--quiet", type=float, default=0.15, help="CPU busy to wait below")
+    parser.add_argument("--quiet-wait", type=int, default=20, help="max seconds waited per round")
+    parser.add_argument("--startup", type=float, default=120, help="max seconds until /health")
     parser.add_argument("--sample", type=int, default=10_000, help="random task ids to request")
     parser.add_argument("--deep-offset", type=int, default=500_000, help="rows before the page")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `apt-get install -y wrk` (as root), then rerun")
@@ -257,26 +249,23 @@ def main() -> None:
     upgrade(args.database_url)
     plain_url = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
     data = asyncio.run(fixtures(plain_url, args.sample, args.deep_offset))
-    settings = {k: getattr(args, k) for k in ("threads", "connections", "duration", "warmup")}
-    settings |= {"rounds": args.rounds, "workers": args.workers}
     conditions = {**system.conditions(), "postgres": data["postgres"], "rows": data["rows"]}
-    out = HERE / "results" / "latest.json"
-    out.parent.mkdir(exist_ok=True)
+    args.out.parent.mkdir(exist_ok=True)
     runs: list[dict] = []
     with tempfile.NamedTemporaryFile("w", suffix=".ids") as ids:
         ids.write("\n".join(data["ids"]) + "\n")
         ids.flush()
         for workers in args.workers:
-            for _ in range(args.rounds):
-                for server in args.servers:
-                    runs += measure(server, workers, data, args, ids.name)
-                    report = {"conditions": conditions | settings, "runs": runs}
-                    report["summary"] = summarize(runs)
-                    out.write_text(json.dumps(report, indent=2) + "\n")  # kept if a run fails
-
+            runs += measure(workers, data, args, ids.name, args.out)
+    conditions["load_average_end"] = os.getloadavg()
+    write(args.out, runs, args, conditions=conditions)
     print()
-    print(table(summarize(runs)))
-    print(f"\nwrote {out}")
+    print(harness.figure_table(harness.summarize(runs, KEYS), KEYS))
+    print()
+    print(harness.ratio_table(runs, KEYS))
+    print()
+    print("\n".join(deep_notes(runs)))
+    print(f"\nconditions: {conditions}\nwrote {args.out}")
 
 
 if __name__ == "__main__":

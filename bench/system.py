@@ -31,6 +31,18 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / TICK
 
 
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (0 if it is gone)."""
+    fields = _stat(str(pid))
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_times() -> tuple[float, float, float]:
+    """All cores' CPU seconds so far (total, idle + iowait), and a monotonic clock."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) / TICK, (fields[3] + fields[4]) / TICK, time.monotonic()
+
+
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share of all cores busy over `seconds`, from /proc/stat."""
 
@@ -44,8 +56,10 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (idle2 - idle) / max(1, total2 - total)
 
 
-def wait_quiet(limit: float, patience: int = 120) -> float:
-    """The machine may be shared: wait (at most `patience` s) until it is nearly idle."""
+def wait_quiet(limit: float, patience: int = 20) -> float:
+    """The machine may be shared: wait (at most `patience` s) until it is nearly idle, and
+    return the share of the cores busy when it stopped waiting. On a machine where other
+    engineers run tests it may never be idle: waiting longer only makes the run longer."""
     busy = cpu_busy()
     for _ in range(patience):
         if busy <= limit:

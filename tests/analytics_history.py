@@ -10,11 +10,11 @@ from decimal import Decimal
 import msgspec
 from hypothesis import strategies as st
 
-from dashboard_api.domain.analytics_service import AnalyticsService, Granularity, HistogramGroup
 from dashboard_api.domain.errors import DomainError
-from dashboard_api.domain.session_analytics import SessionPerformance
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.session_analytics import SessionPerformance
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
+from dashboard_api.domain.services.analytics import AnalyticsService, Granularity, HistogramGroup
+from dashboard_api.domain.services.tasks import TaskService
 from tests import naive_analytics as naive
 
 BASE = datetime(2026, 11, 20, tzinfo=UTC)

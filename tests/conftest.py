@@ -79,6 +79,7 @@ TABLES = (
     "rollup_totals_hourly",
     "rollup_totals_daily",
     "rollup_deltas",
+    "rollup_day_changes",
     "processed_events",
     "messages",
     "conversations",

@@ -10,7 +10,7 @@ from polyfactory import Use
 from polyfactory.factories.msgspec_factory import MsgspecFactory
 
 from dashboard_api.domain.ids import uuid7
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 
 AGENT_TYPES = ("planner", "coder", "reviewer", "researcher")
 SOURCES = ("api", "dashboard", "github", "jira", "slack", "sentry")
@@ -48,6 +48,7 @@ class TaskFactory(MsgspecFactory[Task]):
     reasoning_tokens = 0
     cost_source = None
     cost_breakdown = None
+    reported_cost_usd = None
     started_at = None
     completed_at = None
     version = 1

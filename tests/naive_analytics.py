@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from dashboard_api.domain.analytics_service import (
+from dashboard_api.domain.model.tasks import Task, TaskStatus
+from dashboard_api.domain.services.analytics import (
     CostBucket,
     CostFigures,
     CostHistogram,
@@ -19,7 +20,6 @@ from dashboard_api.domain.analytics_service import (
     HistogramGroup,
     Summary,
 )
-from dashboard_api.domain.tasks import Task, TaskStatus
 
 BOUNDS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 _US = timedelta(microseconds=1)

@@ -78,14 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _db(settings: Settings, command: str, revision: str) -> int:
-    from dashboard_api.adapters.sqlalchemy import migrate
+    from dashboard_api.bootstrap.database import migrate
 
-    if command == "upgrade":
-        migrate.upgrade(settings.database_url, revision)
-    elif command == "downgrade":
-        migrate.downgrade(settings.database_url, revision)
-    else:
-        migrate.current(settings.database_url)
+    migrate(settings, command, revision)
     return 0
 
 
@@ -127,19 +122,9 @@ def is_loopback(host: str) -> bool:
 
 
 def _rebuild_rollups(settings: Settings) -> int:
-    import asyncio
+    from dashboard_api.bootstrap.database import rebuild_analytics
 
-    from dashboard_api.adapters.sqlalchemy.engine import create_engine
-    from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
-
-    async def rebuild() -> int:
-        engine = create_engine(settings.database_url, null_pool=True)
-        try:
-            return await SqlRollupStore(engine).rebuild()
-        finally:
-            await engine.dispose()
-
-    counted = asyncio.run(rebuild())
+    counted = rebuild_analytics(settings)
     print(f"dashboard-api: rollups rebuilt from {counted} tasks")
     return 0
 
@@ -147,7 +132,7 @@ def _rebuild_rollups(settings: Settings) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from dashboard_api.adapters.sqlalchemy import migrate
+    from dashboard_api.bootstrap.database import migrate
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -165,7 +150,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.api_tokens:
         print("dashboard-api: no API tokens configured: loopback only, no auth", file=sys.stderr)
     if settings.migrate_on_start and not args.no_migrate:
-        migrate.upgrade(settings.database_url)
+        migrate(settings)
+    if settings.server == "granian":
+        _serve_granian(settings, host, port, workers)
+        return 0
     uvicorn.run(
         "dashboard_api.http.app:app_from_env",
         factory=True,
@@ -184,6 +172,35 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         ws_max_size=max(1024 * 1024, settings.ws_max_frame_bytes * 4),
     )
     return 0
+
+
+def _serve_granian(settings: Settings, host: str, port: int, workers: int) -> None:
+    """The same app under granian (DASHBOARD_SERVER=granian; docs/benchmarks.md, "Server").
+    Granian has no per-message deflate: DASHBOARD_WS_COMPRESSION does not apply under it."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    if settings.ws_compression:
+        print(
+            "dashboard-api: granian has no per-message deflate: frames go uncompressed",
+            file=sys.stderr,
+        )
+    # Granian's loggers propagate to ours (http/logs.py) like uvicorn's; no access line of
+    # its own (ours is one per request).
+    quiet: dict[str, object] = {"handlers": [], "propagate": True}
+    Server(
+        "dashboard_api.http.app:app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=workers,
+        websockets=True,
+        log_level=LogLevels(settings.log_level),
+        log_dictconfig={"loggers": {"_granian": dict(quiet), "granian.access": dict(quiet)}},
+        log_access=False,
+    ).serve()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ An engine in a process of its own uses the engine SDK, re-exported here:
 `from dashboard_api.engine import Engine` (or `from dashboard_engine import Engine` with only
 the small `dashboard-engine` distribution installed; see packages/engine/README.md).
 
-    from dashboard_api.engine import EnginePublisher
+    pass
 
     engine = EnginePublisher.from_url("redis://127.0.0.1:6379/0")
     await engine.lifecycle("task.created", "42", agent_type="coder", input_message="Fix #12")
@@ -29,8 +29,8 @@ from typing import Any
 
 import msgspec
 
+from dashboard_api.domain.model.channels import ENGINE_COMMANDS_CHANNEL, task_channel
 from dashboard_api.domain.ports import EventBus, IngestQueue
-from dashboard_api.domain.task_service import ENGINE_COMMANDS_CHANNEL, task_channel
 from dashboard_engine import Engine, EngineSettings, Job
 
 # The engine SDK (packages/engine, distribution `dashboard-engine`) is what an engine in its

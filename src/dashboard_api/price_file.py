@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.pricing import PriceTable, price_problems
+from dashboard_api.domain.model.pricing import PriceTable, price_problems
 
 DEFAULT_PRICES = Path(__file__).parent / "prices.toml"
 

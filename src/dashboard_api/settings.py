@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from dashboard_api.domain.access import parse_tokens
+from dashboard_api.domain.model.access import parse_networks, parse_tokens
 
 PREFIX = "DASHBOARD_"
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    # The ASGI server `dashboard-api run` starts (docs/benchmarks.md, "Server").
+    server: Literal["uvicorn", "granian"] = "uvicorn"
     migrate_on_start: bool = True
     db_pool_size: int = 20
     # Bounds on waiting for PostgreSQL and Redis, so a lost network is a 503 within seconds
@@ -101,6 +103,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     groote_dead_letter_stream: str = "dashboard:groote:rejected"
     groote_agent_type: str = "brain"
     groote_wait_seconds: float = 5.0
+    # groote-ai's REST calls carry no token: from these networks (CIDRs or addresses; empty:
+    # none) its six calls are taken without one when tokens are set (docs/security.md).
+    groote_trusted_networks: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,13 +122,23 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             parse_tokens(settings.api_tokens)
             if settings.groote_events and not settings.redis_url:
                 raise ValueError("DASHBOARD_GROOTE_EVENTS needs DASHBOARD_REDIS_URL")
+            parse_networks(settings.groote_trusted_networks)
+            if settings.groote_trusted_networks and not settings.groote_events:
+                raise ValueError("DASHBOARD_GROOTE_TRUSTED_NETWORKS needs DASHBOARD_GROOTE_EVENTS")
         except (msgspec.ValidationError, ValueError) as exc:
             raise SystemExit(f"invalid setting: {exc} (environment variables {PREFIX}*)") from exc
         return settings
 
 
 _LISTS = frozenset(
-    {"agents", "oauth_platforms", "allowed_hosts", "allowed_origins", "cors_origins"}
+    {
+        "agents",
+        "oauth_platforms",
+        "allowed_hosts",
+        "allowed_origins",
+        "cors_origins",
+        "groote_trusted_networks",
+    }
 )
 
 

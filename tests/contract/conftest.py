@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.memory import (
     MemoryDatabase,
@@ -16,30 +15,34 @@ from dashboard_api.adapters.memory import (
     MemoryUnitOfWork,
 )
 from dashboard_api.adapters.memory.retention import MemoryRetentionStore
-from dashboard_api.adapters.memory.webhooks import MemoryOAuthStatusStore
-from dashboard_api.adapters.memory.workspace import WorkspaceStores
+from dashboard_api.adapters.memory.sources import MemoryOAuthStatusStore
+from dashboard_api.adapters.memory.unit_of_work import MemoryStores
+from dashboard_api.adapters.sqlalchemy.conversations import SqlConversationStore, SqlMessageStore
 from dashboard_api.adapters.sqlalchemy.retention import SqlRetentionStore
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
-from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
-from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
-from dashboard_api.domain.ports import RetentionStore, RollupStore, TaskStore, UnitOfWorkFactory
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.sources import SqlOAuthStatusStore, SqlSourceStore
+from dashboard_api.adapters.sqlalchemy.spend import SqlSpendStore
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.webhooks import SqlWebhookEventStore, SqlWebhookRollupStore
+from dashboard_api.domain.ports import (
+    ConversationStore,
+    MessageStore,
+    OAuthStatusStore,
+    RetentionStore,
+    RollupStore,
+    SourceStore,
+    SpendStore,
+    TaskStore,
+    UnitOfWorkFactory,
+    WebhookEventStore,
+    WebhookRollupStore,
+)
 
 
 async def _no_compaction() -> int:
     return 0  # the memory store keeps hour and day rows current as it commits
-
-
-class SqlWorkspaceReads(SqlWorkspaceUnit):
-    """The workspace stores on an engine: standalone reads, as the app's adapters use them."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.bind_workspace(engine)
-        self.oauth = SqlOAuthStatusStore(engine)
-
-
-WorkspaceReads = WorkspaceStores | SqlWorkspaceReads
 
 
 @dataclass
@@ -48,7 +51,14 @@ class Backend:
     unit_of_work: UnitOfWorkFactory
     reads: TaskStore
     rollups: RollupStore
-    workspace: WorkspaceReads
+    # Standalone reads, as the app's adapters use them (writes go through the unit of work).
+    conversations: ConversationStore
+    messages: MessageStore
+    webhook_events: WebhookEventStore
+    webhook_rollups: WebhookRollupStore
+    sources: SourceStore
+    oauth: OAuthStatusStore
+    spend: SpendStore
     compact: Callable[[], Awaitable[int]] = _no_compaction
     retention: RetentionStore | None = None
 
@@ -59,14 +69,19 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
         db = MemoryDatabase()
-        reads = WorkspaceStores(db)
-        reads.oauth = MemoryOAuthStatusStore()  # type: ignore[attr-defined]
+        stores = MemoryStores(db)
         return Backend(
             "memory",
             lambda: MemoryUnitOfWork(db),
             MemoryTaskStore(db),
             MemoryRollupStore(db.rollups, lambda: db.tasks),
-            reads,
+            stores.conversations,
+            stores.messages,
+            stores.webhook_events,
+            stores.webhook_rollups,
+            stores.sources,
+            MemoryOAuthStatusStore(),
+            stores.spend,
             retention=MemoryRetentionStore(db),
         )
     fixture = "sqlite_engine" if request.param == "sqlite" else "clean_postgres"
@@ -76,7 +91,13 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         lambda: SqlUnitOfWork(engine),
         SqlTaskStore(engine),
         SqlRollupStore(engine),
-        SqlWorkspaceReads(engine),
+        SqlConversationStore(engine),
+        SqlMessageStore(engine),
+        SqlWebhookEventStore(engine),
+        SqlWebhookRollupStore(engine),
+        SqlSourceStore(engine),
+        SqlOAuthStatusStore(engine),
+        SqlSpendStore(engine),
         RollupCompactor(engine, interval=3600).run_once,
         SqlRetentionStore(engine),
     )

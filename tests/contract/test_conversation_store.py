@@ -9,18 +9,18 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.model.conversations import (
     ConversationCursor,
     ConversationQuery,
     ConversationTotals,
     MessageCursor,
     MessageQuery,
 )
-from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.handoff import OutboxEntry
+from dashboard_api.domain.model.handoff import OutboxEntry
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH
-from tests.workspace_factories import conversation, message
+from tests.record_factories import conversation, message
 
 
 async def test_a_conversation_reads_back_with_its_totals(backend: Backend) -> None:
@@ -28,8 +28,8 @@ async def test_a_conversation_reads_back_with_its_totals(backend: Backend) -> No
     async with backend.unit_of_work() as uow:
         await uow.conversations.add(stored)
         await uow.commit()
-    assert await backend.workspace.conversations.get(stored.conversation_id) == stored
-    assert await backend.workspace.conversations.get("missing") is None
+    assert await backend.conversations.get(stored.conversation_id) == stored
+    assert await backend.conversations.get("missing") is None
 
 
 async def test_a_duplicate_conversation_id_is_a_conflict(backend: Backend) -> None:
@@ -58,7 +58,7 @@ async def test_totals_move_by_increments_and_updated_at_follows_activity(backend
         )
         await uow.conversations.add_totals("missing", delta, active_at=None)
         await uow.commit()
-    read = await backend.workspace.conversations.get(stored.conversation_id)
+    read = await backend.conversations.get(stored.conversation_id)
     assert read is not None
     assert read.updated_at == later
     assert read.totals == ConversationTotals(
@@ -77,7 +77,7 @@ async def test_update_changes_title_and_archive_but_never_totals(backend: Backen
         assert await uow.conversations.update(edited)
         assert not await uow.conversations.update(conversation())
         await uow.commit()
-    read = await backend.workspace.conversations.get(stored.conversation_id)
+    read = await backend.conversations.get(stored.conversation_id)
     assert read is not None
     assert (read.title, read.archived, read.totals.messages) == ("renamed", True, 3)
 
@@ -104,7 +104,7 @@ async def test_conversations_page_most_recently_active_first(backend: Backend) -
         after = None
         while True:
             query = ConversationQuery(user_id=user_id, archived=archived, limit=4, after=after)
-            page = await backend.workspace.conversations.find(query)
+            page = await backend.conversations.find(query)
             seen += page
             if len(page) < 4:
                 break
@@ -127,7 +127,7 @@ async def test_messages_page_oldest_first_per_conversation(backend: Backend) -> 
     after = None
     while True:
         query = MessageQuery(conversation_id=first.conversation_id, limit=3, after=after)
-        page = await backend.workspace.messages.find(query)
+        page = await backend.messages.find(query)
         seen += page
         if len(page) < 3:
             break
@@ -145,9 +145,9 @@ async def test_deleting_a_conversation_deletes_its_messages(backend: Backend) ->
         assert await uow.conversations.delete(stored.conversation_id)
         assert not await uow.conversations.delete(stored.conversation_id)
         await uow.commit()
-    assert await backend.workspace.conversations.get(stored.conversation_id) is None
+    assert await backend.conversations.get(stored.conversation_id) is None
     query = MessageQuery(conversation_id=stored.conversation_id)
-    assert await backend.workspace.messages.find(query) == []
+    assert await backend.messages.find(query) == []
 
 
 async def test_uncommitted_messages_and_outbox_entries_are_rolled_back(backend: Backend) -> None:
@@ -161,11 +161,8 @@ async def test_uncommitted_messages_and_outbox_entries_are_rolled_back(backend: 
         await uow.conversations.add_totals(
             stored.conversation_id, ConversationTotals(messages=1), active_at=None
         )
-    assert (
-        await backend.workspace.messages.find(MessageQuery(conversation_id=stored.conversation_id))
-        == []
-    )
-    read = await backend.workspace.conversations.get(stored.conversation_id)
+    assert await backend.messages.find(MessageQuery(conversation_id=stored.conversation_id)) == []
+    read = await backend.conversations.get(stored.conversation_id)
     assert read is not None
     assert read.totals.messages == 0
     async with backend.unit_of_work() as uow:

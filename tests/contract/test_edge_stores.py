@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from dashboard_api.adapters.memory.edge import MemoryRequestCounter, MemoryTicketStore
 from dashboard_api.adapters.redis.edge import RedisRequestCounter, RedisTicketStore
 from dashboard_api.domain.ports import RequestCounter, TicketStore
-from dashboard_api.domain.rate_limits import Budget, RateLimiter
+from dashboard_api.domain.services.rate_limits import Budget, RateLimiter
 from tests.redis_support import require_shared_redis, unique
 
 

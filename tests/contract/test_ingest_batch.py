@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.conversations import Conversation
 from dashboard_api.domain.errors import DomainError, NotFound
-from dashboard_api.domain.ports import RollupQuery, RollupSource
-from dashboard_api.domain.spend import SpendDimension, SpendService
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.conversations import Conversation
+from dashboard_api.domain.model.rollups import RollupQuery, RollupSource
+from dashboard_api.domain.model.spend import SpendDimension
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.spend import SpendService
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 
@@ -100,12 +101,12 @@ async def _outcome(backend: Backend, service: TaskService, p: str) -> dict[str, 
         tasks[name] = (*fields, task.error, task.started_at, task.completed_at)
     conversations = {}
     for name in ("c1", "c2"):
-        conversation = await backend.workspace.conversations.get(f"{p}{name}")
+        conversation = await backend.conversations.get(f"{p}{name}")
         assert conversation is not None
         conversations[name] = conversation.totals
     spend = {}
     for dimension in SpendDimension:
-        totals = await SpendService(backend.workspace.spend).totals(dimension, None, None)
+        totals = await SpendService(backend.spend).totals(dimension, None, None)
         spend[dimension] = sorted(
             (t.key.removeprefix(p), t.tasks, t.cost_usd, t.input_tokens, t.output_tokens)
             for t in totals

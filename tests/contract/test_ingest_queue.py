@@ -10,7 +10,8 @@ import redis.asyncio as aioredis
 
 from dashboard_api.adapters.memory import MemoryIngestQueue
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue
-from dashboard_api.domain.ports import IngestQueue, Lease
+from dashboard_api.domain.model.ingestion import Lease
+from dashboard_api.domain.ports import IngestQueue
 from tests.redis_support import require_shared_redis, unique
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
 from dashboard_api.adapters.sqlalchemy.origins import SqlOriginStore
-from dashboard_api.domain.origins import ConversationFlow, TaskOrigin
+from dashboard_api.domain.model.origins import ConversationFlow, TaskOrigin
 from dashboard_api.domain.ports import OriginStore
 from tests.factories import EPOCH
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.conversations import Conversation, Message, MessageQuery, MessageRole
-from dashboard_api.domain.retention import DataKind, RetentionJob
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import Task, TaskQuery, TaskStatus
-from dashboard_api.domain.webhooks import WebhookEvent, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.model.conversations import (
+    Conversation,
+    Message,
+    MessageQuery,
+    MessageRole,
+)
+from dashboard_api.domain.model.retention import DataKind
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskQuery, TaskStatus
+from dashboard_api.domain.model.webhooks import WebhookEvent, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.retention import RetentionJob
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 
@@ -115,11 +121,11 @@ async def test_pruning_keeps_every_analytics_figure(backend: Backend) -> None:
     assert await _figures(backend) == before
     remaining = await _all_tasks(service)
     assert len(remaining) == 9  # 7 recent, 2 old ones still running
-    messages = await backend.workspace.messages.find(MessageQuery(conversation_id="c-1", limit=10))
+    messages = await backend.messages.find(MessageQuery(conversation_id="c-1", limit=10))
     assert [m.message_id for m in messages] == ["m-2"]
-    events = await backend.workspace.webhook_events.find(WebhookEventQuery(limit=10))
+    events = await backend.webhook_events.find(WebhookEventQuery(limit=10))
     assert [e.event_id for e in events] == ["e-2"]
-    kept = await backend.workspace.webhook_events.get("e-2")
+    kept = await backend.webhook_events.get("e-2")
     assert kept is not None
     assert kept.payload == {"n": 2}
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource
-from dashboard_api.domain.rollups import Figures, RollupChange, RollupKey, task_figures, total
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.rollups import (
+    DayRange,
+    Figures,
+    RollupChange,
+    RollupKey,
+    RollupQuery,
+    RollupSource,
+    task_figures,
+    total,
+)
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 
@@ -54,24 +63,91 @@ async def test_changes_count_only_once_committed(backend: Backend) -> None:
     assert (await _whole(backend, RollupSource.DAYS)).cost_micros == 10
 
 
-async def test_the_watermark_moves_with_every_committed_change(backend: Backend) -> None:
-    seen = [await backend.rollups.watermark()]
-    assert await backend.rollups.watermark() == seen[0]  # nothing changed
+async def test_a_day_range_version_moves_with_every_committed_change_in_it(
+    backend: Backend,
+) -> None:
+    first, second = DayRange(DAY, DAY + timedelta(days=1)), DayRange(DAY + timedelta(days=1), None)
+    everything = DayRange(None, None)
+
+    async def versions() -> list[Hashable]:
+        return await _changes(backend, first, second, everything)
+
+    seen = [await versions()]
+    assert await versions() == seen[0]  # nothing changed
     async with backend.unit_of_work() as uow:  # never committed
         await uow.rollups.record([RollupChange(_key(1), _figures(1, 10))])
-    assert await backend.rollups.watermark() == seen[0]
+    assert await versions() == seen[0]
     for change in (_figures(1, 10), _figures(2, 5), _figures(-1, -10)):
-        await _record(backend, RollupChange(_key(2), change))
-        seen.append(await backend.rollups.watermark())
+        await _record(backend, RollupChange(_key(2), change))  # day one only
+        seen.append(await versions())
+        assert seen[-1][0] != seen[-2][0]
+        assert seen[-1][1] == seen[-2][1]
+        assert seen[-1][2] != seen[-2][2]
+    await backend.compact()  # moves no figure: no version moves
+    assert await versions() == seen[-1]
+    await _record(backend, RollupChange(_key(30), _figures(1, 1)))  # day two only
+    seen.append(await versions())
+    assert seen[-1][0] == seen[-2][0]
+    assert seen[-1][1] != seen[-2][1]
     await backend.compact()
-    seen.append(await backend.rollups.watermark())
-    await _record(backend, RollupChange(_key(3), _figures(1, 1)))
-    seen.append(await backend.rollups.watermark())
-    await backend.rollups.rebuild()
-    seen.append(await backend.rollups.watermark())
-    # A backend without compaction has nothing to move for it; every other step moves it.
-    distinct = len(set(seen))
-    assert distinct == len(seen) or (distinct == len(seen) - 1 and backend.name == "memory")
+    assert await versions() == seen[-1]
+    await backend.rollups.rebuild()  # recounted from the tasks: every version moves
+    seen.append(await versions())
+    assert all(now != before for now, before in zip(seen[-1], seen[-2], strict=True))
+    assert [len(set(column)) for column in zip(*seen, strict=True)] == [5, 3, 6]
+    assert (await backend.rollups.state()).folded == []
+
+
+async def test_compacted_rows_and_pending_changes_add_up_to_the_figures(
+    backend: Backend,
+) -> None:
+    query = RollupQuery(source=RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
+    await _record(backend, RollupChange(_key(1), _figures(2, 100)))
+    await backend.compact()
+    await _record(backend, RollupChange(_key(2), _figures(1, 5)))
+    await _record(backend, RollupChange(_key(30), _figures(1, 7)))  # another day
+    state = await backend.rollups.state(query.days)
+    (compacted,) = await backend.rollups.read_compacted(query)
+    assert compacted.compacted == (state.rebuilds, state.folded[0])
+    pending = [change for change in state.pending if change.hour < DAY + timedelta(days=1)]
+    both = total([*(t.figures for t in compacted.totals), *(p.figures for p in pending)])
+    assert both == await _whole(backend, RollupSource.HOURS, start=DAY, end=DAY + timedelta(days=1))
+    assert both.cost_micros == 105
+    # SQL compacts in the background, memory applies as it commits: either way, what is
+    # pending is exactly what the compacted rows lack.
+    if backend.name == "memory":
+        assert state.pending == []
+    else:
+        assert [(p.hour, p.changes, p.figures.cost_micros) for p in pending] == [
+            (_key(2).hour, 1, 5)
+        ]
+        assert total(t.figures for t in compacted.totals).cost_micros == 100
+    await backend.compact()
+    after = await backend.rollups.state(query.days)
+    assert await _changes(backend, query.days) == await _changes(backend, query.days)
+    assert after.pending == []
+    assert (after.folded == state.folded) == (backend.name == "memory")
+    (compacted,) = await backend.rollups.read_compacted(query)
+    assert compacted.compacted == (after.rebuilds, after.folded[0])
+    assert total(t.figures for t in compacted.totals) == both
+
+
+async def _changes(backend: Backend, *ranges: DayRange) -> list[Hashable]:
+    """Per range, a value that moves with every committed change in it (folded + pending)."""
+    state = await backend.rollups.state(*ranges)
+    return [
+        (
+            state.rebuilds,
+            folded
+            + sum(
+                change.changes
+                for change in state.pending
+                if (days.start is None or change.hour >= days.start)
+                and (days.end is None or change.hour < days.end)
+            ),
+        )
+        for days, folded in zip(ranges, state.folded, strict=True)
+    ]
 
 
 async def test_reads_sum_hours_and_days_grouped_as_asked(backend: Backend) -> None:

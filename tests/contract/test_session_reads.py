@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import msgspec
 
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.session_analytics import sessions_performance
-from dashboard_api.domain.tasks import Task, TaskWindow
+from dashboard_api.domain.model.session_analytics import sessions_performance
+from dashboard_api.domain.model.tasks import Task, TaskWindow
+from dashboard_api.domain.services.analytics import AnalyticsService
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH, TaskFactory
 

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard_api.domain.conversations import Conversation
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.spend import SpendDimension, SpendService
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.conversations import Conversation
+from dashboard_api.domain.model.spend import SpendDimension
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
+from dashboard_api.domain.services.spend import SpendService
+from dashboard_api.domain.services.tasks import TaskService
 from tests.contract.conftest import Backend
 from tests.unit.fakes import RecordingBus
 
@@ -89,7 +90,7 @@ async def test_spend_per_key_is_the_naive_sum_over_the_tasks(
     backend: Backend, dimension: SpendDimension
 ) -> None:
     tasks = await _seed(backend)
-    service = SpendService(backend.workspace.spend)
+    service = SpendService(backend.spend)
     for start in (None, NOW - timedelta(hours=24)):
         totals = await service.totals(dimension, start, None)
         assert {t.key: t.cost_usd for t in totals} == _naive(tasks, dimension, start)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from dashboard_api.domain.cost import CostBreakdown, CostSource
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.tasks import Task, TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.model.cost import CostBreakdown, CostSource
+from dashboard_api.domain.model.tasks import Task, TaskCursor, TaskQuery, TaskStatus
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH, TaskFactory
 
@@ -55,12 +55,16 @@ async def test_a_cost_keeps_its_source_and_breakdown_and_a_retry_its_original(
         price_version="2026-11-30",
         cost_source=CostSource.COMPUTED,
         cost_breakdown=breakdown,
+        reported_cost_usd=Decimal("0.123456"),
         cache_write_tokens=9,
         cache_write_1h_tokens=4,
         reasoning_tokens=3,
     )
     reported = TaskFactory.finished(
-        cost_usd=Decimal("2"), cost_source=CostSource.REPORTED, retry_of=task.task_id
+        cost_usd=Decimal("2"),
+        cost_source=CostSource.REPORTED,
+        reported_cost_usd=Decimal("2"),
+        retry_of=task.task_id,
     )
     await _add(backend, task, reported)
     assert await backend.reads.get(task.task_id) == task

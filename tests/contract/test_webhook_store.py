@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.sources import (
+from dashboard_api.domain.model.sources import (
     DataSource,
     OAuthInstallation,
     SourceCursor,
@@ -17,8 +17,8 @@ from dashboard_api.domain.sources import (
     SyncJob,
     SyncStatus,
 )
-from dashboard_api.domain.webhook_stats import fold_stats
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhook_stats import fold_stats
+from dashboard_api.domain.model.webhooks import (
     LATENCY_BUCKETS,
     RollupSum,
     WebhookEvent,
@@ -31,7 +31,7 @@ from dashboard_api.domain.webhooks import (
 )
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH
-from tests.workspace_factories import webhook_event
+from tests.record_factories import webhook_event
 
 
 async def _record(backend: Backend, events: list[WebhookEvent]) -> None:
@@ -74,8 +74,8 @@ def _naive_sums(events: list[WebhookEvent], start: object, end: object) -> list[
 async def test_an_event_reads_back_with_its_payload_and_lists_without(backend: Backend) -> None:
     event = webhook_event(payload={"ref": "main", "commits": [1, 2]}, error="é", http_status=202)
     await _record(backend, [event])
-    assert await backend.workspace.webhook_events.get(event.event_id) == event
-    listed = await backend.workspace.webhook_events.find(WebhookEventQuery())
+    assert await backend.webhook_events.get(event.event_id) == event
+    listed = await backend.webhook_events.find(WebhookEventQuery())
     assert listed == [msgspec.structs.replace(event, payload=None)]
     with pytest.raises(Conflict):
         async with backend.unit_of_work() as uow:
@@ -107,7 +107,7 @@ async def test_events_page_newest_first_with_filters(backend: Backend) -> None:
         )
         seen: list[WebhookEvent] = []
         while True:
-            page = await backend.workspace.webhook_events.find(query)
+            page = await backend.webhook_events.find(query)
             seen += page
             if len(page) < query.limit:
                 break
@@ -134,7 +134,7 @@ async def test_rollup_sums_equal_the_raw_events_for_any_window(backend: Backend)
         (EPOCH + timedelta(days=1), EPOCH + timedelta(days=2)),
         (EPOCH + timedelta(hours=30), EPOCH + timedelta(hours=33)),
     ):
-        sums = await backend.workspace.webhook_rollups.sums(
+        sums = await backend.webhook_rollups.sums(
             rollup_ranges(start, end), webhook_id=None, provider=None
         )
         naive = _naive_sums(list(final.values()), start or EPOCH - timedelta(days=1), end)
@@ -142,7 +142,7 @@ async def test_rollup_sums_equal_the_raw_events_for_any_window(backend: Backend)
         assert [(s.webhook_id, s.status, s.events) for s in sums] == [
             (s.webhook_id, s.status, s.events) for s in naive
         ]
-    only = await backend.workspace.webhook_rollups.sums(
+    only = await backend.webhook_rollups.sums(
         rollup_ranges(None, EPOCH + timedelta(days=5)), webhook_id="jira", provider="github"
     )
     assert {(s.webhook_id, s.provider) for s in only} <= {("jira", "github")}
@@ -173,18 +173,18 @@ async def test_sources_keep_their_sync_job_and_page_newest_first(backend: Backen
         assert not await uow.sources.replace(synced, expected_version=1)
         assert await uow.sources.delete(sources[1].source_id)
         await uow.commit()
-    assert await backend.workspace.sources.get(sources[0].source_id) == synced
+    assert await backend.sources.get(sources[0].source_id) == synced
     expected = sorted(
         [synced, *sources[2:]], key=lambda s: (s.created_at, s.source_id), reverse=True
     )
-    first = await backend.workspace.sources.find(limit=5, after=None)
+    first = await backend.sources.find(limit=5, after=None)
     cursor = SourceCursor(first[-1].created_at, first[-1].source_id)
-    rest = await backend.workspace.sources.find(limit=5, after=cursor)
+    rest = await backend.sources.find(limit=5, after=cursor)
     assert [*first, *rest] == expected
 
 
 async def test_oauth_status_is_replaced_per_platform(backend: Backend) -> None:
-    store = backend.workspace.oauth  # type: ignore[union-attr]
+    store = backend.oauth
     first = OAuthInstallation(platform="github", connected=True, scopes=("repo", "read:org"))
     await store.put(first)
     later = OAuthInstallation(

@@ -160,3 +160,58 @@ async def test_the_groote_worker_reports_unchanged_and_twice_delivered_changes_n
         assert after == before
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(socket.recv(), 0.5)  # no frame for the repeat
+
+
+VIEWER = "viewer-secret-0123456789"
+TOKENS_TASK_ID = "task-70c3e5a1b2d4"  # the database is shared by the module's tests
+
+
+@pytest.fixture
+def server_with_tokens(e2e_database_url: str, private_redis: PrivateRedis) -> Iterator[Server]:
+    running = Server(
+        {
+            "DASHBOARD_DATABASE_URL": e2e_database_url,
+            "DASHBOARD_REDIS_URL": private_redis.url,
+            "DASHBOARD_GROOTE_EVENTS": "task_events",
+            "DASHBOARD_API_TOKENS": f"viewer:read:{VIEWER}",
+            "DASHBOARD_GROOTE_TRUSTED_NETWORKS": "127.0.0.1",
+        }
+    )
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+async def test_with_tokens_the_worker_reports_from_a_trusted_address_only(
+    server_with_tokens: Server, private_redis: PrivateRedis
+) -> None:
+    server = server_with_tokens
+    redis = Redis.from_url(private_redis.url)
+    worker = GrooteWorker(redis, server.url)  # no Authorization header, as theirs
+    task = {"task_id": TOKENS_TASK_ID, "source": "github", "prompt": "@agent fix it"}
+    task |= {
+        "repository": {"full_name": "acme/shop"},
+        "issue": {"number": 7, "title": "T"},
+    }  # its own flow
+    result = {"stream": [], "result": {"output": OUTPUT, "cost_usd": 0.0421, "success": True}}
+    try:
+        await worker.process_task(task, result)
+    finally:
+        await worker.close()
+        await redis.aclose()
+    assert worker.swallowed
+    assert all(code in (200, 201) for code in worker.swallowed), worker.swallowed
+    viewer = {"Authorization": f"Bearer {VIEWER}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:
+        view = (await api.get(f"/api/tasks/{TOKENS_TASK_ID}", headers=viewer)).json()
+        assert (view["status"], view["cost_usd"], view["output"]) == ("completed", 0.0421, OUTPUT)
+        # Only its six calls: the same address reads nothing without a token.
+        assert (await api.get(f"/api/tasks/{TOKENS_TASK_ID}")).status_code == 401
+        assert (await api.post(f"/api/tasks/{TOKENS_TASK_ID}/stop")).status_code == 401
+    # Another loopback address, not listed: the same call is refused.
+    other = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, transport=other) as outside:
+        refused = await outside.patch(f"/api/tasks/{TOKENS_TASK_ID}", json={"status": "completed"})
+        assert refused.status_code == 401

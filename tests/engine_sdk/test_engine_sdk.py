@@ -16,10 +16,11 @@ from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, Memor
 from dashboard_api.adapters.redis.bus import RedisEventBus
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue
 from dashboard_api.adapters.redis.work_queue import RedisStreamWorkQueue
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_handler
-from dashboard_api.domain.task_service import NewTask, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.channels import LIFECYCLE_TYPES
+from dashboard_api.domain.model.tasks import NewTask, TaskStatus
+from dashboard_api.domain.services.ingestion import Ingestor
+from dashboard_api.domain.services.task_events import lifecycle_handler
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_engine import Engine, EngineSettings
 from tests.conftest import REDIS_URL, unavailable
 from tests.redis_support import unique
@@ -176,3 +177,14 @@ async def test_stop_requests_of_the_service_reach_the_engine(engine: Engine) -> 
     finally:
         await bus.close()
     assert [(c["type"], c["task_id"]) for c in commands] == [("stop_requested", task_id)]
+
+
+def test_the_sdk_and_the_service_name_the_same_channels_and_events() -> None:
+    """Two distributions, one wire contract: what engines use equals what the service uses."""
+    from dashboard_api.domain.model import channels
+    from dashboard_engine import protocol
+
+    assert protocol.TASKS_CHANNEL == channels.TASKS_CHANNEL
+    assert protocol.ENGINE_COMMANDS_CHANNEL == channels.ENGINE_COMMANDS_CHANNEL
+    assert protocol.task_channel("t-1") == channels.task_channel("t-1")
+    assert protocol.LIFECYCLE_TYPES == channels.LIFECYCLE_TYPES

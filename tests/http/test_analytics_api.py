@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.unit.fakes import RecordingBus

@@ -8,8 +8,8 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
-from dashboard_api.bootstrap import memory_adapters
-from dashboard_api.domain.access import Scope, parse_tokens
+from dashboard_api.bootstrap.adapters import memory_adapters
+from dashboard_api.domain.model.access import Scope, parse_tokens
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from dashboard_api.domain.conversations import MAX_MESSAGE_CHARS
+from dashboard_api.domain.model.conversations import MAX_MESSAGE_CHARS
 
 Client = TestClient  # type: ignore[type-arg]
 PROBLEM = "application/problem+json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from litestar.testing import TestClient
 
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.unit.fakes import RecordingBus

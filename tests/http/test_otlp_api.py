@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.otel.payloads import (
@@ -102,7 +102,62 @@ def test_older_names_read_through_the_alias_table(client: Client, names: dict[st
 def test_a_reported_cost_is_kept_for_a_model_without_a_price(client: Client) -> None:
     chat = semconv_chat(**{"gen_ai.request.model": "house-model", "gen_ai.usage.cost.amount": 0.5})
     export(client, request(chat, agent_span()))
-    assert client.get(f"/api/tasks/{TASK}").json()["cost_usd"] == 0.5
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["cost_usd"], task["reported_cost_usd"], task["cost_source"]) == (
+        0.5,
+        0.5,
+        "reported",
+    )
+    assert (task["cost_breakdown"], task["price_version"]) == (None, None)
+
+
+def test_a_reported_cost_is_kept_beside_the_computed_one_which_analytics_sum(
+    client: Client,
+) -> None:
+    second = span(
+        "00000000000000c2",
+        "chat claude-sonnet-4",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "claude-sonnet-4",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 100,
+            "llm.usage.total_cost": "0.25",  # an alias of gen_ai.usage.cost.amount
+        },
+        parent=AGENT_SPAN,
+    )
+    chat = semconv_chat(**{"gen_ai.usage.cost.amount": 0.125})
+    export(client, request(chat, agent_span()))
+    export(client, request(chat, second))  # the first span again: counted once
+    task = client.get(f"/api/tasks/{TASK}").json()
+    # 0.002205 as above, plus 1000 x $3 + 100 x $15 per million
+    assert (task["cost_usd"], task["cost_source"]) == (0.006705, "computed")
+    assert task["reported_cost_usd"] == 0.375
+    breakdown = task["cost_breakdown"]
+    parts = ("input", "output", "reasoning", "cache_read", "cache_write_5m", "cache_write_1h")
+    assert round(sum(breakdown[part] for part in parts), 6) == 0.006705
+    assert (breakdown["pattern"], breakdown["input"]) == ("claude-sonnet-4", 0.0039)
+    assert task["price_version"] is not None
+    summary = client.get("/api/analytics/summary").json()
+    assert summary["total_cost_usd"] == 0.006705
+
+
+def test_a_span_without_a_price_makes_the_total_reported(client: Client) -> None:
+    house = span(
+        "00000000000000c3",
+        "chat house",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "house-model",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.cost.amount": 0.5,
+        },
+        parent=AGENT_SPAN,
+    )
+    export(client, request(semconv_chat(), house, agent_span()))
+    task = client.get(f"/api/tasks/{TASK}").json()
+    assert (task["cost_usd"], task["reported_cost_usd"]) == (0.502205, 0.5)
+    assert (task["cost_source"], task["cost_breakdown"]) == ("reported", None)
 
 
 def test_children_before_parents_across_batches_and_repeats_count_once(client: Client) -> None:
@@ -261,3 +316,49 @@ def test_trace_export_takes_the_ingest_scope() -> None:
 
 def _bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def test_the_document_describes_the_export_body_and_answers(client: Client) -> None:
+    from jsonschema_rs import Draft202012Validator  # schemathesis's validator
+
+    document = client.get("/schema/openapi.json").json()
+    operation = document["paths"]["/v1/traces"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/x-protobuf"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["title"] == "ExportTraceServiceRequest"
+    assert list(schema["properties"]) == ["resourceSpans"]
+    request_schema = Draft202012Validator(schema)
+    nested = request(semconv_chat())
+    nested["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] += [
+        {"key": "l", "value": {"arrayValue": {"values": [{"intValue": 1}, {"stringValue": "a"}]}}},
+        {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {}}]}}},
+    ]
+    # The golden payloads (every alias, tool spans, errors) are what the document allows.
+    for payload in (
+        request(semconv_chat(), agent_span()),
+        request(span(TOOL_SPAN, "tool", {"gen_ai.operation.name": "execute_tool"}, error=True)),
+        request(span(CHAT_SPAN, "chat", {"n": 1, "f": 0.5, "b": True})),
+        nested,
+    ):
+        assert request_schema.is_valid(payload), list(request_schema.iter_errors(payload))[:3]
+    assert not request_schema.is_valid({"resourceSpans": 3})  # a 400, as declared
+    answers = operation["responses"]
+    assert set(answers) == {"200", "400", "401", "403", "413", "415", "429", "503"}
+    assert set(answers["200"]["content"]) == {"application/json", "application/x-protobuf"}
+    for status in ("429", "503"):
+        assert answers[status]["headers"]["Retry-After"]["required"] is True
+    # What the receiver answers is what the document declares.
+    answer_schema = Draft202012Validator(answers["200"]["content"]["application/json"]["schema"])
+    bad_id = span("zz", "chat", {"gen_ai.operation.name": "chat"})
+    for payload in (request(semconv_chat()), request(bad_id)):
+        answered = export(client, payload)
+        assert answer_schema.is_valid(answered), answered
+    assert export(client, request(bad_id))["partialSuccess"]["rejectedSpans"] == 1
+    far = semconv_chat()
+    far["startTimeUnixNano"] = 1e300  # a number no datetime holds: rejected, not a 500
+    assert export(client, request(far))["partialSuccess"]["rejectedSpans"] == 1

@@ -12,7 +12,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from dashboard_api.adapters.redis.edge import RedisRequestCounter
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.redis_support import require_shared_redis, unique

@@ -7,7 +7,7 @@ import time
 import msgspec
 from litestar.testing import TestClient
 
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from dashboard_api.domain.webhooks import MAX_PAYLOAD_BYTES
+from dashboard_api.domain.model.webhooks import MAX_PAYLOAD_BYTES
 
 Client = TestClient  # type: ignore[type-arg]
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.tasks import _row as task_row
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 from tests.factories import EPOCH

@@ -11,17 +11,17 @@ import pytest
 from redis.asyncio import Redis
 
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
-from dashboard_api.adapters.memory.tasks import MemoryUnitOfWork
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.adapters.redis.groote_status import listen_for_status_notes
 from dashboard_api.adapters.redis.groote_stream import GrooteStreamQueue
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_events import HANDLED_TYPES
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.groote_events import HANDLED_TYPES
+from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.ingestion import Ingestor
 from tests.conftest import REDIS_URL, unavailable
 from tests.groote.story import engine_entries, gateway_entries
 from tests.redis_support import unique
-from tests.unit.workspace_world import START, World, build_world
+from tests.unit.world import START, World, build_world
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +106,20 @@ async def test_their_stream_replayed_through_our_group_leaves_their_group_untouc
     assert ours["pending"] == 0
     assert await rig.redis.xlen(rig.stream) == len(entries)  # never trimmed
     assert await rig.redis.exists(rig.dead) == 0
+
+
+async def test_stories_of_several_tasks_in_one_read_all_complete(rig: Rig) -> None:
+    # A burst (bench.engines_ingest): each task's entries after the previous task's. Grouped
+    # per handler, every task:created came after every task:started, and the later tasks'
+    # started and completed entries were dead-lettered.
+    tasks = [f"task-00aa11bb22{n:02d}" for n in range(3)]
+    for n, task_id in enumerate(tasks):
+        await rig.xadd(engine_entries(task_id, START.replace(minute=n)))
+    await _drain(rig.ingestor("api-1"), queue_reads=1)  # one read holds all 30 entries
+    for task_id in tasks:
+        assert (await rig.world.tasks.get(task_id)).status is TaskStatus.COMPLETED, task_id
+    assert await rig.redis.exists(rig.dead) == 0
+    assert (await rig.redis.xpending(rig.stream, "dashboard-api"))["pending"] == 0
 
 
 async def test_entries_a_crashed_consumer_held_are_applied_once_by_another(rig: Rig) -> None:

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue
-from dashboard_api.domain.ports import Lease
+from dashboard_api.domain.model.ingestion import Lease
 from tests.redis_support import require_shared_redis, unique
 from tests.unit.test_ingestion import Rig
 

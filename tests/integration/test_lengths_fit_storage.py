@@ -14,14 +14,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.http import create_app
-from dashboard_api.http.schemas import TaskCreate, TaskUpdate
-from dashboard_api.http.workspace_schemas import (
-    ConversationCreate,
-    MessageCreate,
-    OAuthInstallationBody,
-    SourceCreate,
-    WebhookEventCreate,
-)
+from dashboard_api.http.schemas.conversations import ConversationCreate, MessageCreate
+from dashboard_api.http.schemas.sources import OAuthInstallationBody, SourceCreate
+from dashboard_api.http.schemas.tasks import TaskCreate, TaskUpdate
+from dashboard_api.http.schemas.webhooks import WebhookEventCreate
 from dashboard_api.settings import Settings
 from tests.conftest import UNLIMITED
 

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.migrate import upgrade
-from dashboard_api.adapters.sqlalchemy.rollups import FIGURE_COLUMNS
+from dashboard_api.adapters.sqlalchemy.rollups.columns import FIGURE_COLUMNS
 from dashboard_api.adapters.sqlalchemy.tables import rollup_totals_daily, rollups_daily
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)

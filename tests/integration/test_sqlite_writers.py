@@ -12,9 +12,11 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.task_service import NewTask, TaskService
+from dashboard_api.domain.model.tasks import NewTask
+from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus
 
 

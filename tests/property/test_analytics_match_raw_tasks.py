@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore
-from dashboard_api.adapters.sqlalchemy.rollup_compactor import RollupCompactor
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
-from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore, SqlUnitOfWork
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import Task
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
+from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
+from dashboard_api.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
+from dashboard_api.domain.model.tasks import Task
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.price_file import load_prices
 from tests.analytics_history import NOW, apply, check_answers, histories, windows
 from tests.unit.fakes import RecordingBus

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard_api.domain.cost import Usage
-from dashboard_api.domain.pricing import PriceTable
+from dashboard_api.domain.model.cost import Usage
+from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.price_file import DEFAULT_PRICES
 
 RATE = st.decimals(min_value=0, max_value=200, places=4, allow_nan=False).map(str)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dashboard_api.adapters.memory import MemoryEventBus
-from dashboard_api.domain.ports import Event
+from dashboard_api.domain.model.channels import Event
 
 
 class RecordingBus(MemoryEventBus):

@@ -16,11 +16,11 @@ from dashboard_api.adapters.memory import (
     MemoryUnitOfWork,
 )
 from dashboard_api.adapters.memory.alerts import MemoryAlertStore
-from dashboard_api.domain.alert_service import AlertService, AlertWebhook
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.budgets import Budget, BudgetScope, FailureRateRule, Period
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.budgets import Budget, BudgetScope, FailureRateRule, Period
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.alerts import AlertService, AlertWebhook
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
 from tests.alert_receiver import alert_receiver
 from tests.unit.fakes import RecordingBus, SteppingClock
 

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard_api.domain import analytics as metric
-from dashboard_api.domain.ports import RollupQuery, RollupSource
-from dashboard_api.domain.rollups import DURATION_BUCKETS, Figures
+from dashboard_api.domain.model import analytics as metric
+from dashboard_api.domain.model.rollups import DURATION_BUCKETS, Figures, RollupQuery, RollupSource
 
 
 def _durations(**counts: int) -> tuple[int, ...]:
@@ -81,16 +80,38 @@ def test_percentiles_report_the_upper_bound_of_the_bucket_holding_the_rank() -> 
 H = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
-def _plan(start: datetime | None, end: datetime | None) -> list[tuple[str, object, object]]:
-    return [(q.source.value, q.start, q.end) for q in metric.plan_reads(start, end)]
+def _plan(
+    start: datetime | None, end: datetime | None, now: datetime | None = None
+) -> list[tuple[str, object, object]]:
+    return [
+        (("-" if q.negate else "") + q.source.value, q.start, q.end)
+        for q in metric.plan_reads(start, end, now=now)
+    ]
 
 
 def test_an_aligned_window_reads_day_rows_and_hour_rows_only() -> None:
-    start, end = H, H.replace(hour=0) + timedelta(days=3, hours=5)
+    start, end = H + timedelta(hours=4), H.replace(hour=0) + timedelta(days=3, hours=5)
     assert _plan(start, end) == [
-        ("hours", H, H.replace(hour=0) + timedelta(days=1)),
+        ("hours", start, H.replace(hour=0) + timedelta(days=1)),
         ("hours", end.replace(hour=0), end),
         ("days", H.replace(hour=0) + timedelta(days=1), end.replace(hour=0)),
+    ]
+
+
+def test_a_partial_day_is_its_day_minus_the_fewer_hours_outside_the_window() -> None:
+    midnight = H.replace(hour=0)
+    start, end = H, midnight + timedelta(days=3, hours=15)  # 14 hours in, 15 in
+    assert _plan(start, end) == [
+        ("-hours", midnight, H),  # 10 hours before the window
+        ("-hours", end, midnight + timedelta(days=4)),  # 9 hours after it
+        ("days", midnight, midnight + timedelta(days=4)),
+    ]
+    # A window ending with the current hour: the rest of today is still to come.
+    end = midnight + timedelta(days=3, hours=5)
+    assert _plan(start + timedelta(hours=4), end, now=end - timedelta(minutes=30)) == [
+        ("hours", H + timedelta(hours=4), midnight + timedelta(days=1)),
+        ("-hours", end, midnight + timedelta(days=4)),
+        ("days", midnight + timedelta(days=1), midnight + timedelta(days=4)),
     ]
 
 

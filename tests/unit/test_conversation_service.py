@@ -6,12 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard_api.domain.conversation_service import (
-    ConversationPatch,
-    NewConversation,
-    NewMessage,
-)
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.model.conversations import (
     MAX_MESSAGE_CHARS,
     ConversationCursor,
     ConversationQuery,
@@ -19,11 +15,14 @@ from dashboard_api.domain.conversations import (
     MessageQuery,
     MessageRole,
 )
-from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskQuery, TaskStatus
 from dashboard_api.domain.pagination import decode_cursor
-from dashboard_api.domain.task_service import NewTask, TaskPatch
-from dashboard_api.domain.tasks import TaskQuery, TaskStatus
-from tests.unit.workspace_world import ENGINE, World, build_world
+from dashboard_api.domain.services.conversations import (
+    ConversationPatch,
+    NewConversation,
+    NewMessage,
+)
+from tests.unit.world import ENGINE, World, build_world
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.pricing import PriceTable
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.pricing import PriceTable
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.price_file import load_prices
 from tests.unit.fakes import RecordingBus
 

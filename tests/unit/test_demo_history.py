@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboard_api.bootstrap import memory_adapters
-from dashboard_api.demo_history import backfill_history
-from dashboard_api.domain.analytics_answers import Granularity, HistogramGroup
-from dashboard_api.domain.analytics_service import AnalyticsService
-from dashboard_api.domain.conversations import ConversationQuery, MessageQuery
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.webhooks import WebhookEventQuery
+from dashboard_api.adapters.demo.history import backfill_history
+from dashboard_api.bootstrap.adapters import memory_adapters
+from dashboard_api.domain.model.analytics_answers import Granularity, HistogramGroup
+from dashboard_api.domain.model.conversations import ConversationQuery, MessageQuery
+from dashboard_api.domain.model.webhooks import WebhookEventQuery
+from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.tasks import TaskService
 
 NOW = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ async def test_thirty_days_of_history_fill_every_chart_and_table_once() -> None:
         return await backfill_history(
             unit_of_work=adapters.unit_of_work,
             tasks=tasks,
-            oauth=adapters.workspace.oauth,
+            oauth=adapters.oauth,
             now=NOW,
         )
 
@@ -57,18 +57,18 @@ async def test_thirty_days_of_history_fill_every_chart_and_table_once() -> None:
     performance = await analytics.performance(start, NOW)
     assert all(item.duration_p95_seconds for item in performance.items)
 
-    conversations = await adapters.workspace.conversations.find(ConversationQuery(limit=50))
+    conversations = await adapters.conversations.find(ConversationQuery(limit=50))
     assert len(conversations) == 6
     for conversation in conversations:
-        messages = await adapters.workspace.messages.find(
+        messages = await adapters.messages.find(
             MessageQuery(conversation_id=conversation.conversation_id, limit=50)
         )
         assert conversation.totals.messages == len(messages) >= 4
         assert conversation.totals.tasks == len(messages) // 2
         assert {message.role.value for message in messages} == {"user", "assistant"}
 
-    events = await adapters.workspace.webhook_events.find(WebhookEventQuery(limit=500))
+    events = await adapters.webhook_events.find(WebhookEventQuery(limit=500))
     assert {event.webhook_id for event in events} >= {"github-main", "jira-cloud"}
     assert any(event.status.value == "failed" for event in events)
-    assert len(await adapters.workspace.sources.find(limit=10, after=None)) == 3
-    assert sum(i.connected for i in await adapters.workspace.oauth.all()) == 3
+    assert len(await adapters.sources.find(limit=10, after=None)) == 3
+    assert sum(i.connected for i in await adapters.oauth.all()) == 3

@@ -12,17 +12,17 @@ import pytest
 
 from dashboard_api.adapters.memory import MemoryIngestQueue
 from dashboard_api.adapters.memory.origins import MemoryOriginStore
-from dashboard_api.adapters.memory.tasks import MemoryUnitOfWork
-from dashboard_api.domain.conversation_service import NewConversation
-from dashboard_api.domain.engine_reports import EngineReport
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, NotFound
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_events import HANDLED_TYPES, event_id_of
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.domain.tasks import TaskStatus
-from dashboard_api.domain.webhooks import WebhookStatus
+from dashboard_api.domain.model.engine_reports import EngineReport
+from dashboard_api.domain.model.groote_events import HANDLED_TYPES, event_id_of
+from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.model.webhooks import WebhookStatus
+from dashboard_api.domain.services.conversations import NewConversation
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.ingestion import Ingestor
 from tests.groote.story import FINAL_OUTPUT, engine_entries, gateway_entries
-from tests.unit.workspace_world import START, World, build_world
+from tests.unit.world import START, World, build_world
 
 TASK = "task-0123456789ab"
 

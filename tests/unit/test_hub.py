@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from dashboard_api.adapters.memory import MemoryEventBus
-from dashboard_api.domain.ports import Replay
+from dashboard_api.domain.model.channels import Replay
 from dashboard_api.domain.realtime.client import TRY_AGAIN_LATER, HubClient
 from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.realtime.protocol import ErrorCode, FrameError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,11 +17,13 @@ from dashboard_api.adapters.memory import (
     MemoryTaskStore,
     MemoryUnitOfWork,
 )
-from dashboard_api.domain.ingestion import APPLIED, Ingestor, Verdict
-from dashboard_api.domain.ports import IngestDelivery, Lease
-from dashboard_api.domain.task_events import LIFECYCLE_TYPES, lifecycle_batch_handler
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskStatus
+from dashboard_api.domain.model.channels import LIFECYCLE_TYPES
+from dashboard_api.domain.model.ingestion import Lease
+from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.ports import IngestDelivery
+from dashboard_api.domain.services.ingestion import APPLIED, Ingestor, Verdict
+from dashboard_api.domain.services.task_events import lifecycle_batch_handler
+from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus, SteppingClock
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -294,3 +296,23 @@ async def test_events_of_other_kinds_are_not_held_behind_a_waiting_task(rig: Rig
     await rig.drain()
     assert len(recorded) == 1
     assert rig.ingestor.waiting == 1
+
+
+async def test_handlers_registered_per_type_see_events_in_stream_order(rig: Rig) -> None:
+    # As groote-ai's are: two tasks in one read must not have the second's "started" applied
+    # before its "created" (grouping by handler did, and the started event was dead-lettered).
+    seen: list[str] = []
+
+    def handler(kind: str) -> Callable[[bytes], Awaitable[None]]:
+        async def apply(payload: bytes) -> None:
+            seen.append(f"{kind}:{msgspec.json.decode(payload)['task_id']}")
+
+        return apply
+
+    for kind in ("created", "started", "done"):
+        rig.ingestor.register(f"x:{kind}", handler(kind))
+    for task in ("a", "b"):
+        for kind in ("created", "started", "done"):
+            await rig.send(event_id=f"{task}{kind}", type=f"x:{kind}", task_id=task)
+    await rig.drain()
+    assert seen == ["created:a", "started:a", "done:a", "created:b", "started:b", "done:b"]

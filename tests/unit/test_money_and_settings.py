@@ -34,3 +34,10 @@ def test_settings_come_from_prefixed_environment_variables() -> None:
 def test_a_malformed_setting_stops_start_up_naming_it() -> None:
     with pytest.raises(SystemExit, match="port"):
         Settings.from_env({"DASHBOARD_PORT": "eighty"})
+
+
+def test_the_server_is_uvicorn_unless_granian_is_chosen() -> None:
+    assert Settings.from_env({}).server == "uvicorn"
+    assert Settings.from_env({"DASHBOARD_SERVER": "granian"}).server == "granian"
+    with pytest.raises(SystemExit, match="server"):
+        Settings.from_env({"DASHBOARD_SERVER": "hypercorn"})

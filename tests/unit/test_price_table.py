@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from dashboard_api.cli import main
-from dashboard_api.domain.cost import CostSource, Usage
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.pricing import PriceTable
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
+from dashboard_api.domain.model.cost import CostSource, Usage
+from dashboard_api.domain.model.pricing import PriceTable
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.price_file import load_prices
 from tests.unit.fakes import RecordingBus
 
@@ -175,3 +176,5 @@ async def test_a_task_records_whether_its_cost_was_computed_or_reported() -> Non
     )
     assert (reported.cost_source, reported.cost_breakdown) == (CostSource.REPORTED, None)
     assert reported.price_version is None
+    assert reported.reported_cost_usd == Decimal("0.25")  # the engine's figure, kept beside
+    assert computed.reported_cost_usd is None

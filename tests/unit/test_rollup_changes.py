@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import msgspec
 
-from dashboard_api.domain.rollups import (
+from dashboard_api.domain.model.rollups import (
     DURATION_BOUNDS_SECONDS,
     NO_MODEL,
     RollupKey,
@@ -15,7 +15,7 @@ from dashboard_api.domain.rollups import (
     rollup_changes,
     task_figures,
 )
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskStatus
 
 CREATED = datetime(2026, 11, 20, 10, 42, 7, 123456, tzinfo=UTC)
 QUEUED = Task(

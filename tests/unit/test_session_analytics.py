@@ -8,15 +8,15 @@ from decimal import Decimal
 import pytest
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryRollupStore, MemoryTaskStore
-from dashboard_api.domain.analytics_service import AnalyticsService
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.session_analytics import (
+from dashboard_api.domain.model.session_analytics import (
     SessionPerformance,
     session_agent_type,
     session_performance,
     sessions_performance,
 )
-from dashboard_api.domain.tasks import Task, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskStatus
+from dashboard_api.domain.services.analytics import AnalyticsService
 from tests.factories import TaskFactory
 
 T0 = datetime(2026, 11, 23, 10, tzinfo=UTC)

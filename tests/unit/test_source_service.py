@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
-from dashboard_api.domain.source_service import NewSource, SyncReport
-from dashboard_api.domain.sources import OAuthInstallation, SourceKind, SyncStatus
-from tests.unit.workspace_world import INDEXER, START, World, build_world
+from dashboard_api.domain.model.sources import OAuthInstallation, SourceKind, SyncStatus
+from dashboard_api.domain.services.sources import NewSource, SyncReport
+from tests.unit.world import INDEXER, START, World, build_world
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import pytest
 
 from dashboard_api.adapters.memory import MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, InvalidInput
-from dashboard_api.domain.task_actions import StopOutcome, TaskActions
-from dashboard_api.domain.task_service import NewTask, TaskPatch
-from dashboard_api.domain.tasks import TaskQuery, TaskStatus
-from tests.unit.workspace_world import ENGINE, World, build_world
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskQuery, TaskStatus
+from dashboard_api.domain.services.task_actions import StopOutcome, TaskActions
+from tests.unit.world import ENGINE, World, build_world
 
 
 @pytest.fixture

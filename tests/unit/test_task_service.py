@@ -10,9 +10,9 @@ import pytest
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.model.tasks import NewTask, TaskCursor, TaskPatch, TaskQuery, TaskStatus
 from dashboard_api.domain.pagination import decode_cursor
-from dashboard_api.domain.task_service import NewTask, TaskPatch, TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus, SteppingClock
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

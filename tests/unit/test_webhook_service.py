@@ -10,16 +10,16 @@ import pytest
 
 from dashboard_api.adapters.files.webhook_file import load_webhook_file
 from dashboard_api.domain.errors import Conflict, InvalidInput
-from dashboard_api.domain.webhook_service import NewWebhookEvent, webhook_event_from
-from dashboard_api.domain.webhook_stats import percentile_ms
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhook_stats import percentile_ms
+from dashboard_api.domain.model.webhooks import (
     RollupSpan,
     TimeRange,
     WebhookConfig,
     WebhookStatus,
     rollup_ranges,
 )
-from tests.unit.workspace_world import START, World, build_world
+from dashboard_api.domain.services.webhooks import NewWebhookEvent, webhook_event_from
+from tests.unit.world import START, World, build_world
 
 EXAMPLE = Path(__file__).parents[2] / "webhooks.example.toml"
 

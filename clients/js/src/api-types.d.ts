@@ -1080,7 +1080,9 @@ export interface components {
             completed_at: string | null;
             conversation_id: string | null;
             cost_breakdown: components["schemas"]["CostBreakdown"] | null;
+            /** @description Where cost_usd came from: `computed` from the price table (for OTLP spans, each span's tokens at the span's time), `reported` when the engine's figure is used (no price for the model, or an engine that reports only a cost). */
             cost_source: components["schemas"]["CostSource"] | null;
+            /** @description US dollars, exact: the task's cost, the figure totals and analytics sum */
             cost_usd: number;
             /** Format: date-time */
             created_at: string;
@@ -1093,6 +1095,8 @@ export interface components {
             output_tokens: number;
             price_version: string | null;
             reasoning_tokens: number;
+            /** @description US dollars, exact: the cost the engine itself reported (`cost_usd` of a report, the sum of OTLP `gen_ai.usage.cost.amount` and its aliases), kept beside cost_usd; analytics never sum it. Equal to cost_usd when cost_source is `reported`; null when the engine reported none. */
+            reported_cost_usd: number | null;
             retry_of: string | null;
             run_seconds: number | null;
             session_id: string | null;
@@ -4738,26 +4742,213 @@ export interface operations {
     exportTraces: {
         parameters: {
             query?: never;
-            header: {
-                "content-type": string;
-                "content-encoding"?: string | null;
+            header?: {
+                "content-encoding"?: "gzip" | "deflate" | "identity" | null;
             };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description An OTLP ExportTraceServiceRequest, optionally gzip- or deflate-compressed (`Content-Encoding`). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    resourceSpans?: {
+                        /**
+                         * Resource
+                         * @description `service.name` names the agent when no span does
+                         */
+                        resource?: {
+                            attributes?: {
+                                key?: string;
+                                /**
+                                 * AnyValue
+                                 * @description One of its fields is set
+                                 */
+                                value?: {
+                                    /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                    arrayValue?: {
+                                        values?: Record<string, never>[];
+                                    };
+                                    boolValue?: boolean;
+                                    /** @description base64 */
+                                    bytesValue?: string;
+                                    doubleValue?: number;
+                                    intValue?: string | number;
+                                    /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                    kvlistValue?: {
+                                        values?: Record<string, never>[];
+                                    };
+                                    stringValue?: string;
+                                };
+                            }[];
+                            droppedAttributesCount?: number;
+                        };
+                        schemaUrl?: string;
+                        scopeSpans?: {
+                            schemaUrl?: string;
+                            /** InstrumentationScope */
+                            scope?: {
+                                attributes?: {
+                                    key?: string;
+                                    /**
+                                     * AnyValue
+                                     * @description One of its fields is set
+                                     */
+                                    value?: {
+                                        /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                        arrayValue?: {
+                                            values?: Record<string, never>[];
+                                        };
+                                        boolValue?: boolean;
+                                        /** @description base64 */
+                                        bytesValue?: string;
+                                        doubleValue?: number;
+                                        intValue?: string | number;
+                                        /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                        kvlistValue?: {
+                                            values?: Record<string, never>[];
+                                        };
+                                        stringValue?: string;
+                                    };
+                                }[];
+                                droppedAttributesCount?: number;
+                                name?: string;
+                                version?: string;
+                            };
+                            spans?: {
+                                attributes?: {
+                                    key?: string;
+                                    /**
+                                     * AnyValue
+                                     * @description One of its fields is set
+                                     */
+                                    value?: {
+                                        /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                        arrayValue?: {
+                                            values?: Record<string, never>[];
+                                        };
+                                        boolValue?: boolean;
+                                        /** @description base64 */
+                                        bytesValue?: string;
+                                        doubleValue?: number;
+                                        intValue?: string | number;
+                                        /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                        kvlistValue?: {
+                                            values?: Record<string, never>[];
+                                        };
+                                        stringValue?: string;
+                                    };
+                                }[];
+                                droppedAttributesCount?: number;
+                                droppedEventsCount?: number;
+                                droppedLinksCount?: number;
+                                /** @description End, nanoseconds since the Unix epoch; an int64, a decimal string in OTLP JSON */
+                                endTimeUnixNano?: string | number;
+                                events?: {
+                                    attributes?: {
+                                        key?: string;
+                                        /**
+                                         * AnyValue
+                                         * @description One of its fields is set
+                                         */
+                                        value?: {
+                                            /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                            arrayValue?: {
+                                                values?: Record<string, never>[];
+                                            };
+                                            boolValue?: boolean;
+                                            /** @description base64 */
+                                            bytesValue?: string;
+                                            doubleValue?: number;
+                                            intValue?: string | number;
+                                            /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                            kvlistValue?: {
+                                                values?: Record<string, never>[];
+                                            };
+                                            stringValue?: string;
+                                        };
+                                    }[];
+                                    droppedAttributesCount?: number;
+                                    name?: string;
+                                    /** @description When; an int64, a decimal string in OTLP JSON */
+                                    timeUnixNano?: string | number;
+                                }[];
+                                flags?: number;
+                                kind?: number;
+                                links?: {
+                                    attributes?: {
+                                        key?: string;
+                                        /**
+                                         * AnyValue
+                                         * @description One of its fields is set
+                                         */
+                                        value?: {
+                                            /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                            arrayValue?: {
+                                                values?: Record<string, never>[];
+                                            };
+                                            boolValue?: boolean;
+                                            /** @description base64 */
+                                            bytesValue?: string;
+                                            doubleValue?: number;
+                                            intValue?: string | number;
+                                            /** @description Nested values (AnyValue, or KeyValue for kvlistValue) */
+                                            kvlistValue?: {
+                                                values?: Record<string, never>[];
+                                            };
+                                            stringValue?: string;
+                                        };
+                                    }[];
+                                    droppedAttributesCount?: number;
+                                    flags?: number;
+                                    /** @description The linked span: 16 hex digits (OTLP JSON, not base64) */
+                                    spanId?: string;
+                                    /** @description The linked trace: 32 hex digits (OTLP JSON, not base64) */
+                                    traceId?: string;
+                                    traceState?: string;
+                                }[];
+                                name?: string;
+                                /** @description The parent span (16 hex digits); empty or absent for a root span */
+                                parentSpanId?: string;
+                                /** @description The span: 16 hex digits (OTLP JSON, not base64) */
+                                spanId?: string;
+                                /** @description Start, nanoseconds since the Unix epoch; an int64, a decimal string in OTLP JSON */
+                                startTimeUnixNano?: string | number;
+                                /** Status */
+                                status?: {
+                                    /** @description 0 unset, 1 ok, 2 error (the task fails) */
+                                    code?: number;
+                                    message?: string;
+                                };
+                                /** @description The trace: 32 hex digits (OTLP JSON, not base64) */
+                                traceId?: string;
+                                traceState?: string;
+                            }[];
+                        }[];
+                    }[];
+                };
+                "application/x-protobuf": string;
+            };
+        };
         responses: {
-            /** @description Accepted; a partial success says how many spans were rejected */
+            /** @description Accepted. `{}` (an empty message in protobuf) when every span was applied; a partial success counts the spans rejected and says why. Answered in the request's encoding. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json": {
+                        /** ExportTracePartialSuccess */
+                        partialSuccess?: {
+                            errorMessage?: string;
+                            /** @description Spans not applied (an invalid id or time, a refused change) */
+                            rejectedSpans?: number;
+                        };
+                    };
                     "application/x-protobuf": string;
                 };
             };
-            /** @description The request is malformed: a value of the wrong type or shape (`errors` names each). */
+            /** @description Not an OTLP trace request: not a JSON object, `resourceSpans` not a list, not protobuf; a `Content-Encoding` other than gzip, deflate or identity, a body that does not inflate with it, or that inflates to more than 32 MiB. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4784,7 +4975,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The body is larger than the configured limit. */
+            /** @description The body as sent is larger than `DASHBOARD_MAX_BODY_BYTES`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4793,7 +4984,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The body is not JSON (send `Content-Type: application/json`). */
+            /** @description `Content-Type` is neither `application/json` nor `application/x-protobuf`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4802,18 +4993,22 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Rate limit reached: retry after `Retry-After` seconds. */
+            /** @description Too many exports at once, or the ingest rate limit: retry after `Retry-After`. */
             429: {
                 headers: {
+                    /** @description Seconds to wait: OTLP exporters retry a 429 or 503 after it */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description A backing service (database or event bus) is unavailable: retry after `Retry-After`. */
+            /** @description The database or event bus is unavailable: retry after `Retry-After`. */
             503: {
                 headers: {
+                    /** @description Seconds to wait: OTLP exporters retry a 429 or 503 after it */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +25,16 @@ DEFAULT_PAGE_SIZE = 50
 class Page(msgspec.Struct, Generic[T], frozen=True):
     items: list[T]
     next_cursor: str | None
+
+    @classmethod
+    def from_rows(
+        cls, rows: Sequence[T], limit: int, position: Callable[[T], msgspec.Struct]
+    ) -> Page[T]:
+        """The page of `rows` read with `limit + 1` (the extra row says whether another page
+        follows): at most `limit` items, and a cursor at the last one's `position` if so."""
+        if len(rows) <= limit:
+            return cls(items=list(rows), next_cursor=None)
+        return cls(items=list(rows[:limit]), next_cursor=encode_cursor(position(rows[limit - 1])))
 
 
 def encode_cursor(position: msgspec.Struct) -> str:

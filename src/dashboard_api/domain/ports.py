@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
-import msgspec
-
-from dashboard_api.domain.budgets import Alert, DeliveryAttempt
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.model.budgets import Alert, DeliveryAttempt
+from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.model.conversations import (
     Conversation,
     ConversationQuery,
     ConversationTotals,
     Message,
     MessageQuery,
 )
-from dashboard_api.domain.origins import ConversationFlow, TaskOrigin
-from dashboard_api.domain.rollups import Figures, RollupChange
-from dashboard_api.domain.sources import DataSource, OAuthInstallation, SourceCursor
-from dashboard_api.domain.spend import SpendChange, SpendDimension, SpendTotal
-from dashboard_api.domain.tasks import (
+from dashboard_api.domain.model.ingestion import IngestStats, Lease
+from dashboard_api.domain.model.origins import ConversationFlow, TaskOrigin
+from dashboard_api.domain.model.rollups import (
+    CompactedTotals,
+    DayRange,
+    RollupChange,
+    RollupQuery,
+    RollupState,
+    RollupTotal,
+)
+from dashboard_api.domain.model.sources import DataSource, OAuthInstallation, SourceCursor
+from dashboard_api.domain.model.spend import SpendChange, SpendDimension, SpendTotal
+from dashboard_api.domain.model.tasks import (
     AgentActivity,
     Task,
     TaskCounts,
@@ -30,7 +36,7 @@ from dashboard_api.domain.tasks import (
     TaskSummary,
     TaskWindow,
 )
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhooks import (
     RollupDelta,
     RollupSum,
     TimeRange,
@@ -40,8 +46,8 @@ from dashboard_api.domain.webhooks import (
 )
 
 if TYPE_CHECKING:
-    from dashboard_api.domain.handoff import OutboxEntry
-    from dashboard_api.domain.retention import DataKind
+    from dashboard_api.domain.model.handoff import OutboxEntry
+    from dashboard_api.domain.model.retention import DataKind
 
 
 class TaskStore(Protocol):
@@ -86,39 +92,6 @@ class TaskStore(Protocol):
         ...
 
 
-class RollupSource(StrEnum):
-    """Where figures of a time range come from: day rows, hour rows, or the tasks themselves."""
-
-    DAYS = "days"
-    HOURS = "hours"
-    TASKS = "tasks"
-
-
-class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """Sums over tasks created in [start, end) (None: unbounded), grouped as asked.
-
-    DAYS needs day-aligned bounds, HOURS hour-aligned ones; TASKS takes any bounds and reads
-    the tasks through the created_at index (for the partial hours at a window's edges).
-    """
-
-    source: RollupSource
-    start: datetime | None = None
-    end: datetime | None = None
-    agent_type: str | None = None
-    by_time: bool = False
-    by_agent_type: bool = False
-    by_model: bool = False
-
-
-class RollupTotal(NamedTuple):
-    """One group of a rollup read. `start` is the row's hour or day when grouped by time."""
-
-    start: datetime | None
-    agent_type: str | None
-    model: str | None
-    figures: Figures
-
-
 class RollupStore(Protocol):
     """Pre-computed task figures per hour and day, agent type, model and status."""
 
@@ -126,10 +99,15 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def watermark(self) -> Hashable:
-        """A value that changes whenever any committed figure may have changed (read it
-        before the figures it vouches for): answers computed under one stay valid while it
-        does not move."""
+    async def state(self, *days: DayRange) -> RollupState:
+        """Where the rollups stand (see RollupState), across processes. Read it before the
+        figures it vouches for: the compacted rows of a range stay as read while its
+        `(rebuilds, folded)` does not move, and those plus the pending changes of its days are
+        its figures."""
+        ...
+
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        """The totals of the compacted rows of each DAYS or HOURS query."""
         ...
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
@@ -297,7 +275,6 @@ class UnitOfWork(Protocol):
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
-Event = Mapping[str, Any]
 
 # A live message as the bus carries it: (channel, JSON object bytes). Events published through
 # the bus carry their history id as the first member, `{"id":"<id>",...}`; a raw publish from
@@ -305,16 +282,6 @@ Event = Mapping[str, Any]
 Deliver = Callable[[str, bytes], None]
 # Called with the channels that were subscribed again after the live connection came back.
 Resubscribed = Callable[[list[str]], None]
-
-
-class Replay(NamedTuple):
-    """What history still holds of a channel after a position, and whether that is all."""
-
-    epoch: str  # the channel's history epoch: it changes when history is lost
-    messages: list[bytes]  # oldest first, each `{"id":"<id>",...}`
-    # Every event published after the position is in `messages`: none was trimmed, the history
-    # was not lost (the epoch asked for is the current one), none is beyond the limit.
-    complete: bool
 
 
 class EventFeed(Protocol):
@@ -373,23 +340,6 @@ class IngestDelivery(Protocol):
 
     @property
     def payload(self) -> bytes: ...
-
-
-class Lease(StrEnum):
-    """What `IngestQueue.lead` found: this process consumes (newly or still), or another does."""
-
-    ACQUIRED = "acquired"
-    KEPT = "kept"
-    ELSEWHERE = "elsewhere"
-
-
-class IngestStats(NamedTuple):
-    """How far behind ingestion is, as the queue sees it (for /metrics)."""
-
-    pending: int  # handed to a consumer, not yet acknowledged
-    oldest_pending_age_seconds: float  # since the oldest of them was added; 0 when none
-    undelivered: int  # added, not yet handed to any consumer
-    dead_letters: int  # entries in the dead-letter stream
 
 
 class IngestQueue(Protocol):

@@ -57,3 +57,15 @@ def time_window(
     if window[0] is not None and window[1] is not None and window[0] >= window[1]:
         raise InvalidInput(f"{fields[0]} must be before {fields[1]}", field=fields[0])
     return window
+
+
+def parse_window(
+    start: str | None, end: str | None, fields: tuple[str, str], *, ordered: bool = True
+) -> tuple[datetime | None, datetime | None]:
+    """The one reading of a time window's two query parameters: each an ISO 8601 time with a
+    zone, and (`ordered`) start before end. Analytics checks the order itself, with its span."""
+    window = (
+        None if start is None else parse_time(start, fields[0]),
+        None if end is None else parse_time(end, fields[1]),
+    )
+    return time_window(*window, fields) if ordered else window

@@ -6,6 +6,12 @@ Handlers mark themselves with `opt={"access": "public"}` (probes), `opt={"access
 like asking for a WebSocket ticket). With no tokens configured every request passes: the
 service then binds to loopback only (see cli.py).
 
+`opt={"groote_call": True}` marks the six routes the groote-ai engine calls as it is (it sends
+no credentials): with `DASHBOARD_GROOTE_TRUSTED_NETWORKS` set, a request to one of them that
+presents no credentials at all, from an address in those networks, passes without a token.
+Nothing else is opened: any other route, a WebSocket, or a request with a wrong token is
+refused as before.
+
 A WebSocket presents `Authorization: Bearer` (engines, servers), `?ticket=` (browsers: a
 single-use ticket from `POST /api/realtime/tickets`), or `?token=` (non-browser clients that
 cannot set headers; refused when the handshake has an `Origin`, i.e. comes from a page, so a
@@ -28,12 +34,14 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope as AsgiScope
 
-from dashboard_api.domain.access import ApiToken, Scope
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.bootstrap import Services
+from dashboard_api.domain.model.access import ApiToken, Scope
+from dashboard_api.http.dependencies import services_of
 
 PUBLIC = {"access": "public"}
 INGEST = {"access": "ingest"}
 READ = {"access": "read"}
+GROOTE_CALL = {"groote_call": True}
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PUBLIC_PREFIXES = ("/schema",)
 
@@ -47,7 +55,7 @@ class Caller:
     client: str
 
 
-async def caller_of(scope: AsgiScope, runtime: Runtime) -> Caller:
+async def caller_of(scope: AsgiScope, runtime: Services) -> Caller:
     """Authenticate once per request: the answer is kept in the scope (a WebSocket ticket can
     be redeemed only once)."""
     known = scope.get("auth")
@@ -68,7 +76,7 @@ async def require_token(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     # async: Litestar runs a sync guard on a worker thread, which cost ~15% of a request.
-    runtime = Runtime.of(connection.app.state)
+    runtime = services_of(connection.app.state)
     if not runtime.access.enabled:
         return
     marked = handler.opt.get("access")
@@ -77,6 +85,8 @@ async def require_token(
     websocket = connection.scope["type"] == ScopeType.WEBSOCKET
     token = (await caller_of(connection.scope, runtime)).token
     if token is None:
+        if not websocket and _groote_call(connection, handler, runtime):
+            return
         if websocket:  # refused before the handshake completes: the client sees a 403
             raise WebSocketException(detail="a valid token or ticket is required", code=4401)
         raise NotAuthorizedException(
@@ -91,6 +101,18 @@ async def require_token(
         raise PermissionDeniedException(detail)
 
 
+def _groote_call(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, runtime: Services
+) -> bool:
+    """A groote-ai REST call: a marked route, no credentials, from a trusted network."""
+    if handler.opt.get("groote_call") is not True:
+        return False
+    if any(name == b"authorization" for name, _ in connection.scope["headers"]):
+        return False  # a wrong token is refused, not taken for the engine
+    client = connection.scope.get("client")
+    return runtime.access.trusts_engine_at(client[0] if client else None)
+
+
 def _scopes_allowed(connection: ASGIConnection[Any, Any, Any, Any], marked: object) -> set[Scope]:
     method = connection.scope.get("method", "GET")  # a WebSocket upgrade has no method
     if method in _READ_METHODS or marked == "read":
@@ -100,7 +122,7 @@ def _scopes_allowed(connection: ASGIConnection[Any, Any, Any, Any], marked: obje
     return {Scope.WRITE}
 
 
-async def _presented_token(scope: AsgiScope, runtime: Runtime) -> ApiToken | None:
+async def _presented_token(scope: AsgiScope, runtime: Services) -> ApiToken | None:
     authorization = origin = None
     for name, value in scope["headers"]:
         if name == b"authorization":

@@ -23,3 +23,8 @@ class JSONResponse(Response[Any]):
         if media_type == "application/json" and not isinstance(content, bytes | str):
             return _ENCODER.encode(content)
         return super().render(content, media_type, enc_hook)
+
+
+def encode_json(content: Any) -> bytes:
+    """The body `JSONResponse` renders for `content`."""
+    return _ENCODER.encode(content)

@@ -14,9 +14,10 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dashboard_api.domain.alert_service import AlertService
-from dashboard_api.domain.retention import DataKind, RetentionJob
-from dashboard_api.domain.rollups import Figures
+from dashboard_api.domain.model.retention import DataKind
+from dashboard_api.domain.model.rollups import Figures
+from dashboard_api.domain.services.alerts import AlertService
+from dashboard_api.domain.services.retention import RetentionJob
 
 
 class MoneyCollector(Collector):

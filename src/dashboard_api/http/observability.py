@@ -22,8 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dashboard_api.domain.ingestion import Ingestor
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.bootstrap import Services
+from dashboard_api.domain.services.ingestion import Ingestor
 
 REQUESTS = Counter(
     "dashboard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -42,7 +42,7 @@ class RuntimeCollector(Collector):
     process (one, but for tests and embedders that run several)."""
 
     def __init__(self) -> None:
-        self.runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+        self.runtimes: weakref.WeakSet[Services] = weakref.WeakSet()
 
     def collect(self) -> Iterator[Metric]:
         runtimes = list(self.runtimes)

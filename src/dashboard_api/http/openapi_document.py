@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from dashboard_api.bootstrap import memory_adapters
+from dashboard_api.bootstrap.adapters import memory_adapters
 from dashboard_api.http.app import create_app
 from dashboard_api.settings import Settings
 

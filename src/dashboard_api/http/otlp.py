@@ -7,12 +7,7 @@ from dataclasses import dataclass, field
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from dashboard_api.bootstrap import Adapters
-from dashboard_api.domain.clock import Clock
-from dashboard_api.domain.otel_ingest import OtelIngest
-from dashboard_api.domain.pricing import PriceTable
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.http.workspace import WorkspaceServices
+from dashboard_api.domain.services.otel import OtelIngest
 
 _STATE_KEY = "otlp"
 # Exports applied at once per process; more are told to come back (OTLP exporters retry a
@@ -37,25 +32,6 @@ class OtlpReceiver:
 
     def install(self, state: State) -> None:
         state[_STATE_KEY] = self
-
-
-def build_otlp(
-    adapters: Adapters,
-    tasks: TaskService,
-    workspace: WorkspaceServices,
-    prices: PriceTable | None,
-    clock: Clock,
-) -> OtlpReceiver:
-    return OtlpReceiver(
-        OtelIngest(
-            tasks=tasks,
-            conversations=workspace.conversations,
-            bus=adapters.bus,
-            unit_of_work=adapters.unit_of_work,
-            prices=prices,
-            clock=clock,
-        )
-    )
 
 
 def _receiver(state: State) -> OtlpReceiver:

@@ -20,7 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from dashboard_api.domain.errors import MalformedInput
 from dashboard_api.domain.json_input import decode_json
-from dashboard_api.domain.otel_spans import AttributeValue, Span
+from dashboard_api.domain.model.otel_spans import AttributeValue, Span
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -166,8 +166,9 @@ def _json_span(span: dict[str, Any], resource: dict[str, AttributeValue]) -> Spa
     try:
         start = _time(int(span.get("startTimeUnixNano", 0)))
         end_nanos = int(span.get("endTimeUnixNano", 0) or 0)
-    except (TypeError, ValueError):
-        return f"span {str(span_id)[:16]}: times are not integers"
+        end = _time(end_nanos) if end_nanos else None
+    except (TypeError, ValueError, OverflowError):  # 1e300 overflowed a datetime: was a 500
+        return f"span {str(span_id)[:16]}: times are not integers in range"
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
     code = status.get("code", 0) if isinstance(status, dict) else 0
     message = status.get("message", "") if isinstance(status, dict) else ""
@@ -177,7 +178,7 @@ def _json_span(span: dict[str, Any], resource: dict[str, AttributeValue]) -> Spa
         parent_span_id=str(parent).lower() if parent else None,
         name=str(span.get("name", ""))[:256],
         start=start,
-        end=_time(end_nanos) if end_nanos else None,
+        end=end,
         attributes=_json_attributes(span.get("attributes")),
         resource=resource,
         status_code=code if isinstance(code, int) else 0,

@@ -11,13 +11,14 @@ from typing import Annotated
 from litestar.openapi.spec import Reference
 from litestar.params import KwargDefinition
 
-from dashboard_api.domain.analytics_answers import Performance
-from dashboard_api.domain.conversations import Conversation, Message
+from dashboard_api.domain.model.analytics_answers import Performance
+from dashboard_api.domain.model.conversations import Conversation, Message
+from dashboard_api.domain.model.session_analytics import SessionPerformance
+from dashboard_api.domain.model.tasks import TaskSummary
 from dashboard_api.domain.pagination import Page
-from dashboard_api.domain.session_analytics import SessionPerformance
-from dashboard_api.domain.tasks import TaskSummary
-from dashboard_api.domain.webhook_service import WebhookSummary
-from dashboard_api.http.workspace_schemas import SourceView, WebhookEventSummary
+from dashboard_api.domain.services.webhooks import WebhookSummary
+from dashboard_api.http.schemas.sources import SourceView
+from dashboard_api.http.schemas.webhooks import WebhookEventSummary
 
 TaskPage = Annotated[Page[TaskSummary], KwargDefinition(schema_component_key="TaskPage")]
 ConversationPage = Annotated[

@@ -18,7 +18,7 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from dashboard_api.adapters.unavailable import is_unavailable, is_unstorable_text
+from dashboard_api.bootstrap.failures import is_unavailable, is_unstorable_text
 from dashboard_api.domain.errors import (
     Conflict,
     DomainError,

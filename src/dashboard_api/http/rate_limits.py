@@ -19,12 +19,12 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard_api.adapters.unavailable import UNAVAILABLE_ERRORS
-from dashboard_api.domain.ports import RequestCounter
-from dashboard_api.domain.rate_limits import Budget, Decision, RateLimiter
+from dashboard_api.bootstrap import Services
+from dashboard_api.bootstrap.failures import UNAVAILABLE_ERRORS
+from dashboard_api.domain.services.rate_limits import Budget, Decision
 from dashboard_api.http.auth import caller_of
 from dashboard_api.http.browser import Refusal, refuse
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.dependencies import services_of
 from dashboard_api.settings import Settings
 
 # Probes, metrics and docs are never limited: an orchestrator or a scraper must always get in.
@@ -34,18 +34,6 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WS_TOO_MANY = 1008  # policy violation, with a reason the client can read
 
 _log = structlog.get_logger("dashboard_api.http")
-
-
-def build_limiter(settings: Settings, counter: RequestCounter) -> RateLimiter | None:
-    """The limiter of the configured budgets, or None when every budget is unlimited."""
-    limits = {
-        Budget.READ: settings.rate_limit_read_per_minute,
-        Budget.WRITE: settings.rate_limit_write_per_minute,
-        Budget.INGEST: settings.rate_limit_ingest_per_minute,
-    }
-    if not any(limit > 0 for limit in limits.values()):
-        return None
-    return RateLimiter(counter, limits)
 
 
 def budget_of(scope: Scope, opt: dict[str, Any]) -> Budget:
@@ -78,7 +66,7 @@ class RateLimits(ASGIMiddleware):
         if _exempt(scope, opt):
             await next_app(scope, receive, send)
             return
-        runtime = Runtime.of(scope["litestar_app"].state)
+        runtime = services_of(scope["litestar_app"].state)
         decision = await self._decide(scope, runtime, budget_of(scope, opt))
         if decision is not None and not decision.allowed:
             await refuse(scope, receive, send, _too_many(decision))
@@ -89,7 +77,7 @@ class RateLimits(ASGIMiddleware):
         else:
             await next_app(scope, receive, _with_headers(send, decision))
 
-    async def _decide(self, scope: Scope, runtime: Runtime, budget: Budget) -> Decision | None:
+    async def _decide(self, scope: Scope, runtime: Services, budget: Budget) -> Decision | None:
         limiter = runtime.limiter
         if limiter is None or not limiter.limits(budget):
             return None
@@ -102,7 +90,7 @@ class RateLimits(ASGIMiddleware):
             return None
 
     async def _websocket(
-        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, runtime: Runtime
+        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, runtime: Services
     ) -> None:
         client = (await caller_of(scope, runtime)).client
         if self._max_sockets and self._open_sockets[client] >= self._max_sockets:

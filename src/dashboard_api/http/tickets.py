@@ -17,8 +17,8 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED
 
 from dashboard_api.http.auth import READ, caller_of
+from dashboard_api.http.dependencies import services_of
 from dashboard_api.http.problem_responses import errors
-from dashboard_api.http.runtime import Runtime
 
 _ANONYMOUS = "anonymous"  # no tokens configured: the socket needs no credential anyway
 
@@ -43,7 +43,7 @@ class RealtimeController(Controller):
         responses=errors(401, 403, 415, 429, 503),
     )
     async def create_ticket(self, request: Request[Any, Any, State]) -> WebSocketTicket:
-        runtime = Runtime.of(request.app.state)
+        runtime = services_of(request.app.state)
         token = (await caller_of(request.scope, runtime)).token
         ticket = secrets.token_urlsafe(32)
         ttl = runtime.settings.ws_ticket_ttl_seconds

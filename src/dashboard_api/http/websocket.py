@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket as socket_module
 import struct
@@ -27,7 +28,7 @@ from dashboard_api.domain.realtime.protocol import (
     parse_frame,
     reply_frame,
 )
-from dashboard_api.http.runtime import Runtime
+from dashboard_api.http.dependencies import services_of
 
 log = logging.getLogger(__name__)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
@@ -35,7 +36,7 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 @websocket("/ws")
 async def websocket_hub(socket: WebSocket[Any, Any, State]) -> None:
-    runtime = Runtime.of(socket.app.state)
+    runtime = services_of(socket.app.state)
     hub = runtime.hub
     await socket.accept()
     client = hub.connect(runtime.settings.ws_send_queue, _writer_now(socket))
@@ -137,20 +138,29 @@ def _writer_now(socket: WebSocket[Any, Any, State]) -> WriteNow:
 async def _finish(step: Coroutine[Any, Any, None], blocked_on: Any) -> None:
     """Drive a started coroutine to its end, as a task would: wait for what it yielded, then
     resume it."""
+    loop = asyncio.get_running_loop()
     try:
         while True:
             if blocked_on is None:
                 await asyncio.sleep(0)
             else:
-                # The future was yielded to no task: clear the flag a task would have cleared,
-                # or awaiting it again is refused ("await wasn't used with future").
+                # Wait as a task would: clear the flag a task clears, then wake on the yielded
+                # future's done callback. Awaiting it again works for asyncio's futures but not
+                # for granian's (DASHBOARD_SERVER=granian), which refuse a second step.
                 blocked_on._asyncio_future_blocking = False
-                await blocked_on
+                woken = loop.create_future()
+                blocked_on.add_done_callback(functools.partial(_wake, woken))
+                await woken
             blocked_on = step.send(None)
     except StopIteration:
         return
     finally:
         step.close()
+
+
+def _wake(woken: asyncio.Future[None], _: object) -> None:
+    if not woken.done():  # cancelled meanwhile
+        woken.set_result(None)
 
 
 async def _read(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
-from dashboard_api.domain.alert_service import AlertWebhook
-from dashboard_api.domain.budgets import Budget, BudgetScope, FailureRateRule
+from dashboard_api.domain.model.budgets import Budget, BudgetScope, FailureRateRule
+from dashboard_api.domain.services.alerts import AlertWebhook
 
 
 class _Webhook(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from dashboard_api.domain.webhooks import WebhookConfig
+from dashboard_api.domain.model.webhooks import WebhookConfig
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 

@@ -3,7 +3,9 @@
 from dashboard_api.adapters.memory.bus import MemoryEventBus
 from dashboard_api.adapters.memory.ingest import MemoryIngestQueue
 from dashboard_api.adapters.memory.rollups import MemoryRollupStore
-from dashboard_api.adapters.memory.tasks import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
+from dashboard_api.adapters.memory.tables import MemoryDatabase
+from dashboard_api.adapters.memory.tasks import MemoryTaskStore
+from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 
 __all__ = [
     "MemoryDatabase",

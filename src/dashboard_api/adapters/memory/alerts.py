@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard_api.domain.budgets import Alert, DeliveryAttempt
+from dashboard_api.domain.model.budgets import Alert, DeliveryAttempt
 
 
 class MemoryAlertStore:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from dashboard_api.domain.ports import Deliver, Event, Replay, Resubscribed
+from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.ports import Deliver, Resubscribed
 from dashboard_api.domain.realtime.event_ids import event_key, with_id
 
 _SWEEP_EVERY = 1000  # publishes between sweeps of expired channels

@@ -9,15 +9,15 @@ from typing import Any
 import msgspec
 
 from dashboard_api.adapters.memory.overlay import Overlay
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.model.conversations import (
     Conversation,
     ConversationQuery,
     ConversationTotals,
     Message,
     MessageQuery,
 )
-from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.handoff import OutboxEntry
+from dashboard_api.domain.model.handoff import OutboxEntry
 
 
 class MemoryConversationStore:

@@ -8,7 +8,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dashboard_api.domain.ports import IngestDelivery, IngestStats, Lease
+from dashboard_api.domain.model.ingestion import IngestStats, Lease
+from dashboard_api.domain.ports import IngestDelivery
 
 
 @dataclass(frozen=True)

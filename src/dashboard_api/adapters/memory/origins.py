@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dashboard_api.domain.origins import ConversationFlow, TaskOrigin, merged_origin
+from dashboard_api.domain.model.origins import ConversationFlow, TaskOrigin, merged_origin
 
 
 class MemoryOriginStore:

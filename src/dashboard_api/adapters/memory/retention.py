@@ -6,8 +6,8 @@ from datetime import datetime
 
 import msgspec
 
-from dashboard_api.adapters.memory.tasks import MemoryDatabase
-from dashboard_api.domain.retention import DataKind
+from dashboard_api.adapters.memory.tables import MemoryDatabase
+from dashboard_api.domain.model.retention import DataKind
 
 
 class MemoryRetentionStore:

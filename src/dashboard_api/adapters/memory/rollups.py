@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from dashboard_api.domain.ports import RollupQuery, RollupSource, RollupTotal
-from dashboard_api.domain.rollups import (
+from dashboard_api.domain.model.buckets import day_of
+from dashboard_api.domain.model.rollups import (
     EMPTY,
+    CompactedTotals,
+    DayRange,
     Figures,
     RollupChange,
     RollupKey,
-    day_of,
+    RollupQuery,
+    RollupSource,
+    RollupState,
+    RollupTotal,
     rollup_changes,
 )
-from dashboard_api.domain.tasks import Task
+from dashboard_api.domain.model.tasks import Task
 
 _GroupKey = tuple[datetime | None, str | None, str | None]
 
@@ -26,12 +31,14 @@ class RollupRows:
     def __init__(self) -> None:
         self.hours: dict[RollupKey, Figures] = {}
         self.days: dict[RollupKey, Figures] = {}
-        self.version = 0  # moves with every change: the store's watermark
+        # The versions (see RollupStore.versions): changes per day, and rebuilds.
+        self.day_changes: dict[datetime, int] = defaultdict(int)
+        self.rebuilds = 0
 
     def apply(self, changes: Iterable[RollupChange]) -> None:
-        self.version += 1
         for key, figures in changes:
             day_key = key._replace(hour=day_of(key.hour))
+            self.day_changes[day_key.hour] += 1
             for rows, row_key in ((self.hours, key), (self.days, day_key)):
                 updated = rows.get(row_key, EMPTY) + figures
                 if updated.is_empty:
@@ -40,7 +47,7 @@ class RollupRows:
                     rows[row_key] = updated
 
     def clear(self) -> None:
-        self.version += 1
+        self.rebuilds += 1
         self.hours.clear()
         self.days.clear()
 
@@ -64,8 +71,22 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def watermark(self) -> Hashable:
-        return self._rows.version
+    async def state(self, *days: DayRange) -> RollupState:
+        # Changes apply as they commit: nothing is ever pending.
+        return RollupState(self._rows.rebuilds, [self._folded(item) for item in days], [])
+
+    async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
+        return [
+            CompactedTotals((self._rows.rebuilds, self._folded(query.days)), self._read(query))
+            for query in queries
+        ]
+
+    def _folded(self, days: DayRange) -> int:
+        return sum(
+            count
+            for day, count in self._rows.day_changes.items()
+            if (days.start is None or day >= days.start) and (days.end is None or day < days.end)
+        )
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         return [self._read(query) for query in queries]

@@ -1,4 +1,4 @@
-"""Spend rows in memory, staged in the unit of work like every workspace table."""
+"""Spend rows in memory, staged in the unit of work like every other table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dashboard_api.adapters.memory.overlay import Overlay
-from dashboard_api.domain.spend import (
+from dashboard_api.domain.model.spend import (
     SpendChange,
     SpendDimension,
     SpendFigures,

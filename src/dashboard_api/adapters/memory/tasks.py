@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 import msgspec
 
-from dashboard_api.adapters.memory.rollups import MemoryRollupStore, RollupRows
-from dashboard_api.adapters.memory.workspace import WorkspaceTables, WorkspaceUnit
+from dashboard_api.adapters.memory.tables import MemoryDatabase
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.rollups import RollupChange
-from dashboard_api.domain.tasks import (
+from dashboard_api.domain.model.tasks import (
     INPUT_PREVIEW_CHARS,
     AgentActivity,
     Task,
@@ -24,17 +19,6 @@ from dashboard_api.domain.tasks import (
     TaskSummary,
     TaskWindow,
 )
-
-
-class MemoryDatabase(WorkspaceTables):
-    """The shared state of the memory stores; one writer at a time, like a serializable DB."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tasks: dict[str, Task] = {}
-        self.rollups = RollupRows()
-        self.processed_events: dict[str, datetime] = {}
-        self.write_lock = asyncio.Lock()
 
 
 class MemoryTaskStore:
@@ -217,50 +201,3 @@ class MemoryProcessedEvents:
         # Applied at commit, like every other write of a unit of work.
         self.cutoffs.append(moment)
         return sum(1 for at in self._db.processed_events.values() if at < moment)
-
-
-class MemoryUnitOfWork(WorkspaceUnit):
-    """Holds the database's write lock for its lifetime; `commit` makes pending writes visible."""
-
-    def __init__(self, db: MemoryDatabase) -> None:
-        super().__init__(db)
-        self._db = db
-        self._pending: dict[str, Task] = {}
-        self._pending_rollups: list[RollupChange] = []
-        self.tasks = MemoryTaskStore(db, self._pending)
-        self.rollups = MemoryRollupStore(db.rollups, lambda: db.tasks, self._pending_rollups)
-        self._pending_events: dict[str, datetime] = {}
-        self.tasks = MemoryTaskStore(db, self._pending)
-        self.processed_events = MemoryProcessedEvents(db, self._pending_events)
-        self.committed = False
-
-    async def __aenter__(self) -> Self:
-        await self._db.write_lock.acquire()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._pending.clear()
-        self._pending_rollups.clear()
-        self.discard_workspace()
-        self._pending_events.clear()
-        self._db.write_lock.release()
-
-    async def commit(self) -> None:
-        self._db.tasks.update(self._pending)
-        self._db.rollups.apply(self._pending_rollups)
-        self._pending.clear()
-        self._pending_rollups.clear()
-        self.apply_workspace()
-        self._db.processed_events.update(self._pending_events)
-        for cutoff in self.processed_events.cutoffs:
-            kept = {key: at for key, at in self._db.processed_events.items() if at >= cutoff}
-            self._db.processed_events = kept
-        self.processed_events.cutoffs.clear()
-        self._pending.clear()
-        self._pending_events.clear()
-        self.committed = True

@@ -20,7 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dashboard_api.adapters.redis.feed import HEARTBEAT_SECONDS, RedisEventFeed
-from dashboard_api.domain.ports import Deliver, Event, Replay, Resubscribed
+from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.ports import Deliver, Resubscribed
 from dashboard_api.domain.realtime.event_ids import with_id
 from dashboard_engine.protocol import EPOCH_PREFIX, HISTORY_PREFIX, PUBLISH_SCRIPT, new_epoch
 

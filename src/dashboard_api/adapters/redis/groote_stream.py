@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from dashboard_api.adapters.redis.ingest import RedisIngestQueue, StreamDelivery
-from dashboard_api.domain.groote_events import event_id_of
+from dashboard_api.domain.model.groote_events import event_id_of
 from dashboard_api.domain.ports import IngestDelivery
 
 

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from dashboard_api.domain.ports import IngestDelivery, IngestStats, Lease
+from dashboard_api.domain.model.ingestion import IngestStats, Lease
+from dashboard_api.domain.ports import IngestDelivery
 
 DEAD_LETTER_LENGTH = 10_000
 

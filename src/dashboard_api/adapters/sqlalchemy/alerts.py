@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import alert_deliveries, alerts
-from dashboard_api.domain.budgets import Alert, DeliveryAttempt
+from dashboard_api.domain.model.budgets import Alert, DeliveryAttempt
 
 _decode = msgspec.json.Decoder(Alert).decode
 

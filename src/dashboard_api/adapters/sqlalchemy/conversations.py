@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, row_after
 from dashboard_api.adapters.sqlalchemy.tables import conversations, handoff_outbox, messages
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.errors import Conflict
+from dashboard_api.domain.model.conversations import (
     Conversation,
     ConversationQuery,
     ConversationTotals,
@@ -20,8 +21,7 @@ from dashboard_api.domain.conversations import (
     MessageQuery,
     MessageRole,
 )
-from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.handoff import OutboxEntry
+from dashboard_api.domain.model.handoff import OutboxEntry
 from dashboard_api.domain.money import from_micros, to_micros
 
 _TOTAL_COLUMNS = {

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.tables import conversation_flows, task_origins
-from dashboard_api.domain.origins import ConversationFlow, TaskOrigin, merged_origin
+from dashboard_api.domain.model.origins import ConversationFlow, TaskOrigin, merged_origin
 
 
 class SqlOriginStore:

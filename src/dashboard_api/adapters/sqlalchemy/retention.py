@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.tables import messages, tasks, webhook_events
-from dashboard_api.domain.retention import DataKind
-from dashboard_api.domain.tasks import TERMINAL_STATUSES
+from dashboard_api.domain.model.retention import DataKind
+from dashboard_api.domain.model.tasks import TERMINAL_STATUSES
 
 _FINISHED = sorted(status.value for status in TERMINAL_STATUSES)
 

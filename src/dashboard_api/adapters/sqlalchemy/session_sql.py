@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.domain.tasks import TaskWindow
+from dashboard_api.domain.model.tasks import TaskWindow
 
 # Everything but the large text: a session's figures never need it.
 _TEXT_COLUMNS = frozenset({"input_message", "output", "error"})

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, row_after, upsert
 from dashboard_api.adapters.sqlalchemy.tables import data_sources, oauth_installations
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.sources import (
+from dashboard_api.domain.model.sources import (
     DataSource,
     OAuthInstallation,
     SourceCursor,

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import spend_hourly
-from dashboard_api.domain.spend import (
+from dashboard_api.domain.model.spend import (
     SpendChange,
     SpendDimension,
     SpendFigures,

@@ -28,7 +28,7 @@ from dashboard_api.domain.limits import (
     STATUS_CHARS,
     TITLE_CHARS,
 )
-from dashboard_api.domain.rollups import DURATION_BOUNDS_SECONDS
+from dashboard_api.domain.model.rollups import DURATION_BOUNDS_SECONDS
 
 # Stable constraint names, so migrations can refer to them on every backend.
 metadata = MetaData(
@@ -68,6 +68,8 @@ tasks = Table(
     Column("cost_source", String(16)),
     Column("cost_breakdown", Text),
     Column("retry_of", String(128)),
+    # Revision 0010: the cost the engine reported, beside the one summed (NULL: none reported).
+    Column("reported_cost_micros", BigInteger),
     Column("created_at", DateTimeUTC(timezone=True), nullable=False),
     Column("started_at", DateTimeUTC(timezone=True)),
     Column("completed_at", DateTimeUTC(timezone=True)),
@@ -145,14 +147,27 @@ rollup_deltas = Table(
     *rollup_figure_columns(),
 )
 
-# One row: bumped by every compaction and rebuild, the only transactions that remove deltas.
-# With the count of pending deltas (which only grows between compactions) it tells a reader
-# whether any rollup changed since it last looked (see CachedRollupReads).
+# One row. `generation` is bumped by every compaction and rebuild (the transactions that remove
+# deltas; the watermark of the previous release, kept while one may still run beside this one);
+# `counted` with it by this release's (which count the deltas they fold); `rebuilds` by rebuilds
+# only (revision 0011). `rebuilds + generation - counted` is the epoch of the rollup versions.
 rollup_state = Table(
     "rollup_state",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", BigInteger, nullable=False),
+    Column("rebuilds", BigInteger, nullable=False, server_default="0"),
+    Column("counted", BigInteger, nullable=False, server_default="0"),
+)
+
+# Per UTC day, the deltas the compactor folded (in the transaction that removes them): plus the
+# deltas still pending, a count per day range that grows with every committed change to a task
+# created in it and that compaction leaves alone, so answers over other days stay cached.
+rollup_day_changes = Table(
+    "rollup_day_changes",
+    metadata,
+    Column("day", DateTimeUTC(timezone=True), primary_key=True),
+    Column("changes", BigInteger, nullable=False),
 )
 
 # --- Conversations, hand-offs, webhooks, data sources, OAuth status (revision 0004) ---

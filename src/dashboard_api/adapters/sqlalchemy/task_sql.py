@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard_api.domain.tasks import INPUT_PREVIEW_CHARS, TaskQuery
+from dashboard_api.domain.model.tasks import INPUT_PREVIEW_CHARS, TaskQuery
 
 SUMMARY_COLUMNS = (
     "task_id, status, agent_type, source, created_at, "

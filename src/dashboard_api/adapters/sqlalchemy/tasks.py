@@ -8,9 +8,7 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
@@ -26,21 +24,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
 from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
-from dashboard_api.adapters.sqlalchemy.engine import write_transaction
-from dashboard_api.adapters.sqlalchemy.processed_events import SqlProcessedEvents
-from dashboard_api.adapters.sqlalchemy.rollups import SqlRollupStore
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.adapters.sqlalchemy.task_rows import task_of
-from dashboard_api.adapters.sqlalchemy.workspace import SqlWorkspaceUnit
-from dashboard_api.adapters.unavailable import is_unavailable
+from dashboard_api.adapters.sqlalchemy.task_rows import STATUS_OF, task_of
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.money import from_micros, to_micros
-from dashboard_api.domain.tasks import (
+from dashboard_api.domain.model.tasks import (
     ACTIVE_STATUSES,
     INPUT_PREVIEW_CHARS,
     AgentActivity,
@@ -51,6 +42,7 @@ from dashboard_api.domain.tasks import (
     TaskSummary,
     TaskWindow,
 )
+from dashboard_api.domain.money import from_micros, to_micros
 
 _SUMMARY_COLUMNS = (
     tasks.c.task_id,
@@ -285,7 +277,7 @@ def _row(task: Task) -> dict[str, Any]:
 def _summary(row: Mapping[Any, Any]) -> TaskSummary:
     return TaskSummary(
         task_id=row["task_id"],
-        status=TaskStatus(row["status"]),
+        status=STATUS_OF[row["status"]],
         agent_type=row["agent_type"],
         source=row["source"],
         created_at=row["created_at"],
@@ -300,43 +292,3 @@ def _summary(row: Mapping[Any, Any]) -> TaskSummary:
         started_at=row["started_at"],
         completed_at=row["completed_at"],
     )
-
-
-class SqlUnitOfWork(SqlWorkspaceUnit):
-    """One connection and one transaction; leaving without `commit` rolls everything back."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._transaction: AbstractAsyncContextManager[AsyncConnection] | None = None
-
-    async def __aenter__(self) -> Self:
-        self._transaction = write_transaction(self._engine)
-        self._connection = await self._transaction.__aenter__()
-        self.tasks = SqlTaskStore(self._connection)
-        self.rollups = SqlRollupStore(self._connection)
-        self.bind_workspace(self._connection)
-        self.processed_events = SqlProcessedEvents(self._connection)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._connection is not None
-        assert self._transaction is not None
-        try:
-            if exc is not None and is_unavailable(exc):
-                # Lost, or silent past the statement timeout: a ROLLBACK would wait as long
-                # again. Discarding the connection rolls back on the server's side.
-                await self._connection.invalidate()
-            elif self._connection.in_transaction():
-                await self._connection.rollback()
-        finally:
-            await self._transaction.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        assert self._connection is not None
-        await self._connection.commit()

@@ -18,7 +18,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     webhook_rollups,
 )
 from dashboard_api.domain.errors import Conflict
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhooks import (
     RollupDelta,
     RollupSum,
     TimeRange,

@@ -17,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from dashboard_api.domain.ports import EventBus, EventFeed, Replay
+from dashboard_api.domain.model.channels import Replay
+from dashboard_api.domain.ports import EventBus, EventFeed
 from dashboard_api.domain.realtime.client import HubClient, WriteNow
 from dashboard_api.domain.realtime.event_ids import EventKey, message_key
 from dashboard_api.domain.realtime.protocol import (

@@ -9,20 +9,16 @@ import msgspec
 
 from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
 from dashboard_api.domain.limits import is_id
+from dashboard_api.domain.model.channels import CLIENT_CHANNELS, SCOPED_KINDS
 from dashboard_api.domain.realtime.event_ids import is_event_id
-
-# task:{id} and conversation:{id} take the same ids as the REST API; tasks, webhooks and alerts
-# are global.
-_GLOBAL_CHANNELS = frozenset({"tasks", "webhooks", "alerts"})
-_SCOPED_CHANNELS = frozenset({"task", "conversation"})
 
 
 def is_channel(name: str) -> bool:
     """Whether a client may subscribe to `name`."""
-    if name in _GLOBAL_CHANNELS:
+    if name in CLIENT_CHANNELS:
         return True
     kind, separator, scope = name.partition(":")
-    return bool(separator) and kind in _SCOPED_CHANNELS and is_id(scope)
+    return bool(separator) and kind in SCOPED_KINDS and is_id(scope)  # the REST API's ids
 
 
 class ErrorCode(StrEnum):

@@ -9,11 +9,12 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
-from dashboard_api.domain.alert_service import AlertService
-from dashboard_api.domain.budgets import Alert, BudgetStatus, DeliveryAttempt
+from dashboard_api.domain.model.budgets import Alert, BudgetStatus, DeliveryAttempt
+from dashboard_api.domain.model.spend import SpendDimension, SpendTotal
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE
-from dashboard_api.domain.spend import SpendDimension, SpendService, SpendTotal
-from dashboard_api.domain.times import parse_time
+from dashboard_api.domain.services.alerts import AlertService
+from dashboard_api.domain.services.spend import SpendService
+from dashboard_api.domain.times import parse_time, parse_window
 from dashboard_api.http.controllers.analytics import From, To
 from dashboard_api.http.controllers.tasks import Time
 from dashboard_api.http.problem_responses import GUARDED, READ_ERRORS, errors
@@ -99,11 +100,7 @@ class AlertController(Controller):
         key: Annotated[str | None, QueryParameter(min_length=1, max_length=128)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
     ) -> SpendReport:
-        items = await spend_service.totals(
-            group_by,
-            None if start is None else parse_time(start, "from"),
-            None if end is None else parse_time(end, "to"),
-            key=key,
-            limit=limit,
-        )
+        # The order is checked by the service, after the whole-hour rule.
+        window = parse_window(start, end, ("from", "to"), ordered=False)
+        items = await spend_service.totals(group_by, *window, key=key, limit=limit)
         return SpendReport(group_by=group_by, items=items)

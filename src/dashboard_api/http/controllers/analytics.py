@@ -9,7 +9,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from dashboard_api.domain.analytics_service import (
+from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.limits import NAME_CHARS
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE
+from dashboard_api.domain.services.analytics import (
     AnalyticsService,
     CostHistogram,
     Granularity,
@@ -18,10 +21,7 @@ from dashboard_api.domain.analytics_service import (
     Summary,
     trailing_window,
 )
-from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.limits import NAME_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE
-from dashboard_api.domain.times import parse_time
+from dashboard_api.domain.times import parse_window
 from dashboard_api.http.pages import EitherPerformancePage
 from dashboard_api.http.problem_responses import READ_ERRORS, errors
 
@@ -47,10 +47,6 @@ To = Annotated[
 ]
 
 
-def _moment(value: str | None, field: str) -> datetime | None:
-    return None if value is None else parse_time(value, field)
-
-
 AgentType = Annotated[str | None, QueryParameter(min_length=1, max_length=NAME_CHARS)]
 Days = Annotated[int | None, QueryParameter(ge=1, le=366, description="trailing whole days")]
 
@@ -63,7 +59,7 @@ def _window(
     granularity: Granularity,
 ) -> tuple[datetime, datetime]:
     """Explicit `from`/`to`, or the trailing `days` (default 30) ending with the current bucket."""
-    start, end = _moment(raw_start, "from"), _moment(raw_end, "to")
+    start, end = parse_window(raw_start, raw_end, ("from", "to"), ordered=False)
     if days is not None and (start is not None or end is not None):
         raise InvalidInput("give either days or from/to, not both", field="days")
     if start is None and end is not None:
@@ -91,9 +87,8 @@ class AnalyticsController(Controller):
         end: To = None,
         agent_type: AgentType = None,
     ) -> Summary:
-        return await analytics_service.summary(
-            _moment(start, "from"), _moment(end, "to"), agent_type
-        )
+        window = parse_window(start, end, ("from", "to"), ordered=False)
+        return await analytics_service.summary(*window, agent_type)
 
     @get(
         "/costs/histogram",

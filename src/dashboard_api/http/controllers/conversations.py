@@ -9,8 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from dashboard_api.domain.conversation_service import ConversationService
-from dashboard_api.domain.conversations import (
+from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
+from dashboard_api.domain.model.conversations import (
     Conversation,
     ConversationCursor,
     ConversationQuery,
@@ -18,16 +18,16 @@ from dashboard_api.domain.conversations import (
     MessageCursor,
     MessageQuery,
 )
-from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
+from dashboard_api.domain.services.conversations import ConversationService
 from dashboard_api.http.pages import ConversationPage, MessagePage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
-from dashboard_api.http.strict_body import StrictBody
-from dashboard_api.http.workspace_schemas import (
+from dashboard_api.http.schemas.conversations import (
     ConversationCreate,
     ConversationUpdate,
     MessageCreate,
 )
+from dashboard_api.http.strict_body import StrictBody
 
 ConversationId = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]

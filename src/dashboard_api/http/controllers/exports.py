@@ -15,18 +15,18 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from dashboard_api.domain.export import EXPORT_PAGE_SIZE, every_row, first_page
+from dashboard_api.domain.model.tasks import TaskCursor, TaskStatus, TaskSummary
+from dashboard_api.domain.model.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
 from dashboard_api.domain.pagination import Page, decode_cursor
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskStatus, TaskSummary
-from dashboard_api.domain.webhook_service import WebhookService
-from dashboard_api.domain.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.services.export import EXPORT_PAGE_SIZE, every_row, first_page
+from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.services.webhooks import WebhookService
 from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.controllers.tasks import Filter, Time, task_query
 from dashboard_api.http.controllers.webhooks import From, To, _window
 from dashboard_api.http.export_formats import ExportFormat, render
 from dashboard_api.http.problem_responses import READ_ERRORS, errors
-from dashboard_api.http.workspace_schemas import WebhookEventSummary
+from dashboard_api.http.schemas.webhooks import WebhookEventSummary
 
 Format = Annotated[ExportFormat, QueryParameter(name="format")]
 

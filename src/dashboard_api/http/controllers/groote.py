@@ -15,17 +15,18 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from dashboard_api.domain.conversation_service import ConversationService
-from dashboard_api.domain.conversations import Conversation, Message, MessageRole
 from dashboard_api.domain.errors import InvalidInput
-from dashboard_api.domain.groote_bridge import GrooteBridge
-from dashboard_api.domain.groote_conversations import FlowConversations
-from dashboard_api.domain.origins import MAX_FLOW_ID_CHARS, TaskOrigin
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.http.auth import INGEST
+from dashboard_api.domain.model.conversations import Conversation, Message, MessageRole
+from dashboard_api.domain.model.origins import MAX_FLOW_ID_CHARS, TaskOrigin
+from dashboard_api.domain.services.conversations import ConversationService
+from dashboard_api.domain.services.groote import GrooteBridge
+from dashboard_api.domain.services.groote_conversations import FlowConversations
+from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.http.auth import GROOTE_CALL, INGEST
 from dashboard_api.http.controllers.conversations import ConversationController, ConversationId
 from dashboard_api.http.controllers.tasks import TaskController, TaskIdPath
-from dashboard_api.http.groote_schemas import (
+from dashboard_api.http.schemas.conversations import MessageCreate
+from dashboard_api.http.schemas.groote import (
     ContextMessage,
     FlowConversationView,
     FlowView,
@@ -35,8 +36,7 @@ from dashboard_api.http.groote_schemas import (
     TaskOriginView,
     check_metadata,
 )
-from dashboard_api.http.schemas import TaskDetail
-from dashboard_api.http.workspace_schemas import MessageCreate
+from dashboard_api.http.schemas.tasks import TaskDetail
 
 MAX_CONTEXT_MESSAGES = 100
 
@@ -45,7 +45,7 @@ class GrooteTaskController(TaskController):
     @post(
         "/",
         status_code=HTTP_201_CREATED,
-        opt=INGEST,
+        opt={**INGEST, **GROOTE_CALL},
         summary="Register a task (duplicate id: 409; groote-ai's registration fills it in)",
     )
     async def create_task(
@@ -74,7 +74,11 @@ class GrooteTaskController(TaskController):
         status = HTTP_201_CREATED if created else HTTP_200_OK
         return Response(TaskDetail.of(task), status_code=status)
 
-    @patch("/{task_id:str}", opt=INGEST, summary="Change a task's status and metrics")
+    @patch(
+        "/{task_id:str}",
+        opt={**INGEST, **GROOTE_CALL},
+        summary="Change a task's status and metrics",
+    )
     async def update_task(
         self,
         task_service: NamedDependency[TaskService],
@@ -97,7 +101,12 @@ class GrooteTaskController(TaskController):
 
 
 class GrooteConversationController(ConversationController):
-    @post("/", status_code=HTTP_201_CREATED, summary="Start a conversation (or a flow's)")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        opt=GROOTE_CALL,
+        summary="Start a conversation (or a flow's)",
+    )
     async def create_conversation(
         self,
         conversation_service: NamedDependency[ConversationService],
@@ -128,6 +137,7 @@ class GrooteConversationController(ConversationController):
     @post(
         "/{conversation_id:str}/messages",
         status_code=HTTP_201_CREATED,
+        opt=GROOTE_CALL,
         summary="Post a message; a user message creates a queued task for the agent",
     )
     async def post_message(
@@ -143,7 +153,11 @@ class GrooteConversationController(ConversationController):
             return repeat
         return await conversation_service.post_message(conversation_id, new)
 
-    @get("/by-flow/{flow_id:path}", summary="The conversation that follows a flow (404: none)")
+    @get(
+        "/by-flow/{flow_id:path}",
+        opt=GROOTE_CALL,
+        summary="The conversation that follows a flow (404: none)",
+    )
     async def conversation_by_flow(
         self,
         flow_conversations: NamedDependency[FlowConversations],
@@ -159,7 +173,11 @@ class GrooteConversationController(ConversationController):
             created_at=flow.created_at,
         )
 
-    @get("/{conversation_id:str}/context", summary="The last messages, as an engine's context")
+    @get(
+        "/{conversation_id:str}/context",
+        opt=GROOTE_CALL,
+        summary="The last messages, as an engine's context",
+    )
     async def conversation_context(
         self,
         flow_conversations: NamedDependency[FlowConversations],

@@ -11,19 +11,19 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_
 
 from dashboard_api.domain.clock import utc_now
 from dashboard_api.domain.limits import ID_CHARS, NAME_CHARS
+from dashboard_api.domain.model.sources import OAuthInstallation, SourceCursor
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
-from dashboard_api.domain.source_service import OAuthStatusService, SourceService
-from dashboard_api.domain.sources import OAuthInstallation, SourceCursor
+from dashboard_api.domain.services.sources import OAuthStatusService, SourceService
 from dashboard_api.http.pages import SourcePage
 from dashboard_api.http.problem_responses import GUARDED, READ_ERRORS, WRITE_ERRORS, errors
-from dashboard_api.http.strict_body import StrictBody
-from dashboard_api.http.workspace_schemas import (
+from dashboard_api.http.schemas.sources import (
     OAuthInstallationBody,
     OAuthStatusList,
     SourceCreate,
     SourceView,
     SyncReportBody,
 )
+from dashboard_api.http.strict_body import StrictBody
 
 SourceId = Annotated[str, PathParameter(min_length=1, max_length=ID_CHARS)]
 Platform = Annotated[

@@ -11,25 +11,26 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from dashboard_api import __version__
-from dashboard_api.domain.task_service import TaskService
+from dashboard_api.bootstrap import Services
+from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.http.auth import PUBLIC
+from dashboard_api.http.dependencies import services_of
 from dashboard_api.http.docs import ANONYMOUS
 from dashboard_api.http.problem_responses import GUARDED, errors
 from dashboard_api.http.problems import problem
-from dashboard_api.http.runtime import Runtime
-from dashboard_api.http.schemas import (
-    AgentList,
+from dashboard_api.http.schemas.system import (
     Health,
     Reachability,
     Readiness,
     RealtimeStatus,
     ServiceStatus,
 )
+from dashboard_api.http.schemas.tasks import AgentList
 
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
-async def _probe(runtime: Runtime, name: str) -> Reachability:
+async def _probe(runtime: Services, name: str) -> Reachability:
     check = runtime.adapters.health_checks.get(name)
     if check is None:
         return Reachability(configured=False, reachable=None)
@@ -70,7 +71,7 @@ class SystemController(Controller):
         },
     )
     async def ready(self, request: Request[Any, Any, State]) -> Response[Any]:
-        runtime = Runtime.of(request.app.state)
+        runtime = services_of(request.app.state)
         probes = {name: await _probe(runtime, name) for name in runtime.adapters.health_checks}
         checks = {name: probe.reachable is not False for name, probe in probes.items()}
         # Reachable is not enough: ingestion that cannot make progress (its group lost, the
@@ -102,7 +103,7 @@ class SystemController(Controller):
     async def status(
         self, request: Request[Any, Any, State], task_service: NamedDependency[TaskService]
     ) -> ServiceStatus:
-        runtime = Runtime.of(request.app.state)
+        runtime = services_of(request.app.state)
         database, redis = await asyncio.gather(
             _probe(runtime, "database"), _probe(runtime, "redis")
         )

@@ -15,11 +15,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
 from dashboard_api.domain.limits import ID_CHARS, Id, Label, Name
-from dashboard_api.domain.task_actions import MAX_BULK_STOP, BulkStopReport, TaskActions
-from dashboard_api.domain.tasks import TaskQuery, TaskStatus
+from dashboard_api.domain.model.tasks import TaskQuery, TaskStatus
+from dashboard_api.domain.services.task_actions import MAX_BULK_STOP, BulkStopReport, TaskActions
 from dashboard_api.domain.times import time_window
 from dashboard_api.http.problem_responses import WRITE_ERRORS, errors
-from dashboard_api.http.schemas import TaskDetail
+from dashboard_api.http.schemas.tasks import TaskDetail
 from dashboard_api.http.strict_body import StrictBody
 
 

@@ -11,14 +11,14 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
+from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery, TaskStatus
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
-from dashboard_api.domain.task_service import TaskService
-from dashboard_api.domain.tasks import TaskCursor, TaskQuery, TaskStatus
-from dashboard_api.domain.times import parse_time, time_window
+from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.times import parse_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import TaskPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
-from dashboard_api.http.schemas import (
+from dashboard_api.http.schemas.tasks import (
     StopAccepted,
     TaskCreate,
     TaskDetail,
@@ -50,11 +50,7 @@ def task_query(
 ) -> TaskQuery:
     """The list's filters as a query, times read by the one time rule: the list and the
     export take the same parameters and must mean the same rows."""
-    after, before = time_window(
-        parse_time(created_after, "created_after") if created_after else None,
-        parse_time(created_before, "created_before") if created_before else None,
-        ("created_after", "created_before"),
-    )
+    after, before = parse_window(created_after, created_before, ("created_after", "created_before"))
     return TaskQuery(
         statuses=tuple(dict.fromkeys(status or ())),
         agent_type=agent_type,

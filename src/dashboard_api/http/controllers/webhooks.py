@@ -12,24 +12,24 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from dashboard_api.domain.limits import ID_CHARS, LABEL_CHARS
-from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
-from dashboard_api.domain.times import parse_time, time_window
-from dashboard_api.domain.webhook_service import (
-    StatsReport,
-    WebhookIdCursor,
-    WebhookService,
-)
-from dashboard_api.domain.webhooks import (
+from dashboard_api.domain.model.webhooks import (
     WebhookEvent,
     WebhookEventCursor,
     WebhookEventQuery,
     WebhookStatus,
 )
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, Page, decode_cursor
+from dashboard_api.domain.services.webhooks import (
+    StatsReport,
+    WebhookIdCursor,
+    WebhookService,
+)
+from dashboard_api.domain.times import parse_window
 from dashboard_api.http.auth import INGEST
 from dashboard_api.http.pages import WebhookEventPage, WebhookPage
 from dashboard_api.http.problem_responses import READ_ERRORS, WRITE_ERRORS, errors
+from dashboard_api.http.schemas.webhooks import WebhookEventCreate, WebhookEventSummary
 from dashboard_api.http.strict_body import StrictBody
-from dashboard_api.http.workspace_schemas import WebhookEventCreate, WebhookEventSummary
 
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=LABEL_CHARS)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
@@ -47,11 +47,7 @@ To = Annotated[
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    return time_window(
-        None if start is None else parse_time(start, "from"),
-        None if end is None else parse_time(end, "to"),
-        ("from", "to"),
-    )
+    return parse_window(start, end, ("from", "to"))
 
 
 class WebhookController(Controller):

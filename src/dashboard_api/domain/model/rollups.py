@@ -1,0 +1,237 @@
+"""What one task adds to the pre-computed rollups, and how a change moves that contribution.
+
+A rollup row holds the figures of the tasks created in one UTC hour (or day) with one agent
+type, model and status. Every figure is an integer sum, so rows add and subtract exactly: a task
+change is "minus the old contribution, plus the new one", never a recount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple
+
+import msgspec
+
+from dashboard_api.domain.model.buckets import day_of, hour_of
+from dashboard_api.domain.model.tasks import (
+    Task,
+    TaskStatus,
+)
+from dashboard_api.domain.money import to_micros
+
+# Upper bounds (seconds, inclusive) of the duration histogram; the last bucket is open-ended.
+# Log-spaced from 1 s to 4 h: agent tasks run from seconds to hours.
+DURATION_BOUNDS_SECONDS: tuple[int, ...] = (
+    1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400,
+)  # fmt: skip
+DURATION_BUCKETS = len(DURATION_BOUNDS_SECONDS) + 1
+NO_MODEL = ""  # the key of tasks that have no model (keys are never null in storage)
+_MICROS = timedelta(microseconds=1)
+
+
+class Figures(msgspec.Struct, frozen=True):
+    """Sums over a set of tasks. Duration figures count finished tasks only."""
+
+    tasks: int = 0
+    completed: int = 0
+    failed: int = 0
+    finished: int = 0
+    cost_micros: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    duration_micros: int = 0
+    durations: tuple[int, ...] = (0,) * DURATION_BUCKETS
+
+    def __add__(self, other: Figures) -> Figures:
+        return _combine(self, other, 1)
+
+    def __sub__(self, other: Figures) -> Figures:
+        return _combine(self, other, -1)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == EMPTY
+
+
+EMPTY = Figures()
+
+
+def _combine(left: Figures, right: Figures, sign: int) -> Figures:
+    # Positional tuples: this runs once per rollup row an answer sums, so it stays lean.
+    *scalars_left, durations_left = msgspec.structs.astuple(left)
+    *scalars_right, durations_right = msgspec.structs.astuple(right)
+    scalars = [a + sign * b for a, b in zip(scalars_left, scalars_right, strict=True)]
+    durations = tuple(a + sign * b for a, b in zip(durations_left, durations_right, strict=True))
+    return Figures(*scalars, durations)  # type: ignore[call-arg]  # mypy cannot count *scalars
+
+
+def total(figures: Iterable[Figures]) -> Figures:
+    result = EMPTY
+    for item in figures:
+        result = result + item
+    return result
+
+
+class RollupKey(NamedTuple):
+    """The identity of an hourly rollup row."""
+
+    hour: datetime
+    agent_type: str
+    model: str
+    status: str
+
+
+class RollupChange(NamedTuple):
+    """Figures to add to (or, when negative, take from) one rollup row."""
+
+    key: RollupKey
+    figures: Figures
+
+
+def duration_bucket(duration_micros: int) -> int:
+    """Index of the histogram bucket whose range (previous bound, bound] holds the duration."""
+    for index, bound in enumerate(DURATION_BOUNDS_SECONDS):
+        if duration_micros <= bound * 1_000_000:
+            return index
+    return len(DURATION_BOUNDS_SECONDS)
+
+
+def task_figures(task: Task) -> Figures:
+    """The figures one task contributes to the row of its key."""
+    durations = [0] * DURATION_BUCKETS
+    duration = 0
+    finished = task.completed_at is not None
+    if task.completed_at is not None:
+        duration = (task.completed_at - task.created_at) // _MICROS
+        durations[duration_bucket(duration)] = 1
+    return Figures(
+        tasks=1,
+        completed=int(task.status is TaskStatus.COMPLETED),
+        failed=int(task.status is TaskStatus.FAILED),
+        finished=int(finished),
+        cost_micros=to_micros(task.cost_usd),
+        input_tokens=task.input_tokens,
+        output_tokens=task.output_tokens,
+        cache_read_tokens=task.cache_read_tokens,
+        cache_write_tokens=task.cache_write_tokens,
+        duration_micros=duration,
+        durations=tuple(durations),
+    )
+
+
+def rollup_key(task: Task) -> RollupKey:
+    return RollupKey(
+        hour=hour_of(task.created_at),
+        agent_type=task.agent_type,
+        model=task.model or NO_MODEL,
+        status=task.status.value,
+    )
+
+
+def rollup_changes(before: Task | None, after: Task | None) -> list[RollupChange]:
+    """What the rollups must record when `before` becomes `after` (None: absent).
+
+    The old contribution leaves its row and the new one joins its row; when both rows are the
+    same they net out into one change, and a change that moves nothing records nothing.
+    """
+    changes: dict[RollupKey, Figures] = {}
+    if before is not None:
+        key = rollup_key(before)
+        changes[key] = changes.get(key, EMPTY) - task_figures(before)
+    if after is not None:
+        key = rollup_key(after)
+        changes[key] = changes.get(key, EMPTY) + task_figures(after)
+    return [RollupChange(key, figures) for key, figures in changes.items() if not figures.is_empty]
+
+
+def merged_changes(changes: Iterable[RollupChange]) -> list[RollupChange]:
+    """Changes to the same row added into one: a batch appends one delta per row it moves,
+    not one per task change (a batch of 500 events moved about 390 rows, mostly the same few)."""
+    sums: dict[RollupKey, Figures] = {}
+    for key, figures in changes:
+        sums[key] = sums[key] + figures if key in sums else figures
+    return [RollupChange(key, figures) for key, figures in sums.items() if not figures.is_empty]
+
+
+class RollupSource(StrEnum):
+    """Where figures of a time range come from: day rows, hour rows, or the tasks themselves."""
+
+    DAYS = "days"
+    HOURS = "hours"
+    TASKS = "tasks"
+
+
+class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Sums over tasks created in [start, end) (None: unbounded), grouped as asked.
+
+    DAYS needs day-aligned bounds, HOURS hour-aligned ones; TASKS takes any bounds and reads
+    the tasks through the created_at index (for the partial hours at a window's edges).
+    """
+
+    source: RollupSource
+    start: datetime | None = None
+    end: datetime | None = None
+    agent_type: str | None = None
+    by_time: bool = False
+    by_agent_type: bool = False
+    by_model: bool = False
+    # Figures to take away, not add: the hours outside a window of a day read whole.
+    negate: bool = False
+
+    @property
+    def days(self) -> DayRange:
+        """The whole UTC days holding the tasks the query covers."""
+        end = self.end
+        if end is not None and end != day_of(end):
+            end = day_of(end) + timedelta(days=1)
+        return DayRange(None if self.start is None else day_of(self.start), end)
+
+
+class RollupTotal(NamedTuple):
+    """One group of a rollup read. `start` is the row's hour or day when grouped by time."""
+
+    start: datetime | None
+    agent_type: str | None
+    model: str | None
+    figures: Figures
+
+
+class DayRange(NamedTuple):
+    """[start, end) on UTC day boundaries; None: unbounded."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+class PendingChanges(NamedTuple):
+    """Committed changes not compacted yet, summed per hour, agent type and model."""
+
+    hour: datetime
+    agent_type: str
+    model: str
+    changes: int  # how many
+    figures: Figures
+
+
+class RollupState(NamedTuple):
+    """Where the rollups stand, in one snapshot: `rebuilds`, an epoch that moves with every
+    rebuild (and anything else that changes rollups without counting the changes); per day
+    range asked, the committed changes to tasks created in it that compaction folded into the
+    hour and day rows (their count only grows, and only compaction moves it); and every
+    pending change."""
+
+    rebuilds: int
+    folded: list[int]
+    pending: list[PendingChanges]
+
+
+class CompactedTotals(NamedTuple):
+    """A read of compacted rows, with `(rebuilds, folded)` of its days in the same snapshot:
+    the rows of a day range are the same whenever that pair is."""
+
+    compacted: tuple[int, int]
+    totals: list[RollupTotal]

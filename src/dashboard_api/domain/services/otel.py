@@ -1,0 +1,312 @@
+"""OpenTelemetry spans become tasks: usage on a task, its lifecycle, tool calls as output.
+
+- **Which task.** A span's `dashboard.task_id` (on the span or its resource) names its task;
+  otherwise every span of a trace reports to one task, `otel-<trace id>`. So a child span that
+  arrives before its parent, or in another batch, lands on the same task.
+- **Lifecycle.** The task span (an `invoke_agent` span, or the trace's root span) finishes the
+  task when it ends: `failed` when its status is ERROR, else `completed`. Any other span only
+  makes the task run.
+- **Usage.** Each inference span adds its tokens (`otel_spans.usage_of`) and its cost: the price
+  table's for its model at the span's start (`cost_source` `computed`, with its breakdown), else
+  the cost the span reports (`reported`). The reported cost (`gen_ai.usage.cost.amount` and its
+  aliases) is summed into `reported_cost_usd` either way, beside `cost_usd`, which is what
+  analytics sum. Its (trace id, span id) is marked in the transaction that adds them, so a span
+  sent twice counts once.
+- **Tool spans** (`execute_tool`) become `task_output` events with `"kind": "tool_call"`.
+- `gen_ai.conversation.id` links the task to that conversation (started when unknown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS
+from dashboard_api.domain.model.channels import task_channel
+from dashboard_api.domain.model.cost import CostBreakdown, CostSource
+from dashboard_api.domain.model.cost import Usage as CostUsage
+from dashboard_api.domain.model.engine_reports import EngineReport, report_patch
+from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, usage_of
+from dashboard_api.domain.model.pricing import PriceTable
+from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
+from dashboard_api.domain.money import usd
+from dashboard_api.domain.ports import EventBus, UnitOfWorkFactory
+from dashboard_api.domain.services.conversations import ConversationService, NewConversation
+from dashboard_api.domain.services.tasks import TaskService
+
+_ID = re.compile(ID_PATTERN)
+_RETRIES = 5
+
+
+class TaskHint(msgspec.Struct, kw_only=True, frozen=True):
+    """What a batch tells of a task beyond one span: its agent's name and when it began."""
+
+    agent: str | None
+    start: datetime
+
+
+class ExportResult(msgspec.Struct, kw_only=True, frozen=True):
+    rejected_spans: int
+    error_message: str
+
+
+class OtelIngest:
+    def __init__(
+        self,
+        *,
+        tasks: TaskService,
+        conversations: ConversationService,
+        bus: EventBus,
+        unit_of_work: UnitOfWorkFactory,
+        prices: PriceTable | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._tasks = tasks
+        self._conversations = conversations
+        self._bus = bus
+        self._uow = unit_of_work
+        self._prices = prices
+        self._clock = clock
+
+    async def export(self, spans: list[Span]) -> ExportResult:
+        """Apply a batch; spans refused one by one are counted, as OTLP's partial success."""
+        rejected: list[str] = []
+        # The agent that names a task is on its agent span, which ends (and so arrives) last:
+        # read it from the whole batch before its children create the task.
+        # The same for when it began: its agent span started first.
+        hints: dict[str, TaskHint] = {}
+        for span in spans:
+            with contextlib.suppress(DomainError):
+                task_id = _task_id(span)
+                hint = hints.get(task_id, TaskHint(agent=None, start=span.start))
+                agent = _name(span.attributes.get("gen_ai.agent.name"))
+                hints[task_id] = TaskHint(
+                    agent=hint.agent or agent, start=min(hint.start, span.start)
+                )
+        # Children end before their parents: applying by end time finishes a task last.
+        for span in sorted(spans, key=lambda s: (s.end or s.start, s.start)):
+            try:
+                await self.apply(span, hints.get(_task_id(span)))
+            except DomainError as exc:
+                rejected.append(f"span {span.span_id}: {exc.message}")
+        return ExportResult(rejected_spans=len(rejected), error_message="; ".join(rejected)[:1000])
+
+    async def apply(self, span: Span, hint: TaskHint | None = None) -> None:
+        """Apply one span; `hint` tells what its batch knows of its task (agent, start)."""
+        task_id = _task_id(span)
+        agent = (
+            _name(span.attributes.get("gen_ai.agent.name"))
+            or (hint.agent if hint else None)
+            or _name(span.resource.get("service.name"))
+        )
+        await self._ensure_task(task_id, hint.start if hint else span.start, agent or "otel", span)
+        conversation = await self._conversation(span, agent or "otel")
+        if span.operation == "execute_tool":
+            await self._tool_output(task_id, span)
+        usage = usage_of(span)
+        report = self._lifecycle(span, conversation)
+        event_id = f"otel:{span.trace_id}:{span.span_id}"
+        for _ in range(_RETRIES):
+            current = await self._tasks.get(task_id)
+            moment = span.end if report.status and report.status.is_terminal else span.start
+            base = report_patch(current, report, min(moment or self._clock(), self._clock()))
+            changes = {} if base is None else _set_fields(base)
+            if usage is not None:
+                changes.update(self._usage_changes(current, usage, span.start))
+            if not changes:
+                return
+            try:
+                await self._tasks.ingest(event_id, (task_id, TaskPatch(**changes)))
+                return
+            except Conflict as exc:
+                if "current_status" in exc.context:
+                    report = EngineReport(conversation_id=report.conversation_id)
+                continue  # changed meanwhile: read it again
+        raise Conflict(f"task {task_id} kept changing; retry", task_id=task_id)
+
+    def _lifecycle(self, span: Span, conversation: str | None) -> EngineReport:
+        # `dashboard.task_id` only names the task: instrumentations copy it to every span.
+        is_task_span = span.operation == "invoke_agent" or span.parent_span_id is None
+        if not is_task_span or span.end is None:
+            return EngineReport(status=TaskStatus.RUNNING, conversation_id=conversation)
+        error = None
+        if span.failed:
+            kind = span.attributes.get("error.type")
+            error = span.status_message or (kind if isinstance(kind, str) else "error")
+        return EngineReport(
+            status=TaskStatus.FAILED if span.failed else TaskStatus.COMPLETED,
+            error=error,
+            conversation_id=conversation,
+            duration_seconds=(span.end - span.start).total_seconds(),  # its run, if never seen
+        )
+
+    def _usage_changes(self, current: Task, usage: Usage, at: datetime) -> dict[str, Any]:
+        changes: dict[str, Any] = {
+            "input_tokens": current.input_tokens + usage.input_tokens,
+            "output_tokens": current.output_tokens + usage.output_tokens,
+            "cache_read_tokens": current.cache_read_tokens + usage.cache_read_tokens,
+            "cache_write_tokens": current.cache_write_tokens + usage.cache_write_tokens,
+        }
+        if current.model is None and usage.model is not None:
+            changes["model"] = usage.model
+        reported = None if usage.reported_cost is None else usd(usage.reported_cost)
+        if reported is not None:
+            changes["reported_cost_usd"] = (current.reported_cost_usd or Decimal(0)) + reported
+        quote = self._quote(usage, at)
+        if quote is not None and self._prices is not None:
+            changes.update(
+                cost_usd=current.cost_usd + usd(quote.total),
+                price_version=self._prices.version,
+                cost_breakdown=_merged(current, quote),
+                cost_source=(
+                    CostSource.REPORTED
+                    if current.cost_source is CostSource.REPORTED
+                    else CostSource.COMPUTED
+                ),
+            )
+        elif reported:
+            # No price for this span's model: its reported figure stands in, so the task's
+            # total is no longer the table's alone.
+            changes.update(
+                cost_usd=current.cost_usd + reported,
+                cost_breakdown=None,
+                cost_source=CostSource.REPORTED,
+            )
+        return changes
+
+    def _quote(self, usage: Usage, at: datetime) -> CostBreakdown | None:
+        """The price table's cost of this span's tokens on its model, at the span's time
+        (each span is one request: a long-context tier applies to it alone)."""
+        if self._prices is None or usage.model is None:
+            return None
+        billed = CostUsage(
+            input=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            cache_write=usage.cache_write_tokens,
+        )
+        return self._prices.quote(usage.model, billed, at)
+
+    async def _ensure_task(self, task_id: str, start: datetime, agent: str, span: Span) -> None:
+        try:
+            await self._tasks.get(task_id)
+            return
+        except NotFound:
+            pass
+        new = NewTask(
+            task_id=task_id,
+            agent_type=agent,
+            source="otel",
+            created_at=min(start, self._clock()),
+            input_message=_text(span.attributes.get("gen_ai.input.messages")) or "",
+        )
+        with contextlib.suppress(Conflict):  # another span of the task registered it first
+            await self._tasks.register(new)
+
+    async def _conversation(self, span: Span, agent: str) -> str | None:
+        conversation_id = span.attributes.get("gen_ai.conversation.id")
+        if not isinstance(conversation_id, str) or not _is_id(conversation_id):
+            return None
+        try:
+            await self._conversations.get(conversation_id)
+        except NotFound:
+            with contextlib.suppress(Conflict):  # started meanwhile
+                await self._conversations.start(
+                    NewConversation(agent_type=agent, conversation_id=conversation_id)
+                )
+        return conversation_id
+
+    async def _tool_output(self, task_id: str, span: Span) -> None:
+        mark = f"otel-out:{span.trace_id}:{span.span_id}"
+        async with self._uow() as uow:
+            if await uow.processed_events.contains(mark):
+                return
+        result = span.attributes.get("gen_ai.tool.call.result")
+        arguments = span.attributes.get("gen_ai.tool.call.arguments")
+        event = {
+            "type": "task_output",
+            "task_id": task_id,
+            "kind": "tool_call",
+            "output": _text(result if result is not None else arguments) or span.name,
+            "tool_name": _text(span.attributes.get("gen_ai.tool.name")),
+            "tool_use_id": _text(span.attributes.get("gen_ai.tool.call.id")),
+            "is_error": span.failed,
+        }
+        await self._bus.publish(task_channel(task_id), event)
+        with contextlib.suppress(Conflict):  # marked meanwhile by a concurrent export
+            async with self._uow() as uow:
+                await uow.processed_events.add(mark, self._clock())
+                await uow.commit()
+
+
+def _task_id(span: Span) -> str:
+    named = span.attributes.get(TASK_ID) or span.resource.get(TASK_ID)
+    if named is None:
+        return f"otel-{span.trace_id}"
+    if not isinstance(named, str) or not _is_id(named):
+        raise InvalidInput("dashboard.task_id is not a task id", field=TASK_ID)
+    return named
+
+
+def _merged(current: Task, quote: CostBreakdown) -> CostBreakdown | None:
+    """The task's breakdown with this span's added: kept while every priced span used the same
+    price (pattern and date), so that its parts still add up to `cost_usd`; else none."""
+    if current.cost_usd == 0 and current.cost_breakdown is None:
+        return quote
+    before = current.cost_breakdown
+    if (
+        before is None
+        or before.pattern != quote.pattern
+        or before.effective_from != quote.effective_from
+    ):
+        return None
+    parts = {
+        name: getattr(before, name) + getattr(quote, name)
+        for name in (
+            "input",
+            "output",
+            "reasoning",
+            "cache_read",
+            "cache_write_5m",
+            "cache_write_1h",
+        )
+    }
+    tier = before.tier_above_prompt_tokens
+    return msgspec.structs.replace(
+        before,
+        **parts,
+        tier_above_prompt_tokens=tier if tier == quote.tier_above_prompt_tokens else None,
+    )
+
+
+def _set_fields(patch: TaskPatch) -> dict[str, Any]:
+    return {
+        name: value
+        for name in patch.__struct_fields__
+        if (value := getattr(patch, name)) is not msgspec.UNSET
+    }
+
+
+def _is_id(value: str) -> bool:
+    return len(value) <= ID_CHARS and _ID.match(value) is not None
+
+
+def _name(value: Any) -> str | None:
+    """A short name (agent type, source) as the API accepts one, else None."""
+    if isinstance(value, str) and len(value) <= NAME_CHARS and _ID.match(value):
+        return value
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    return text[:1_000_000]

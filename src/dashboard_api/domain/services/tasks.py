@@ -1,0 +1,391 @@
+"""Use cases of tasks: register, change, stop, list. Events go out after the change commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from dashboard_api.domain.clock import Clock, utc_now
+from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from dashboard_api.domain.ids import uuid7
+from dashboard_api.domain.limits import check_id
+from dashboard_api.domain.model.channels import (
+    ENGINE_COMMANDS_CHANNEL,
+    TASKS_CHANNEL,
+    Event,
+    status_event,
+    task_channel,
+    wire_time,
+)
+from dashboard_api.domain.model.conversations import ConversationTotals, totals_delta
+from dashboard_api.domain.model.pricing import PriceTable, priced
+from dashboard_api.domain.model.rollups import merged_changes, rollup_changes
+from dashboard_api.domain.model.tasks import (
+    UNSET,
+    AgentActivity,
+    NewTask,
+    Task,
+    TaskCounts,
+    TaskCursor,
+    TaskPatch,
+    TaskQuery,
+    TaskStatus,
+    TaskSummary,
+    check_times,
+    check_transition,
+)
+from dashboard_api.domain.money import usd
+from dashboard_api.domain.pagination import Page
+from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
+from dashboard_api.domain.services.ingestion import APPLIED, Verdict, refused, waiting
+from dashboard_api.domain.services.spend import record_task_spend, record_tasks_spend
+
+if TYPE_CHECKING:
+    from dashboard_api.domain.ports import UnitOfWork
+
+
+_log = logging.getLogger(__name__)
+
+
+_NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+
+
+def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
+    return (change.task_id or "") if isinstance(change, NewTask) else change[0]
+
+
+class TaskService:
+    def __init__(
+        self,
+        *,
+        unit_of_work: UnitOfWorkFactory,
+        reads: TaskStore,
+        bus: EventBus,
+        clock: Clock = utc_now,
+        configured_agents: Sequence[str] = (),
+        prices: PriceTable | None = None,
+    ) -> None:
+        self._prices = prices
+        self._uow = unit_of_work
+        self._reads = reads
+        self._bus = bus
+        self._clock = clock
+        self._configured_agents = tuple(configured_agents)
+
+    async def get(self, task_id: str) -> Task:
+        task = await self._reads.get(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        return task
+
+    async def list_tasks(self, query: TaskQuery) -> Page[TaskSummary]:
+        rows = await self._reads.find(msgspec.structs.replace(query, limit=query.limit + 1))
+        return Page.from_rows(
+            rows, query.limit, lambda last: TaskCursor(last.created_at, last.task_id)
+        )
+
+    async def register(self, new: NewTask) -> Task:
+        task = self._new_task(new)
+        async with self._uow() as uow:
+            await self._store_new(uow, task)
+            await uow.commit()
+        await self._announce(task)
+        return task
+
+    async def forget_processed_events(self, older_than: timedelta) -> int:
+        """Retention of the processed-event marks: an engine retry older than this is new again."""
+        async with self._uow() as uow:
+            forgotten = await uow.processed_events.forget_before(self._clock() - older_than)
+            await uow.commit()
+        return forgotten
+
+    async def ingest(self, event_id: str, change: NewTask | tuple[str, TaskPatch]) -> Task | None:
+        """Apply an engine event exactly once: the change and the event's processed mark commit
+        together, so a redelivered event changes nothing (and returns None)."""
+        async with self._uow() as uow:
+            if await uow.processed_events.contains(event_id):
+                return None
+            if isinstance(change, NewTask):
+                task = self._new_task(change)
+                await self._store_new(uow, task)
+            else:
+                task_id, patch = change
+                current = await uow.tasks.get(task_id)
+                if current is None:
+                    raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+                task = self._apply(current, patch)
+                if task != current:
+                    await self._store_change(uow, current, task)
+            await uow.processed_events.add(event_id, self._clock())
+            await uow.commit()
+        await self._announce(task)
+        return task
+
+    async def ingest_batch(
+        self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
+    ) -> list[Verdict]:
+        """Apply engine events in order in one unit of work: the changes, their rollup deltas
+        and the events' processed marks commit together. One verdict per event: applied (or
+        applied before: a redelivery changes nothing), refused (it can never apply), or
+        waiting (its task does not exist yet; so do the task's later events in the batch).
+        Raises, with nothing committed, when the batch cannot be applied now."""
+        verdicts: list[Verdict] = []
+        steps: list[Task] = []  # each applied change, announced in order after the commit
+        async with self._uow() as uow:
+            seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            found = await uow.tasks.get_many([_task_id_of(change) for _, change in events])
+            stored: dict[str, Task | None] = {}  # as the batch found them
+            latest: dict[str, Task | None] = {}
+            held: set[str] = set()
+            marked: list[str] = []
+            for event_id, change in events:
+                task_id = _task_id_of(change)
+                if event_id in seen:
+                    verdicts.append(APPLIED)
+                    continue
+                if not task_id:
+                    verdicts.append(refused("an ingested task needs its task_id"))
+                    continue
+                if task_id not in latest:
+                    latest[task_id] = stored[task_id] = found.get(task_id)
+                current = latest[task_id]
+                if not isinstance(change, NewTask) and (current is None or task_id in held):
+                    held.add(task_id)
+                    verdicts.append(waiting(f"task {task_id} does not exist yet"))
+                    continue
+                try:
+                    task = self._ingested(current, change)
+                except DomainError as exc:
+                    verdicts.append(refused(str(exc)))
+                    continue
+                latest[task_id] = task
+                seen.add(event_id)
+                marked.append(event_id)
+                if task is not current:
+                    steps.append(task)
+                verdicts.append(APPLIED)
+            await self._store_batch(uow, stored, latest)
+            await uow.processed_events.add_many(marked, self._clock())
+            await uow.commit()
+        await self._announce_steps(steps)
+        return verdicts
+
+    async def _announce_steps(self, steps: list[Task]) -> None:
+        """Every change of the batch, each on `task:{id}` and `tasks`, in one `publish_many`:
+        one round trip to the bus for the batch (one per publish cost more CPU than applying
+        the batch). Given in the batch's order, so each task's changes keep theirs."""
+        if not steps:
+            return
+        events: list[tuple[str, Event]] = []
+        for task in steps:
+            event = status_event(task)
+            events += [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
+        try:
+            await self._bus.publish_many(events)
+        except Exception:  # committed already: as in `_announce`, a lost live notification
+            _log.warning("%d status events of a batch not published", len(events), exc_info=True)
+
+    def _ingested(self, current: Task | None, change: NewTask | tuple[str, TaskPatch]) -> Task:
+        if isinstance(change, NewTask):
+            if current is not None:
+                raise Conflict(f"task {current.task_id} already exists", task_id=current.task_id)
+            return self._new_task(change)
+        assert current is not None
+        return self._apply(current, change[1])
+
+    async def _store_batch(
+        self, uow: UnitOfWork, stored: dict[str, Task | None], latest: dict[str, Task | None]
+    ) -> None:
+        """One write per table for the whole batch, from what the batch found to what it made
+        of it: the deltas of a task's consecutive changes add up to the delta of the whole, and
+        the deltas of the batch's tasks add up per rollup row, conversation and spend key.
+        Statements per batch no longer grow with its size (bench/ingest_profile.py)."""
+        moves: list[tuple[Task | None, Task]] = []
+        for task_id, after in latest.items():
+            before = stored[task_id]
+            if after is not None and after is not before:
+                # get_many locked the rows it found: `before` is still what is stored.
+                moves.append((before, after))
+        await uow.tasks.add_many([after for before, after in moves if before is None])
+        await uow.tasks.replace_many([after for before, after in moves if before is not None])
+        await uow.rollups.record(
+            merged_changes(
+                change for before, after in moves for change in rollup_changes(before, after)
+            )
+        )
+        await record_tasks_in_conversations(uow, moves)
+        await record_tasks_spend(uow, moves)
+
+    def _new_task(self, new: NewTask) -> Task:
+        if new.status not in _NEW_TASK_STATUSES:
+            raise InvalidInput("a new task is queued or running", field="status")
+        check_id(new.task_id, "task_id")
+        check_id(new.conversation_id, "conversation_id")
+        now = self._clock()
+        created_at = new.created_at or now
+        if created_at > now:
+            raise InvalidInput("created_at is in the future", field="created_at")
+        return Task(
+            task_id=new.task_id or uuid7(),
+            status=new.status,
+            agent_type=new.agent_type,
+            source=new.source,
+            created_at=created_at,
+            input_message=new.input_message,
+            assigned_agent=new.assigned_agent,
+            session_id=new.session_id,
+            conversation_id=new.conversation_id,
+            model=new.model,
+            started_at=now if new.status is TaskStatus.RUNNING else None,
+        )
+
+    async def update(self, task_id: str, patch: TaskPatch) -> Task:
+        async with self._uow() as uow:
+            current = await uow.tasks.get(task_id)
+            if current is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            changed = self._apply(current, patch)
+            if changed == current:
+                return current
+            await self._store_change(uow, current, changed)
+            await uow.commit()
+        await self._announce(changed)
+        return changed
+
+    async def request_stop(self, task_id: str) -> Task:
+        """Ask the engine to stop a task. A task nobody has started is cancelled at once."""
+        task = await self.get(task_id)
+        if task.status.is_terminal:
+            raise Conflict(
+                f"task {task_id} is already {task.status.value}; there is nothing to stop",
+                task_id=task_id,
+                current_status=task.status.value,
+            )
+        if task.status is TaskStatus.QUEUED:
+            try:
+                task = await self.update(task_id, TaskPatch(status=TaskStatus.CANCELLED))
+            except Conflict:
+                task = await self.get(task_id)  # it started meanwhile: the engine must stop it
+        command = {
+            "type": "stop_requested",
+            "task_id": task_id,
+            "requested_at": wire_time(self._clock()),
+        }
+        await self._bus.publish_many(
+            [(task_channel(task_id), command), (ENGINE_COMMANDS_CHANNEL, command)]
+        )
+        return task
+
+    async def agents(self) -> list[AgentActivity]:
+        seen = {agent.agent_type: agent for agent in await self._reads.agent_activity()}
+        for name in self._configured_agents:
+            seen.setdefault(
+                name, AgentActivity(agent_type=name, queued=0, running=0, last_activity_at=None)
+            )
+        return sorted(seen.values(), key=lambda agent: agent.agent_type)
+
+    async def counts(self) -> TaskCounts:
+        return await self._reads.active_counts()
+
+    def _apply(self, task: Task, patch: TaskPatch) -> Task:
+        changes = {
+            field: value
+            for field in patch.__struct_fields__
+            if (value := getattr(patch, field)) is not UNSET
+        }
+        for money in ("cost_usd", "reported_cost_usd"):
+            if changes.get(money) is not None:
+                changes[money] = usd(changes[money])
+        linked = changes.get("conversation_id", task.conversation_id)
+        if task.conversation_id is not None and linked != task.conversation_id:
+            raise InvalidInput("a task's conversation cannot change", field="conversation_id")
+        new_status = changes.get("status", task.status)
+        check_transition(task, new_status)
+        if task.status.is_terminal:
+            # A finished task keeps its timeline; only its figures may still be corrected.
+            changes.pop("started_at", None)
+            changes.pop("completed_at", None)
+        now = self._clock()
+        started_at = changes.get("started_at", task.started_at)
+        if new_status is TaskStatus.RUNNING and started_at is None:
+            changes["started_at"] = now
+        if new_status.is_terminal and changes.get("completed_at", task.completed_at) is None:
+            changes["completed_at"] = now
+        if not new_status.is_terminal and "completed_at" in changes:
+            raise InvalidInput("only a finished task has completed_at", field="completed_at")
+        after = msgspec.structs.replace(task, **changes)
+        # A patch that names its cost's source was priced by its caller: kept as given.
+        changed = (
+            after
+            if "cost_source" in changes
+            else priced(task, after, self._prices, "cost_usd" in changes)
+        )
+        if changed == task:
+            return task
+        check_times(changed)
+        return msgspec.structs.replace(changed, version=task.version + 1)
+
+    # The only two places that write tasks: whatever must change in the same transaction as a
+    # task (derived figures, processed-event marks) is recorded here.
+    async def _store_new(self, uow: UnitOfWork, task: Task) -> None:
+        await uow.tasks.add(task)
+        await uow.rollups.record(rollup_changes(None, task))
+        await record_task_in_conversation(uow, None, task)
+        await record_task_spend(uow, None, task)
+
+    async def _store_change(self, uow: UnitOfWork, before: Task, after: Task) -> None:
+        if not await uow.tasks.replace(after, expected_version=before.version):
+            raise Conflict(
+                f"task {before.task_id} changed while this update was applied; retry it",
+                task_id=before.task_id,
+            )
+        # The replace above proved `before` is what was stored, so moving its contribution
+        # to `after` can never count a task twice.
+        await uow.rollups.record(rollup_changes(before, after))
+        await record_task_in_conversation(uow, before, after)
+        await record_task_spend(uow, before, after)
+
+    async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
+        """Write a new task inside a caller's unit of work (a message and its task together);
+        the caller commits, then calls `announce`."""
+        await self._store_new(uow, task)
+
+    async def announce(self, task: Task) -> None:
+        await self._announce(task)
+
+    async def _announce(self, task: Task) -> None:
+        # After the commit the change is done and REST shows it: a bus that is down costs a
+        # live notification (docs/design.md, "Events"), not an error for a change that happened
+        # (a 503 would make a client retry a create and meet a 409).
+        event = status_event(task)
+        try:
+            await self._bus.publish_many(
+                [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
+            )
+        except Exception:
+            _log.warning("task %s: status event not published", task.task_id, exc_info=True)
+
+
+async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
+    """Keep the task's conversation totals exact, in the transaction that writes the task."""
+    await record_tasks_in_conversations(uow, [(before, after)])
+
+
+async def record_tasks_in_conversations(
+    uow: UnitOfWork, moves: Sequence[tuple[Task | None, Task]]
+) -> None:
+    """Keep the conversation totals exact for tasks moving from `before` to `after` (an ingest
+    batch): the deltas summed per conversation, written at once in conversation order."""
+    deltas: dict[str, ConversationTotals] = {}
+    for before, after in moves:
+        delta = totals_delta(before, after)
+        if after.conversation_id is not None and not delta.is_zero:
+            summed = deltas.get(after.conversation_id, ConversationTotals()) + delta
+            deltas[after.conversation_id] = summed
+    changes = {key: deltas[key] for key in sorted(deltas) if not deltas[key].is_zero}
+    if changes:
+        await uow.conversations.add_totals_many(changes)

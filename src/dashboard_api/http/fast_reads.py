@@ -1,0 +1,152 @@
+"""The two hottest reads, `GET /api/tasks/{id}` and a plain `GET /api/tasks`, answered without
+Litestar's per-request handler machinery.
+
+In a profile of a by-id read, three quarters of the service's CPU above a bare handler was
+Litestar's per-request work: the signature model parsed for the handler and again for the
+service dependency, the exit stack, the `Response` and `ASGIResponse` objects and their header
+containers (docs/benchmarks.md, "Where a request's CPU goes"). Litestar has routed the request
+when this middleware runs (the scope names the handler and its path parameters), and the
+outer middlewares have logged, checked and counted it as usual; here the request is answered
+with the same service call, the same encoder and the same headers as the handler would.
+
+Anything unusual takes the ordinary path, which then gives the exact answer (or error) the
+contract documents: another method, a filter or an unexpected query parameter, a value that
+validation might refuse, a missing token or scope. Errors raised here (no such task, a bad
+cursor, the database unavailable) go through the app's exception handlers as the handler's own
+would, inside this middleware so the outer ones see the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import msgspec
+from litestar._asgi.utils import wrap_in_exception_handler
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
+
+from dashboard_api.bootstrap import Services
+from dashboard_api.domain.limits import ID_CHARS
+from dashboard_api.domain.model.access import Scope as AccessScope
+from dashboard_api.domain.model.tasks import TaskCursor
+from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
+from dashboard_api.http.auth import caller_of
+from dashboard_api.http.controllers.tasks import TaskController, task_query
+from dashboard_api.http.dependencies import services_of
+from dashboard_api.http.encoding import encode_json
+from dashboard_api.http.schemas.tasks import TaskDetail
+
+_MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
+_DEFAULT_LIMIT = 50
+_PLAIN_VALUE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
+
+_KEY = "dashboard.fast_read"  # the scope key of the answer on its way to `_serve`
+
+Answer = Callable[[Services, Any], Awaitable[bytes]]
+Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordinary path
+
+
+async def _one_task(runtime: Services, task_id: str) -> bytes:
+    return encode_json(TaskDetail.of(await runtime.tasks.get(task_id)))
+
+
+async def _task_page(runtime: Services, parameters: tuple[int, str | None]) -> bytes:
+    limit, cursor = parameters
+    query = task_query(
+        None,
+        agent_type=None,
+        assigned_agent=None,
+        source=None,
+        session_id=None,
+        conversation_id=None,
+        created_after=None,
+        created_before=None,
+        q=None,
+        limit=limit,
+    )
+    if cursor:
+        query = msgspec.structs.replace(query, after=decode_cursor(cursor, TaskCursor))
+    return encode_json(await runtime.tasks.list_tasks(query))
+
+
+def _one_task_plain(scope: Scope) -> str | None:
+    task_id = scope["path_params"].get("task_id")
+    return task_id if isinstance(task_id, str) and 0 < len(task_id) <= ID_CHARS else None
+
+
+def _task_page_plain(scope: Scope) -> tuple[int, str | None] | None:
+    """Only `limit` and `cursor`, each at most once, in the forms the handler would accept
+    unchanged."""
+    limit, cursor = _DEFAULT_LIMIT, None
+    query_string: bytes = scope.get("query_string", b"")
+    if query_string:
+        seen = set()
+        for part in query_string.decode("latin-1").split("&"):
+            name, equals, value = part.partition("=")
+            if not equals or name in seen or not value or not _PLAIN_VALUE.issuperset(value):
+                return None
+            seen.add(name)
+            if name == "limit":
+                if not value.isdigit() or value[0] == "0" or len(value) > 4:
+                    return None
+                limit = int(value)
+                if limit > MAX_PAGE_SIZE:
+                    return None
+            elif name == "cursor" and len(value) <= _MAX_CURSOR:
+                cursor = value
+            else:
+                return None
+    return limit, cursor
+
+
+_ANSWERS: dict[Any, tuple[Plain, Answer]] = {
+    TaskController.get_task.fn: (_one_task_plain, _one_task),
+    TaskController.list_tasks.fn: (_task_page_plain, _task_page),
+}
+
+
+class FastReads(ASGIMiddleware):
+    """Innermost middleware: answers the reads above, passes everything else on."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self) -> None:
+        self._answer = wrap_in_exception_handler(self._serve)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler: Any = scope.get("route_handler")
+        found = _ANSWERS.get(getattr(handler.fn, "__func__", None)) if handler else None
+        if found is None or scope.get("method") != "GET":
+            await next_app(scope, receive, send)
+            return
+        parameters = found[0](scope)
+        if parameters is None:
+            await next_app(scope, receive, send)
+            return
+        runtime = services_of(scope["litestar_app"].state)
+        if runtime.access.enabled:
+            # The guard's rule for a read; without a token with `read`, the guard answers.
+            token = (await caller_of(scope, runtime)).token
+            if token is None or AccessScope.READ not in token.scopes:
+                await next_app(scope, receive, send)
+                return
+        cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
+        await self._answer(scope, receive, send)
+
+    @staticmethod
+    async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
+        runtime, answer, parameters = cast("dict[str, Any]", scope)[_KEY]
+        body = await answer(runtime, parameters)
+        # What Litestar's response for the handler's struct sends, byte for byte.
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
