@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from dashboard_api.adapters.memory import (
 from dashboard_api.domain.model.channels import LIFECYCLE_TYPES
 from dashboard_api.domain.model.ingestion import Lease
 from dashboard_api.domain.model.tasks import TaskStatus
+from dashboard_api.domain.ports import IngestDelivery
 from dashboard_api.domain.services.ingestion import APPLIED, Ingestor, Verdict
 from dashboard_api.domain.services.task_events import lifecycle_batch_handler
 from dashboard_api.domain.services.tasks import TaskService
@@ -154,6 +156,30 @@ async def test_the_loop_consumes_until_cancelled(rig: Rig) -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     assert (await rig.tasks.get("t1")).agent_type == "coder"
+
+
+async def test_the_loop_stops_even_when_a_library_swallowed_the_cancel() -> None:
+    class Swallowing(MemoryIngestQueue):
+        """As redis-py's commands can on Python 3.11 (asyncio.wait_for loses a cancel that
+        lands as the inner call finishes)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.reading = asyncio.Event()
+
+        async def read(self, *, limit: int, block_ms: int) -> list[IngestDelivery]:
+            self.reading.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(1)
+            return []
+
+    queue = Swallowing()
+    running = asyncio.create_task(Ingestor(queue, block_ms=10).run())
+    await queue.reading.wait()
+    running.cancel()
+    done, _ = await asyncio.wait([running], timeout=5)
+    assert done, "the loop went on after it was cancelled"
+    assert running.cancelled()
 
 
 async def test_events_before_their_task_wait_for_it_and_keep_their_order(rig: Rig) -> None:

@@ -125,6 +125,10 @@ class ConversationStore(Protocol):
 
     async def get(self, conversation_id: str) -> Conversation | None: ...
 
+    async def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        """Those of the conversations that exist, by id (one read for a batch)."""
+        ...
+
     async def update(self, conversation: Conversation) -> bool:
         """Store title, archived and updated_at (never totals); False if it does not exist."""
         ...
@@ -142,6 +146,10 @@ class ConversationStore(Protocol):
     ) -> None:
         """Add `delta` to the totals in place (no lost update under concurrency); move
         `updated_at` to `active_at` when given. A conversation that does not exist is ignored."""
+        ...
+
+    async def add_totals_many(self, deltas: Mapping[str, ConversationTotals]) -> None:
+        """`add_totals` for several conversations at once (one statement), in the order given."""
         ...
 
 

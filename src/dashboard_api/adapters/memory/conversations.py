@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,10 @@ class MemoryConversationStore:
 
     async def get(self, conversation_id: str) -> Conversation | None:
         return self._rows.get(conversation_id)
+
+    async def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        found = ((key, self._rows.get(key)) for key in conversation_ids)
+        return {key: row for key, row in found if row is not None}
 
     async def update(self, conversation: Conversation) -> bool:
         stored = self._rows.get(conversation.conversation_id)
@@ -84,6 +88,10 @@ class MemoryConversationStore:
         if active_at is not None:
             changed = msgspec.structs.replace(changed, updated_at=active_at)
         self._rows.put(conversation_id, changed)
+
+    async def add_totals_many(self, deltas: Mapping[str, ConversationTotals]) -> None:
+        for conversation_id, delta in deltas.items():
+            await self.add_totals(conversation_id, delta, active_at=None)
 
 
 class MemoryMessageStore:

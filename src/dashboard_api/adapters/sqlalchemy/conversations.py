@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, row_after
@@ -61,6 +61,16 @@ class SqlConversationStore(SqlStore):
         async with self._connection() as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else _conversation(row._mapping)
+
+    async def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        if not conversation_ids:
+            return {}
+        wanted = list(set(conversation_ids))
+        statement = select(conversations).where(conversations.c.conversation_id.in_(wanted))
+        async with self._connection() as connection:
+            rows = (await connection.execute(statement)).all()
+        found = (_conversation(row._mapping) for row in rows)
+        return {conversation.conversation_id: conversation for conversation in found}
 
     async def update(self, conversation: Conversation) -> bool:
         statement = (
@@ -122,6 +132,35 @@ class SqlConversationStore(SqlStore):
         )
         async with self._connection() as connection:
             await connection.execute(statement)
+
+    async def add_totals_many(self, deltas: Mapping[str, ConversationTotals]) -> None:
+        rows = [
+            {
+                "key": conversation_id,
+                **{
+                    f"add_{column}": getattr(delta, field)
+                    for field, column in _TOTAL_COLUMNS.items()
+                },
+                "add_cost_micros": to_micros(delta.cost_usd),
+            }
+            for conversation_id, delta in deltas.items()
+        ]
+        if rows:
+            async with self._connection() as connection:
+                await connection.execute(_ADD_TOTALS, rows)  # one pipelined executemany
+
+
+# One statement object: SQLAlchemy compiles it once, not per batch.
+_ADD_TOTALS = (
+    update(conversations)
+    .where(conversations.c.conversation_id == bindparam("key"))
+    .values(
+        {
+            column: conversations.c[column] + bindparam(f"add_{column}")
+            for column in (*_TOTAL_COLUMNS.values(), "cost_micros")
+        }
+    )
+)
 
 
 class SqlMessageStore(SqlStore):

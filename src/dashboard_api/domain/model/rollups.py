@@ -148,6 +148,15 @@ def rollup_changes(before: Task | None, after: Task | None) -> list[RollupChange
     return [RollupChange(key, figures) for key, figures in changes.items() if not figures.is_empty]
 
 
+def merged_changes(changes: Iterable[RollupChange]) -> list[RollupChange]:
+    """Changes to the same row added into one: a batch appends one delta per row it moves,
+    not one per task change (a batch of 500 events moved about 390 rows, mostly the same few)."""
+    sums: dict[RollupKey, Figures] = {}
+    for key, figures in changes:
+        sums[key] = sums[key] + figures if key in sums else figures
+    return [RollupChange(key, figures) for key, figures in sums.items() if not figures.is_empty]
+
+
 class RollupSource(StrEnum):
     """Where figures of a time range come from: day rows, hour rows, or the tasks themselves."""
 

@@ -143,6 +143,7 @@ class Ingestor:
         backoff = 0.1
         try:
             while True:
+                _stop_if_cancelled()
                 try:
                     await self.step()
                     self.failing_since = None
@@ -279,6 +280,16 @@ class Ingestor:
             self.stats = await self._queue.stats()
         except Exception as exc:  # the next round reports the outage; figures stay as they were
             log.debug("ingest stats unavailable: %s", exc)
+
+
+def _stop_if_cancelled() -> None:
+    """Stop the loop if it was asked to, even when a library swallowed the CancelledError:
+    on Python 3.11 `asyncio.wait_for` (redis-py wraps every command's send in it) returns
+    the result of an inner call that finished as the cancel landed, losing the cancel. Seen:
+    a cancelled ingest loop that went on for good, so a shutdown that never ended."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _one_by_one(handler: IngestHandler) -> BatchHandler:

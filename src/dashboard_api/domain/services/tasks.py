@@ -21,9 +21,9 @@ from dashboard_api.domain.model.channels import (
     task_channel,
     wire_time,
 )
-from dashboard_api.domain.model.conversations import totals_delta
+from dashboard_api.domain.model.conversations import ConversationTotals, totals_delta
 from dashboard_api.domain.model.pricing import PriceTable, priced
-from dashboard_api.domain.model.rollups import RollupChange, rollup_changes
+from dashboard_api.domain.model.rollups import merged_changes, rollup_changes
 from dashboard_api.domain.model.tasks import (
     UNSET,
     AgentActivity,
@@ -42,7 +42,7 @@ from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
 from dashboard_api.domain.services.ingestion import APPLIED, Verdict, refused, waiting
-from dashboard_api.domain.services.spend import record_task_spend
+from dashboard_api.domain.services.spend import record_task_spend, record_tasks_spend
 
 if TYPE_CHECKING:
     from dashboard_api.domain.ports import UnitOfWork
@@ -200,23 +200,25 @@ class TaskService:
     async def _store_batch(
         self, uow: UnitOfWork, stored: dict[str, Task | None], latest: dict[str, Task | None]
     ) -> None:
-        """One write per task, from what the batch found to what it made of it: the deltas of
-        consecutive changes add up to the delta of the whole."""
-        rollups: list[RollupChange] = []
-        created: list[Task] = []
-        changed: list[Task] = []
+        """One write per table for the whole batch, from what the batch found to what it made
+        of it: the deltas of a task's consecutive changes add up to the delta of the whole, and
+        the deltas of the batch's tasks add up per rollup row, conversation and spend key.
+        Statements per batch no longer grow with its size (bench/ingest_profile.py)."""
+        moves: list[tuple[Task | None, Task]] = []
         for task_id, after in latest.items():
             before = stored[task_id]
-            if after is None or after is before:
-                continue
-            # get_many locked the rows it found: `before` is still what is stored.
-            (created if before is None else changed).append(after)
-            rollups += rollup_changes(before, after)
-            await record_task_in_conversation(uow, before, after)
-            await record_task_spend(uow, before, after)
-        await uow.tasks.add_many(created)
-        await uow.tasks.replace_many(changed)
-        await uow.rollups.record(rollups)
+            if after is not None and after is not before:
+                # get_many locked the rows it found: `before` is still what is stored.
+                moves.append((before, after))
+        await uow.tasks.add_many([after for before, after in moves if before is None])
+        await uow.tasks.replace_many([after for before, after in moves if before is not None])
+        await uow.rollups.record(
+            merged_changes(
+                change for before, after in moves for change in rollup_changes(before, after)
+            )
+        )
+        await record_tasks_in_conversations(uow, moves)
+        await record_tasks_spend(uow, moves)
 
     def _new_task(self, new: NewTask) -> Task:
         if new.status not in _NEW_TASK_STATUSES:
@@ -370,6 +372,20 @@ class TaskService:
 
 async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
     """Keep the task's conversation totals exact, in the transaction that writes the task."""
-    delta = totals_delta(before, after)
-    if after.conversation_id is not None and not delta.is_zero:
-        await uow.conversations.add_totals(after.conversation_id, delta, active_at=None)
+    await record_tasks_in_conversations(uow, [(before, after)])
+
+
+async def record_tasks_in_conversations(
+    uow: UnitOfWork, moves: Sequence[tuple[Task | None, Task]]
+) -> None:
+    """Keep the conversation totals exact for tasks moving from `before` to `after` (an ingest
+    batch): the deltas summed per conversation, written at once in conversation order."""
+    deltas: dict[str, ConversationTotals] = {}
+    for before, after in moves:
+        delta = totals_delta(before, after)
+        if after.conversation_id is not None and not delta.is_zero:
+            summed = deltas.get(after.conversation_id, ConversationTotals()) + delta
+            deltas[after.conversation_id] = summed
+    changes = {key: deltas[key] for key in sorted(deltas) if not deltas[key].is_zero}
+    if changes:
+        await uow.conversations.add_totals_many(changes)

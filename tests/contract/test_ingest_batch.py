@@ -1,0 +1,152 @@
+"""An ingest batch, written set-based (one statement per table), ends exactly where the same
+events applied one at a time end: tasks, verdicts, rollups, conversation totals and spend, on
+every adapter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from dashboard_api.domain.errors import DomainError, NotFound
+from dashboard_api.domain.model.conversations import Conversation
+from dashboard_api.domain.model.rollups import RollupQuery, RollupSource
+from dashboard_api.domain.model.spend import SpendDimension
+from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
+from dashboard_api.domain.services.spend import SpendService
+from dashboard_api.domain.services.tasks import TaskService
+from tests.contract.conftest import Backend
+from tests.unit.fakes import RecordingBus
+
+NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+Change = NewTask | tuple[str, TaskPatch]
+
+
+def _events(p: str) -> list[tuple[str, Change]]:
+    """Creates, several changes of one task, a redelivery, illegal events, a corrected cost,
+    events of a task that never arrives, tasks sharing a conversation, source and hour."""
+
+    def new(task: str, conversation: str | None, source: str, hours_ago: int = 0) -> NewTask:
+        return NewTask(
+            agent_type=f"{p}coder",
+            task_id=f"{p}{task}",
+            source=f"{p}{source}",
+            model="m1",
+            conversation_id=None if conversation is None else f"{p}{conversation}",
+            created_at=NOW - timedelta(hours=hours_ago),
+        )
+
+    def patch(task: str, **fields: object) -> tuple[str, TaskPatch]:
+        return f"{p}{task}", TaskPatch(**fields)  # type: ignore[arg-type]
+
+    done, failed, running = TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.RUNNING
+    return [
+        (f"{p}e1", new("t1", "c1", "slack")),
+        (f"{p}e2", new("t2", "c2", "api", hours_ago=3)),
+        (f"{p}e3", patch("t1", status=running)),
+        (f"{p}e1", new("t1", "c1", "slack")),  # redelivered: changes nothing
+        (f"{p}e4", patch("t1", status=done, cost_usd=Decimal("0.10"), input_tokens=7)),
+        (f"{p}e5", patch("t1", status=running)),  # illegal: a finished task cannot run again
+        (f"{p}e6", patch("t2", status=done, cost_usd=Decimal("0.333333"), output_tokens=5)),
+        (f"{p}e7", new("t3", None, "slack")),
+        (f"{p}e8", patch("t3", status=failed, cost_usd=Decimal("0.01"), error="boom")),
+        (f"{p}e9", patch("t1", status=done, cost_usd=Decimal("0.25"))),  # a corrected cost
+        (f"{p}e10", patch("t9", status=running)),  # its task never arrives: waits
+        (f"{p}e11", patch("t9", status=done)),  # waits behind it
+        (f"{p}e12", new("t4", "c1", "api")),
+        (f"{p}e13", new("t2", None, "api")),  # the id is taken: refused
+        (f"{p}e14", patch("t4", status=done, cost_usd=Decimal("1.000001"), input_tokens=3)),
+        (f"{p}e15", patch("t2", status=running)),  # illegal too
+    ]
+
+
+async def _seed(backend: Backend, p: str) -> None:
+    async with backend.unit_of_work() as uow:
+        for conversation, user in (("c1", "alice"), ("c2", "bob")):
+            await uow.conversations.add(
+                Conversation(
+                    conversation_id=f"{p}{conversation}",
+                    title="t",
+                    agent_type="coder",
+                    user_id=f"{p}{user}",
+                    created_at=NOW - timedelta(days=1),
+                    updated_at=NOW - timedelta(days=1),
+                )
+            )
+        await uow.commit()
+
+
+async def _one_by_one(service: TaskService, events: list[tuple[str, Change]]) -> list[str]:
+    kinds = []
+    for event_id, change in events:
+        try:
+            await service.ingest(event_id, change)
+        except NotFound:
+            kinds.append("waiting")
+        except DomainError:
+            kinds.append("refused")
+        else:
+            kinds.append("applied")
+    return kinds
+
+
+async def _outcome(backend: Backend, service: TaskService, p: str) -> dict[str, object]:
+    """Everything the events moved, with the namespace taken out of keys."""
+    tasks = {}
+    for name in ("t1", "t2", "t3", "t4", "t9"):
+        try:
+            task = await service.get(f"{p}{name}")
+        except NotFound:
+            continue
+        fields = (task.status, task.version, task.cost_usd, task.input_tokens, task.output_tokens)
+        tasks[name] = (*fields, task.error, task.started_at, task.completed_at)
+    conversations = {}
+    for name in ("c1", "c2"):
+        conversation = await backend.conversations.get(f"{p}{name}")
+        assert conversation is not None
+        conversations[name] = conversation.totals
+    spend = {}
+    for dimension in SpendDimension:
+        totals = await SpendService(backend.spend).totals(dimension, None, None)
+        spend[dimension] = sorted(
+            (t.key.removeprefix(p), t.tasks, t.cost_usd, t.input_tokens, t.output_tokens)
+            for t in totals
+            if t.key.startswith(p)
+        )
+    (rollups,) = await backend.rollups.read(
+        RollupQuery(
+            source=RollupSource.HOURS,
+            agent_type=f"{p}coder",
+            by_time=True,
+            by_agent_type=True,
+            by_model=True,
+        )
+    )
+    return {
+        "tasks": tasks,
+        "conversations": conversations,
+        "spend": spend,
+        "rollups": sorted((r.start, r.model, r.figures) for r in rollups if not r.figures.is_empty),
+    }
+
+
+async def test_a_batch_ends_where_the_same_events_one_by_one_end(backend: Backend) -> None:
+    services = {
+        p: TaskService(
+            unit_of_work=backend.unit_of_work,
+            reads=backend.reads,
+            bus=RecordingBus(),
+            clock=lambda: NOW,
+        )
+        for p in ("one-", "bat-")
+    }
+    for p in services:
+        await _seed(backend, p)
+    expected_kinds = await _one_by_one(services["one-"], _events("one-"))
+    verdicts = await services["bat-"].ingest_batch(_events("bat-"))
+    assert [verdict.kind for verdict in verdicts] == expected_kinds
+    assert (expected_kinds.count("refused"), expected_kinds.count("waiting")) == (3, 2)
+    one, batch = [await _outcome(backend, services[p], p) for p in ("one-", "bat-")]
+    assert batch == one
+    assert one["tasks"]["t1"][:3] == (TaskStatus.COMPLETED, 4, Decimal("0.25"))  # type: ignore[index]
+    spend_by_user = dict((row[0], row[2]) for row in one["spend"][SpendDimension.USER])  # type: ignore[index]
+    assert spend_by_user == {"alice": Decimal("1.250001"), "bob": Decimal("0.333333")}
