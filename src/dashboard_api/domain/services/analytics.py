@@ -34,6 +34,7 @@ from dashboard_api.domain.model.rollups import (
     RollupSource,
     RollupState,
     RollupTotal,
+    Watermark,
 )
 from dashboard_api.domain.model.session_analytics import (
     SessionCursor,
@@ -108,6 +109,7 @@ class AnalyticsService:
         self._answers: OrderedDict[Hashable, object] = OrderedDict()
         self._parts: OrderedDict[Hashable, list[RollupTotal]] = OrderedDict()
         self._plans: OrderedDict[Hashable, _Plan] = OrderedDict()
+        self._latest: OrderedDict[Hashable, _Latest] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
@@ -247,8 +249,18 @@ class AnalyticsService:
         if planned is None:
             planned = _Plan.of(plan(), boundary)
             _remember(self._plans, (key, boundary), planned, self._cache_entries)
-        # The state first: figures read after it are at least that recent.
-        state = await self._rollups.state(*planned.days)
+        # The state first: figures read after it are at least that recent. A hit is the common
+        # case: the watermark alone says whether anything at all changed since this answer was
+        # last given, and then nothing else is read (the per-range versions cost ~3.5x more
+        # backend CPU than the watermark alone, and their check ~60 µs of Python).
+        latest = self._latest.get((key, boundary))
+        state = await self._rollups.state(
+            *planned.days, unchanged_since=None if latest is None else latest.watermark
+        )
+        if state is None:
+            assert latest is not None
+            self._latest.move_to_end((key, boundary))
+            return cast(_Answer, latest.answer)
         pending = [_pending_in(days, state.pending) for days in planned.days]
         changes = tuple(
             folded + sum(change.changes for change in changes)
@@ -257,14 +269,22 @@ class AnalyticsService:
         versioned = (key, boundary, state.rebuilds, changes)
         if versioned in self._answers:
             self._answers.move_to_end(versioned)
-            return cast(_Answer, self._answers[versioned])
-        totals = iter(
-            _signed(planned.parts, await self._part_totals(planned.parts, state, pending))
+            computed = cast(_Answer, self._answers[versioned])
+        else:
+            totals = iter(
+                _signed(planned.parts, await self._part_totals(planned.parts, state, pending))
+            )
+            computed = answer(
+                [[t for _ in range(size) for t in next(totals)] for size in planned.sizes]
+            )
+            _remember(self._answers, versioned, computed, self._cache_entries)
+        # Exact as of `state` (figures read since are the same unless the watermark moved).
+        _remember(
+            self._latest,
+            (key, boundary),
+            _Latest(state.watermark, computed),
+            self._cache_entries,
         )
-        computed = answer(
-            [[t for _ in range(size) for t in next(totals)] for size in planned.sizes]
-        )
-        _remember(self._answers, versioned, computed, self._cache_entries)
         return computed
 
     async def _part_totals(
@@ -391,6 +411,13 @@ def _split(query: RollupQuery, at: datetime) -> list[RollupQuery]:
     ):
         return [query]
     return [msgspec.structs.replace(query, end=at), msgspec.structs.replace(query, start=at)]
+
+
+class _Latest(NamedTuple):
+    """The last answer given for a key, and the rollup watermark it was given under."""
+
+    watermark: Watermark
+    answer: object
 
 
 class _Plan(NamedTuple):
