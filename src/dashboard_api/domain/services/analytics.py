@@ -235,8 +235,12 @@ class AnalyticsService:
         With the cache on, every query is split at the start of yesterday (`_RECENT`) into
         parts, and where the rollups of the parts' days stand (`RollupStore.state`: one small
         query, read before any figure) decides what is read again:
-        - whole answers are kept under the parts' changes (folded + pending): a hit costs that
-          query alone, and compaction moves no answer;
+        - the last answer per key is kept under the rollup watermark, which moves with every
+          change anywhere: while it stands, a hit costs the watermark's read alone (the rest of
+          the state query is not evaluated);
+        - whole answers are kept under the parts' changes (folded + pending): after a change
+          elsewhere (today, while the answer is over closed days) or a compaction, a hit costs
+          that query alone;
         - the compacted rows of each part are kept under `(rebuilds, folded)` of its days and
           the pending changes come with the state: a read after a write reads nothing more. A
           compaction re-reads the compacted rows of the parts over the days it folded into;
@@ -245,21 +249,23 @@ class AnalyticsService:
             queries = plan()
             return answer(_signed(queries, await self._rollups.read(*queries)) if queries else [])
         boundary = day_of(self._clock()) - _RECENT
-        planned = self._plans.get((key, boundary))
+        slot = (key, boundary)
+        latest = self._latest.get(slot)
+        planned = latest.plan if latest is not None else self._plans.get(slot)
         if planned is None:
             planned = _Plan.of(plan(), boundary)
-            _remember(self._plans, (key, boundary), planned, self._cache_entries)
+            _remember(self._plans, slot, planned, self._cache_entries)
         # The state first: figures read after it are at least that recent. A hit is the common
-        # case: the watermark alone says whether anything at all changed since this answer was
-        # last given, and then nothing else is read (the per-range versions cost ~3.5x more
-        # backend CPU than the watermark alone, and their check ~60 µs of Python).
-        latest = self._latest.get((key, boundary))
+        # case: the watermark alone says that nothing at all changed since this answer was
+        # last given, and then nothing else is read or checked. The versions per range and the
+        # pending changes cost more on both sides, the more so the more deltas are pending
+        # (docs/benchmarks-analytics.md: 0.8 against 0.15 ms of CPU per hit with 200 pending).
         state = await self._rollups.state(
             *planned.days, unchanged_since=None if latest is None else latest.watermark
         )
         if state is None:
             assert latest is not None
-            self._latest.move_to_end((key, boundary))
+            self._latest.move_to_end(slot)
             return cast(_Answer, latest.answer)
         pending = [_pending_in(days, state.pending) for days in planned.days]
         changes = tuple(
@@ -280,10 +286,7 @@ class AnalyticsService:
             _remember(self._answers, versioned, computed, self._cache_entries)
         # Exact as of `state` (figures read since are the same unless the watermark moved).
         _remember(
-            self._latest,
-            (key, boundary),
-            _Latest(state.watermark, computed),
-            self._cache_entries,
+            self._latest, slot, _Latest(state.watermark, computed, planned), self._cache_entries
         )
         return computed
 
@@ -414,10 +417,11 @@ def _split(query: RollupQuery, at: datetime) -> list[RollupQuery]:
 
 
 class _Latest(NamedTuple):
-    """The last answer given for a key, and the rollup watermark it was given under."""
+    """The last answer given for a key, the rollup watermark it was given under, its plan."""
 
     watermark: Watermark
     answer: object
+    plan: _Plan
 
 
 class _Plan(NamedTuple):
