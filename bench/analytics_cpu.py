@@ -22,12 +22,13 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy import text
 
+from bench.generate import AGENTS, MODELS
 from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import RollupCompactor
 from dashboard_api.adapters.sqlalchemy.rollups.store import SqlRollupStore
@@ -42,6 +43,7 @@ from dashboard_api.domain.services.analytics import (
 )
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_MODELS = tuple(MODELS)
 
 
 def _backend_cpu(pid: int) -> float:
@@ -68,10 +70,33 @@ async def _run(args: argparse.Namespace) -> None:
     daily = trailing_window(now, 30, Granularity.DAY)
     key = RollupKey(hour_of(now), "code-review", "claude-sonnet-4", "completed")
 
-    async def write() -> None:
+    async def write(*keys: RollupKey) -> None:
         async with SqlUnitOfWork(engine) as uow:
-            await uow.rollups.record([RollupChange(key, Figures(tasks=1, completed=1))])
+            await uow.rollups.record(
+                [RollupChange(k, Figures(tasks=1, completed=1)) for k in keys or (key,)]
+            )
             await uow.commit()
+
+    if args.pending:
+        # A database in service: every day of the window has folded changes counted, and the
+        # deltas of the last couple of seconds are pending (the state of a hit between two
+        # compactions). One change per hour of the last 30 days, compacted; then --pending
+        # changes over today's hours, agent types and models, left pending (run with a
+        # --compact-seconds longer than the run).
+        start = hour_of(now) - timedelta(days=30)
+        await write(*(key._replace(hour=start + timedelta(hours=h)) for h in range(30 * 24)))
+        await compactor.run_once()
+        await write(
+            *(
+                RollupKey(
+                    hour_of(now) - timedelta(hours=n % 12),
+                    AGENTS[n % len(AGENTS)],
+                    _MODELS[n % len(_MODELS)],
+                    "completed",
+                )
+                for n in range(args.pending)
+            )
+        )
 
     print(f"load average {os.getloadavg()}; {args.calls} calls per figure")
     print("| answer | mode | wall p50 | Python CPU | PostgreSQL CPU | total CPU |")
@@ -116,6 +141,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--compact-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--pending",
+        type=int,
+        default=0,
+        help="count changes for every hour of 30 days, then leave this many pending",
+    )
     parser.add_argument(
         "--modes", nargs="+", default=["after write", "hit", "uncached"], help="of those three"
     )

@@ -14,6 +14,7 @@ from dashboard_api.domain.model.rollups import (
     RollupQuery,
     RollupState,
     RollupTotal,
+    Watermark,
 )
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
 from dashboard_api.domain.ports import RollupStore
@@ -37,12 +38,17 @@ class CountingRollups:
     def __init__(self, inner: RollupStore) -> None:
         self._inner = inner
         self.parts: list[RollupQuery] = []
+        self.states: list[str] = []  # per state read: "unchanged" (the watermark alone) or "read"
 
     async def record(self, changes: Sequence[RollupChange]) -> None:
         await self._inner.record(changes)
 
-    async def state(self, *days: DayRange) -> RollupState:
-        return await self._inner.state(*days)
+    async def state(
+        self, *days: DayRange, unchanged_since: Watermark | None = None
+    ) -> RollupState | None:
+        state = await self._inner.state(*days, unchanged_since=unchanged_since)
+        self.states.append("unchanged" if state is None else "read")
+        return state
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
         self.parts.extend(queries)
@@ -54,6 +60,7 @@ class CountingRollups:
 
     def clear(self) -> None:
         self.parts.clear()
+        self.states.clear()
 
     async def rebuild(self) -> int:
         return await self._inner.rebuild()
@@ -144,6 +151,43 @@ async def test_a_write_today_leaves_answers_over_closed_days_cached_and_correct(
         )
     if backend.name != "memory":
         assert rollups.parts == []
+
+
+async def test_a_hit_reads_the_watermark_alone_until_anything_changes(
+    backend: Backend,
+) -> None:
+    service, tasks = await _history(backend)
+    rollups = CountingRollups(backend.rollups)
+    analytics = AnalyticsService(
+        rollups=rollups, tasks=backend.reads, clock=lambda: NOW, cache_entries=32
+    )
+    closed, month = await _answers(analytics, CLOSED), await _answers(analytics, MONTH)
+    rollups.clear()
+    assert await _answers(analytics, CLOSED) == closed
+    assert await _answers(analytics, MONTH) == month
+    assert rollups.states == ["unchanged"] * 6
+    assert rollups.parts == []
+    # A write anywhere moves the watermark: the versions are read, once per answer. Answers
+    # over closed days are still served from the cache (their versions did not move), and
+    # the next hit reads the watermark alone again.
+    tasks.append(await _task(service, NOW - timedelta(minutes=5)))
+    rollups.clear()
+    assert await _answers(analytics, CLOSED) == closed
+    assert rollups.parts == []
+    assert (await _answers(analytics, MONTH))[:2] == _expected(tasks, MONTH)
+    assert rollups.states == ["read"] * 6
+    rollups.clear()
+    assert await _answers(analytics, CLOSED) == closed
+    assert (await _answers(analytics, MONTH))[:2] == _expected(tasks, MONTH)
+    assert rollups.states == ["unchanged"] * 6
+    # A compaction on SQL moves it too (it removes deltas), but no answer: nothing is read
+    # but the versions. Memory has nothing pending, so nothing to compact.
+    await backend.compact()
+    rollups.clear()
+    assert await _answers(analytics, MONTH) == await _answers(analytics, MONTH)
+    moved = ["unchanged" if backend.name == "memory" else "read"]
+    assert rollups.states == moved * 3 + ["unchanged"] * 3
+    assert rollups.parts == []
 
 
 async def test_a_late_event_invalidates_exactly_the_answers_over_its_day(

@@ -13,6 +13,8 @@ from dashboard_api.domain.model.rollups import (
     RollupKey,
     RollupQuery,
     RollupSource,
+    RollupState,
+    Watermark,
     task_figures,
     total,
 )
@@ -96,6 +98,46 @@ async def test_a_day_range_version_moves_with_every_committed_change_in_it(
     assert all(now != before for now, before in zip(seen[-1], seen[-2], strict=True))
     assert [len(set(column)) for column in zip(*seen, strict=True)] == [5, 3, 6]
     assert (await backend.rollups.state()).folded == []
+
+
+async def test_the_watermark_says_whether_anything_changed_since_a_state(
+    backend: Backend,
+) -> None:
+    """A hit of the answer cache reads the watermark alone: it must move with every committed
+    change, compaction and rebuild, and never come back to a value it had."""
+    days = (DayRange(DAY, DAY + timedelta(days=1)), DayRange(None, None))
+
+    async def state(since: Watermark | None = None) -> RollupState | None:
+        return await backend.rollups.state(*days, unchanged_since=since)
+
+    first = await state()
+    assert first is not None
+    assert await state(first.watermark) is None  # nothing changed
+    async with backend.unit_of_work() as uow:  # never committed
+        await uow.rollups.record([RollupChange(_key(1), _figures(1, 10))])
+    assert await state(first.watermark) is None
+    seen = [first.watermark]
+    steps = (
+        lambda: _record(backend, RollupChange(_key(2), _figures(1, 10))),
+        lambda: _record(backend, RollupChange(_key(30), _figures(1, 5))),  # another day
+        backend.compact,  # moves no figure, but the pending changes become folded ones
+        lambda: _record(backend, RollupChange(_key(2), _figures(-1, -10))),  # back to a sum
+        backend.rollups.rebuild,
+        lambda: _record(backend, RollupChange(_key(2), _figures(1, 10))),
+        backend.compact,
+    )
+    for step in steps:
+        await step()
+        moved = await state(seen[-1])
+        if step is backend.compact and backend.name == "memory":
+            assert moved is None  # nothing is ever pending there: compaction moves nothing
+            continue
+        assert moved is not None
+        assert moved.watermark not in seen
+        assert moved == await state()  # a state whatever the watermark it was asked against
+        assert await state(moved.watermark) is None
+        seen.append(moved.watermark)
+    assert [await state(old) is None for old in seen] == [False] * (len(seen) - 1) + [True]
 
 
 async def test_compacted_rows_and_pending_changes_add_up_to_the_figures(

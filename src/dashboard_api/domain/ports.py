@@ -25,6 +25,7 @@ from dashboard_api.domain.model.rollups import (
     RollupQuery,
     RollupState,
     RollupTotal,
+    Watermark,
 )
 from dashboard_api.domain.model.sources import DataSource, OAuthInstallation, SourceCursor
 from dashboard_api.domain.model.spend import SpendChange, SpendDimension, SpendTotal
@@ -99,11 +100,14 @@ class RollupStore(Protocol):
         """Add the changes in the current unit of work (the task change's transaction)."""
         ...
 
-    async def state(self, *days: DayRange) -> RollupState:
+    async def state(
+        self, *days: DayRange, unchanged_since: Watermark | None = None
+    ) -> RollupState | None:
         """Where the rollups stand (see RollupState), across processes. Read it before the
         figures it vouches for: the compacted rows of a range stay as read while its
         `(rebuilds, folded)` does not move, and those plus the pending changes of its days are
-        its figures."""
+        its figures. None when the watermark still is `unchanged_since` (nothing changed
+        since the state that carried it): then only the watermark is read."""
         ...
 
     async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:

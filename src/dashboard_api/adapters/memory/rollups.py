@@ -18,6 +18,7 @@ from dashboard_api.domain.model.rollups import (
     RollupSource,
     RollupState,
     RollupTotal,
+    Watermark,
     rollup_changes,
 )
 from dashboard_api.domain.model.tasks import Task
@@ -34,11 +35,13 @@ class RollupRows:
         # The versions (see RollupStore.versions): changes per day, and rebuilds.
         self.day_changes: dict[datetime, int] = defaultdict(int)
         self.rebuilds = 0
+        self.changes = 0  # every change applied: with rebuilds, the watermark
 
     def apply(self, changes: Iterable[RollupChange]) -> None:
         for key, figures in changes:
             day_key = key._replace(hour=day_of(key.hour))
             self.day_changes[day_key.hour] += 1
+            self.changes += 1
             for rows, row_key in ((self.hours, key), (self.days, day_key)):
                 updated = rows.get(row_key, EMPTY) + figures
                 if updated.is_empty:
@@ -71,9 +74,16 @@ class MemoryRollupStore:
         else:
             self._pending.extend(changes)
 
-    async def state(self, *days: DayRange) -> RollupState:
+    async def state(
+        self, *days: DayRange, unchanged_since: Watermark | None = None
+    ) -> RollupState | None:
+        watermark = (self._rows.rebuilds, self._rows.changes)
+        if watermark == unchanged_since:
+            return None
         # Changes apply as they commit: nothing is ever pending.
-        return RollupState(self._rows.rebuilds, [self._folded(item) for item in days], [])
+        return RollupState(
+            self._rows.rebuilds, [self._folded(item) for item in days], [], watermark
+        )
 
     async def read_compacted(self, *queries: RollupQuery) -> list[CompactedTotals]:
         return [

@@ -217,6 +217,10 @@ class PendingChanges(NamedTuple):
     figures: Figures
 
 
+# What RollupState.watermark holds: opaque to the domain, compared for equality only.
+Watermark = tuple[int, ...]
+
+
 class RollupState(NamedTuple):
     """Where the rollups stand, in one snapshot: `rebuilds`, an epoch that moves with every
     rebuild (and anything else that changes rollups without counting the changes); per day
@@ -227,6 +231,9 @@ class RollupState(NamedTuple):
     rebuilds: int
     folded: list[int]
     pending: list[PendingChanges]
+    # Moves with every committed change, compaction and rebuild, and never comes back to a
+    # value it had: equal watermarks mean nothing changed in between (RollupStore.state).
+    watermark: Watermark = ()
 
 
 class CompactedTotals(NamedTuple):

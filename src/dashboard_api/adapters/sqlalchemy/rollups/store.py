@@ -61,6 +61,7 @@ from dashboard_api.domain.model.rollups import (
     RollupSource,
     RollupState,
     RollupTotal,
+    Watermark,
     rollup_changes,
 )
 
@@ -69,25 +70,41 @@ from dashboard_api.domain.model.rollups import (
 _EPOCH_SQL = "SELECT rebuilds + generation - counted FROM rollup_state WHERE id = 1"
 
 
-# Where the rollups stand (RollupState), in one statement, so one snapshot: rebuilds; the
-# pending deltas summed per hour, agent type and model (a few rows: the compactor empties the
-# table every couple of seconds); and per day range, the deltas the compactor folded (counted
-# per day in the transaction that deletes them, so a compaction is seen whole or not at all).
+# Where the rollups stand (RollupState), in one statement, so one snapshot: the epoch of the
+# versions; the pending deltas summed per hour, agent type and model (a few rows: the compactor
+# empties the table every couple of seconds); and per day range, the deltas the compactor
+# folded (counted per day in the transaction that deletes them, so a compaction is seen whole
+# or not at all). First, the watermark: (rebuilds, generation, count of deltas). Every
+# committed change appends a delta (the count grows) and only a compaction or a rebuild
+# removes deltas, bumping the generation in the same transaction, so it never comes back to a
+# value it had. When it equals the caller's ($1-$3: nothing changed since), the rest is not
+# evaluated (uncorrelated subqueries are init plans, run when first needed, and CASE needs
+# them only on a change): measured 32-36 µs of backend CPU per hit against 40-46 for the whole
+# state of three ranges with nothing pending, 430-530 with 1,200 pending deltas (the old two
+# counts alone: 14-16; the rest is executor start-up of the unused init plans and parameters).
 # Two plain parameters per range, not arrays: PostgreSQL then keeps one generic plan (with
 # unnest($1) it re-planned every execution, 225 against 67 µs of backend CPU per call).
 @functools.cache
 def state_sql(ranges: int) -> str:
     sums = ", ".join(f"sum({name})::bigint" for name in FIGURE_COLUMNS)
     folded = "".join(
-        f", (SELECT coalesce(sum(changes), 0) FROM rollup_day_changes"
-        f" WHERE day >= ${2 * i + 1} AND day < ${2 * i + 2})"
+        f", CASE WHEN w.same THEN NULL ELSE (SELECT coalesce(sum(changes), 0)"
+        f" FROM rollup_day_changes WHERE day >= ${2 * i + 4} AND day < ${2 * i + 5}) END"
         for i in range(ranges)
     )
     return (
-        f"SELECT ({_EPOCH_SQL}), "
-        f"ARRAY(SELECT (hour, agent_type, model, count(*), {sums}) "
-        f"FROM rollup_deltas GROUP BY hour, agent_type, model){folded}"
+        "SELECT w.rebuilds, w.generation, w.deltas, w.epoch, "
+        f"CASE WHEN w.same THEN NULL ELSE ARRAY(SELECT (hour, agent_type, model, count(*), {sums})"
+        f" FROM rollup_deltas GROUP BY hour, agent_type, model) END{folded} "
+        "FROM (SELECT s.rebuilds, s.generation, d.deltas,"
+        " s.rebuilds + s.generation - s.counted AS epoch,"
+        " (s.rebuilds, s.generation, d.deltas) = ($1::bigint, $2::bigint, $3::bigint) AS same"
+        " FROM rollup_state s, (SELECT count(*) AS deltas FROM rollup_deltas) d"
+        " WHERE s.id = 1) w"
     )
+
+
+_NO_WATERMARK = (-1, -1, -1)  # what no state has: read everything
 
 
 _PENDING_COLUMNS = ("hour", "agent_type", "model")
@@ -137,6 +154,12 @@ def _folded_statement(ranges: Sequence[DayRange]) -> Select[Any]:
     return select(_REBUILDS, *(_folded(*days) for days in ranges))
 
 
+_WATERMARK_STATEMENT = select(
+    rollup_state.c.rebuilds,
+    rollup_state.c.generation,
+    select(func.count()).select_from(rollup_deltas).scalar_subquery(),
+).where(rollup_state.c.id == 1)
+
 _PENDING_STATEMENT = select(
     *(rollup_deltas.c[name] for name in _PENDING_COLUMNS),
     func.count(),
@@ -164,7 +187,9 @@ class SqlRollupStore(SqlStore):
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
-    async def state(self, *days: DayRange) -> RollupState:
+    async def state(
+        self, *days: DayRange, unchanged_since: Watermark | None = None
+    ) -> RollupState | None:
         bounds = [
             bound
             for item in days
@@ -173,17 +198,31 @@ class SqlRollupStore(SqlStore):
                 _LATEST if item.end is None else item.end,
             )
         ]
-        native = await self._fetch_fast(state_sql(len(days)), *bounds)
+        since = _NO_WATERMARK if unchanged_since is None else unchanged_since
+        native = await self._fetch_fast(state_sql(len(days)), *since, *bounds)
         if native is not None:
-            rebuilds, pending, *folded = native[0]
+            rebuilds, generation, deltas, epoch, pending, *folded = native[0]
+            watermark = (int(rebuilds), int(generation), int(deltas))
+            if watermark == unchanged_since:
+                return None
             return RollupState(
-                int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+                int(epoch),
+                [int(count) for count in folded],
+                [_pending_of(p) for p in pending],
+                watermark,
             )
         async with self._connection() as connection, connection.begin():  # one snapshot
-            rebuilds, *folded = (await connection.execute(_folded_statement(days))).one()
+            rebuilds, generation, deltas = (await connection.execute(_WATERMARK_STATEMENT)).one()
+            watermark = (int(rebuilds), int(generation), int(deltas))
+            if watermark == unchanged_since:
+                return None
+            epoch, *folded = (await connection.execute(_folded_statement(days))).one()
             pending = (await connection.execute(_PENDING_STATEMENT)).all()
         return RollupState(
-            int(rebuilds), [int(count) for count in folded], [_pending_of(p) for p in pending]
+            int(epoch),
+            [int(count) for count in folded],
+            [_pending_of(p) for p in pending],
+            watermark,
         )
 
     async def read(self, *queries: RollupQuery) -> list[list[RollupTotal]]:
