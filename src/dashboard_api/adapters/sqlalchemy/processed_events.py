@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dashboard_api.adapters.sqlalchemy.store import unit_driver
 from dashboard_api.adapters.sqlalchemy.tables import processed_events
 from dashboard_api.domain.errors import Conflict
-
 
 _SEEN_SQL = "SELECT event_id FROM processed_events WHERE event_id = ANY($1::text[])"
 _ADD_MANY_SQL = (
@@ -59,15 +58,12 @@ class SqlProcessedEvents:
         except IntegrityError as exc:
             raise Conflict("an event of the batch was already processed") from exc
 
-    async def _asyncpg(self) -> Any:
+    async def _asyncpg(self) -> asyncpg.Connection | None:
         """The unit's asyncpg connection (same transaction), or None on another backend. A
         batch's marks on SQLAlchemy (an executemany of 500 parameter sets, an IN of 500 bound
         values) cost ~17 us of CPU per event; one array parameter on asyncpg ~2 us
         (bench.ingest_profile, docs/benchmarks-realtime.md)."""
-        if self._connection.dialect.driver != "asyncpg":
-            return None
-        raw = await self._connection.get_raw_connection()
-        return raw.driver_connection
+        return await unit_driver(self._connection)
 
     async def add(self, event_id: str, processed_at: datetime) -> None:
         row = {"event_id": event_id, "processed_at": processed_at}
