@@ -34,8 +34,10 @@ __all__ = ["EPOCH_PREFIX", "HISTORY_PREFIX", "RedisEventBus", "encode_event", "r
 # event's history stream and epoch key; ARGV from 3: each event's channel, JSON without id, and
 # an epoch to create if missing ('' when an earlier event of the chunk went to the same
 # channel: the expiries are set once per channel, as the script is atomic the result is the
-# same). Returns the ids. One call per chunk instead of one per event: redis-py packed and
-# parsed each call (~30 us of client CPU) and Redis spent ~15 us on each (INFO commandstats).
+# same). Returns the ids. One call per chunk instead of one per event: per change (two events)
+# announcing took 53-67 us of client CPU with one call per event, 15-19 us with this, and
+# Redis 34 us per single-event call against 7-11 us per event here (INFO commandstats;
+# docs/benchmarks-realtime.md).
 PUBLISH_MANY_SCRIPT = """
 local maxlen, ttl = ARGV[1], ARGV[2]
 local ids = {}
