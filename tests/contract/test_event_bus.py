@@ -212,3 +212,59 @@ async def test_publish_many_on_redis_sets_the_epoch_keys_as_publish_does() -> No
         )
         await client.aclose()
         await redis_bus.close()
+
+
+@pytest.mark.integration
+async def test_publish_many_on_redis_in_several_script_calls_is_publish_event_by_event() -> None:
+    """Chunks of 3 (one script call each): history trimmed, ids in order, one event object
+    given for two channels, the epoch kept with the engine SDK's single-event script."""
+    url = require_shared_redis()
+    redis_bus = RedisEventBus(Redis.from_url(url), url=url, history_length=5, publish_chunk=3)
+    client = Redis.from_url(url)
+    task, tasks = unique("task:chunks-"), unique("tasks-chunks-")
+    received: list[tuple[str, bytes]] = []
+    arrived = asyncio.Event()
+
+    def deliver(name: str, message: bytes) -> None:
+        received.append((name, message))
+        if len(received) == 15:
+            arrived.set()
+
+    feed = await redis_bus.open_feed(deliver, lambda channels: None)
+    try:
+        await feed.subscribe(task)
+        await feed.subscribe(tasks)
+        first = await redis_bus.publish(task, {"type": "task_status", "n": -1})
+        epoch = (await redis_bus.replay(task, after=None, epoch=None, limit=1)).epoch
+        events: list[tuple[str, dict[str, object]]] = []
+        for n in range(7):
+            event: dict[str, object] = {"type": "task_status", "n": n}
+            events += [(task, event), (tasks, event)]
+        ids = await redis_bus.publish_many(events)
+        ids.append(await redis_bus.publish(task, {"type": "task_status", "n": 7}))
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert [(name, decode(message)["id"]) for name, message in received[1:]] == list(
+            zip([name for name, _ in events] + [task], ids, strict=True)
+        )
+        assert [decode(message)["n"] for _, message in received] == [
+            -1,
+            *(n for n in range(7) for _ in range(2)),
+            7,
+        ]
+        kept = [decode(message) for message in await redis_bus.history(task, after=None, limit=9)]
+        assert [event["n"] for event in kept] == [3, 4, 5, 6, 7]  # bounded to history_length
+        held = await redis_bus.replay(task, after=ids[-3], epoch=epoch, limit=10)
+        assert (held.epoch, held.complete) == (epoch, True)  # the epoch of the single publish
+        assert [decode(message)["n"] for message in held.messages] == [7]
+        trimmed = await redis_bus.replay(task, after=first, epoch=epoch, limit=10)
+        assert not trimmed.complete
+        for channel in (task, tasks):
+            assert 0 < await client.pttl(EPOCH_PREFIX + channel) <= 86_400_000
+            assert 0 < await client.pttl(HISTORY_PREFIX + channel) <= 86_400_000
+        assert await client.xlen(HISTORY_PREFIX + tasks) == 5
+    finally:
+        await client.delete(
+            *(prefix + name for prefix in (EPOCH_PREFIX, HISTORY_PREFIX) for name in (task, tasks))
+        )
+        await client.aclose()
+        await redis_bus.close()

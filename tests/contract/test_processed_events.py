@@ -75,3 +75,17 @@ async def test_marks_of_a_batch_are_added_and_looked_up_together(backend: Backen
         assert await uow.processed_events.seen([]) == set()
         with pytest.raises(Conflict):
             await uow.processed_events.add_many(["event-4", "event-2"], NOW)
+
+
+async def test_a_batch_of_marks_first_in_a_unit_not_committed_is_forgotten(
+    backend: Backend,
+) -> None:
+    """The batch calls may go straight to the driver: they still run in the unit's
+    transaction when they are its first statements."""
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen(["batch-1"]) == set()
+        await uow.processed_events.add_many(["batch-1", "batch-2"], NOW)
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add_many(["batch-3"], NOW)
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen(["batch-1", "batch-2", "batch-3"]) == set()

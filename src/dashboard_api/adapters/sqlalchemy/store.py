@@ -39,8 +39,10 @@ class SqlStore:
             assert isinstance(connection, AsyncConnection)
             if connection.dialect.driver != "asyncpg":
                 return None
-            raw = await connection.get_raw_connection()
-            rows = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
+            driver = await unit_driver(connection)
+            if driver is None:
+                return None
+            rows = await driver.fetch(sql, *args)
             return rows
         if self._engine.dialect.driver != "asyncpg":
             return None
@@ -65,6 +67,24 @@ class SqlStore:
         finally:
             pooled.close()
         return rows
+
+
+async def unit_driver(connection: AsyncConnection) -> asyncpg.Connection | None:
+    """The asyncpg connection under a unit of work's SQLAlchemy connection, its transaction
+    begun, or None on another backend. SQLAlchemy's asyncpg adapter sends BEGIN only before
+    the first statement it runs itself: a statement sent straight to asyncpg first would run
+    outside the unit's transaction (committed on its own, its FOR UPDATE locks released at
+    once). So the transaction is started here as the adapter's cursor starts it (its private
+    `_started` / `_start_transaction`, SQLAlchemy 2.0; tests/contract cover the rollback)."""
+    if connection.dialect.driver != "asyncpg":
+        return None
+    adapted: Any = (await connection.get_raw_connection()).dbapi_connection
+    if not adapted._started:
+        async with adapted._execute_mutex:
+            if not adapted._started:
+                await adapted._start_transaction()
+    driver: asyncpg.Connection = adapted.driver_connection
+    return driver
 
 
 def row_after(columns: tuple[Any, ...], values: tuple[Any, ...], *, descending: bool) -> Any:
