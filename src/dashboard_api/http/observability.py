@@ -10,8 +10,8 @@ import os
 import re
 import time
 import weakref
-from contextvars import ContextVar
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
