@@ -2,8 +2,9 @@
 
 Litestar wraps each `ASGIMiddleware` in a closure that checks, per request, the scope type, an
 exclusion `opt` key, a path pattern and a bypass callable; none of ours uses the last three.
-Joined here, each layer costs one scope-type test and one call; with the three layers above
-FastReads this measured 4 us less CPU per by-id read (docs/benchmarks.md, issue 15 item 2).
+Joined here, each layer costs one scope-type test and one call: ~1 us less CPU per by-id
+read of ~80 us in-process (paired runs, docs/benchmarks.md, issue 15 item 2), a small share;
+the layers' own work is most of what they cost.
 """
 
 from __future__ import annotations
