@@ -10,7 +10,9 @@ from alembic.migration import MigrationContext
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dashboard_api.adapters.sqlalchemy.engine import create_engine
 from dashboard_api.adapters.sqlalchemy.tables import metadata
+from dashboard_api.adapters.sqlalchemy.tasks import SqlTaskStore
 from dashboard_api.http import create_app
 from dashboard_api.settings import Settings
 
@@ -93,3 +95,28 @@ async def test_text_postgres_cannot_store_is_bad_input_not_a_500(
             assert response.status_code == 422, response.text
             assert response.json()["type"].endswith("/invalid-input")
         assert (await client.get("/api/tasks")).json()["items"] == []  # nothing was stored
+
+
+async def test_native_reads_reuse_idle_connections_and_reconnect_invalidated_ones(
+    postgres_url: str, clean_postgres: AsyncEngine
+) -> None:
+    """Native reads take an idle pooled connection without a greenlet; one that must
+    reconnect first (invalidated, or due for recycling) is left to the ordinary checkout."""
+    engine = create_engine(postgres_url, pool_size=2)
+    pool = engine.sync_engine.pool
+    try:
+        store = SqlTaskStore(engine)
+        assert await store.get("none") is None  # the first read opens a connection
+        assert pool.checkedin() == 1
+        pooled = await engine.raw_connection()
+        pooled.invalidate()  # back to the pool as a record that must reconnect
+        pooled.close()
+        assert await store.get("none") is None
+        assert await store.get("none") is None
+        assert pool.checkedout() == 0
+        assert pool.checkedin() == 1
+        # Many concurrent reads on a pool of two: some wait for a connection the ordinary way.
+        assert await asyncio.gather(*(store.get("none") for _ in range(20))) == [None] * 20
+        assert pool.checkedout() == 0
+    finally:
+        await engine.dispose()

@@ -36,6 +36,7 @@ from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
 from dashboard_api.http.fast_reads import FastReads
 from dashboard_api.http.logs import configure_logging
+from dashboard_api.http.middleware_chain import MiddlewareChain
 from dashboard_api.http.money_metrics import MONEY_METRICS
 from dashboard_api.http.observability import RUNTIME_METRICS, MetricsController, RequestObserver
 from dashboard_api.http.openapi_schema import SCHEMA_PLUGINS
@@ -114,7 +115,12 @@ def create_app(
         # Outermost first: every answer is logged and counted, refusals included; the browser
         # rules come before authentication and rate limits spend nothing on a refused page.
         # FastReads answers the hottest reads without the handler machinery (fast_reads.py).
-        middleware=[RequestObserver(), BrowserSafety(settings), RateLimits(settings), FastReads()],
+        # One chain, not four of Litestar's middleware wrappers (middleware_chain.py).
+        middleware=[
+            MiddlewareChain(
+                RequestObserver(), BrowserSafety(settings), RateLimits(settings), FastReads()
+            )
+        ],
         cors_config=cors_config(settings),
         # No tokens, no guard: it would pass every request anyway, and Litestar copies the
         # route handler for each guard call (~5% of a by-id read in a profile).

@@ -11,6 +11,7 @@ import re
 import time
 import weakref
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -166,14 +167,26 @@ class RequestObserver(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request_id = request_id_of(scope)
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = _REQUEST_ID.set(request_id)
         try:
             if scope["type"] == ScopeType.WEBSOCKET:
                 await _observe_websocket(scope, receive, send, next_app)
             else:
                 await _observe_http(scope, receive, send, next_app, request_id.encode())
         finally:
-            structlog.contextvars.reset_contextvars(**bound)
+            _REQUEST_ID.reset(token)
+
+
+def _request_id_variable() -> ContextVar[Any]:
+    """structlog's context variable of `request_id`, to be set directly: `bind_contextvars`
+    builds the variable's name and looks it up on every call (1.0 us a request with the
+    reset, against 0.15 us)."""
+    token = structlog.contextvars.bind_contextvars(request_id=None)["request_id"]
+    token.var.reset(token)
+    return token.var
+
+
+_REQUEST_ID = _request_id_variable()
 
 
 REQUEST_ID_HEADER = "x-request-id"

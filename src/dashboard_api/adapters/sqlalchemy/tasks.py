@@ -7,7 +7,7 @@ request-scoped read never needs (see docs/benchmarks.md for what that buys).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -171,7 +171,7 @@ class SqlTaskStore(SqlStore):
         async with self._connection() as connection:
             result = await connection.execute(_list_statement(query))
             rows = result.all()
-        return [_summary(row._mapping) for row in rows]
+        return [_summary(row) for row in rows]
 
     async def agent_activity(self) -> list[AgentActivity]:
         # Two index walks instead of a scan of every task: the agent types and their latest
@@ -312,21 +312,41 @@ def _values(task: Task) -> tuple[Any, ...]:
     return tuple(row[name] for name in _COLUMNS)
 
 
-def _summary(row: Mapping[Any, Any]) -> TaskSummary:
+def _summary(row: Sequence[Any]) -> TaskSummary:
+    """A list row by position, in the order of `_SUMMARY_COLUMNS` and task_sql.SUMMARY_COLUMNS
+    (an asyncpg Record or a SQLAlchemy Row): unpacking is ~2x cheaper than 15 lookups by name,
+    ~20 us of a 50-row page (docs/benchmarks.md)."""
+    (
+        task_id,
+        status,
+        agent_type,
+        source,
+        created_at,
+        input_preview,
+        assigned_agent,
+        session_id,
+        conversation_id,
+        model,
+        cost_micros,
+        input_tokens,
+        output_tokens,
+        started_at,
+        completed_at,
+    ) = row
     return TaskSummary(
-        task_id=row["task_id"],
-        status=STATUS_OF[row["status"]],
-        agent_type=row["agent_type"],
-        source=row["source"],
-        created_at=row["created_at"],
-        input_preview=row["input_preview"],
-        assigned_agent=row["assigned_agent"],
-        session_id=row["session_id"],
-        conversation_id=row["conversation_id"],
-        model=row["model"],
-        cost_usd=from_micros(row["cost_micros"]),
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
+        task_id=task_id,
+        status=STATUS_OF[status],
+        agent_type=agent_type,
+        source=source,
+        created_at=created_at,
+        input_preview=input_preview,
+        assigned_agent=assigned_agent,
+        session_id=session_id,
+        conversation_id=conversation_id,
+        model=model,
+        cost_usd=from_micros(cost_micros),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        started_at=started_at,
+        completed_at=completed_at,
     )
