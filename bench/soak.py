@@ -327,7 +327,8 @@ def lifecycle_report(
     delivered_up_to = entry_key(outage.get("last_delivered_id", "0-0"))
     pending = set(outage.get("pending_ids", []))
     gone = outage.get("gone", float("inf"))
-    lost_with_redis, lost_unexplained = [], []
+    lost_with_redis: list[str] = []
+    lost_unexplained: list[str] = []
     for event in accepted:
         if event["event_id"] in marks:
             continue
@@ -437,6 +438,7 @@ def rest_report(rest: dict[str, Any], t0: float, outage: dict[str, Any]) -> dict
     codes: dict[str, dict[str, int]] = {}
     by_minute: dict[int, list[float]] = {}
     writes_by_minute: dict[int, list[float]] = {}
+    calm_by_minute: dict[int, list[float]] = {}  # not in flight while Redis was down
     stopped, back = outage.get("stopped", 0.0), outage.get("back", 0.0)
     inside: list[float] = []
     outside: list[float] = []
@@ -446,6 +448,8 @@ def rest_report(rest: dict[str, Any], t0: float, outage: dict[str, Any]) -> dict
         codes[kind][code] = codes[kind].get(code, 0) + 1
         minute = int((intended - t0) // 60)
         by_minute.setdefault(minute, []).append(latency_ms)
+        if not (intended <= back and intended + latency_ms / 1000 >= stopped):
+            calm_by_minute.setdefault(minute, []).append(latency_ms)
         if kind in ("create", "patch"):
             writes_by_minute.setdefault(minute, []).append(latency_ms)
         answered = intended + latency_ms / 1000
@@ -471,6 +475,7 @@ def rest_report(rest: dict[str, Any], t0: float, outage: dict[str, Any]) -> dict
                 "p99_ms": round(percentile(values, 0.99), 1),
                 "max_ms": round(max(values), 1),
                 "writes_p99_ms": round(percentile(writes_by_minute.get(minute, []), 0.99), 1),
+                "p99_ms_outside_outage": round(percentile(calm_by_minute.get(minute, []), 0.99), 1),
             }
             for minute, values in sorted(by_minute.items())
         },
@@ -612,6 +617,12 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             line for line in metrics.splitlines() if "ingest" in line and not line.startswith("#")
         ],
         "server_log_lines": sum(1 for _ in log.open("rb")),
+        "rest_records": {
+            "t0": t0,
+            "columns": ["intended", "kind", "code", "latency_ms", "queued_ms"],
+            "records": rest_result["records"],
+            "scheduler_stalls_over_50ms": rest_result["scheduler_stalls_over_50ms"],
+        },
     }
 
 
@@ -628,6 +639,8 @@ def main() -> None:
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(soak(args))
+    raw = result.pop("rest_records")
+    (RESULTS / "soak-rest-latest.json").write_text(json.dumps(raw))
     out = RESULTS / "soak-latest.json"
     out.write_text(json.dumps(result, indent=2))
     summary = {key: value for key, value in result.items() if key != "samples_every_30s"}

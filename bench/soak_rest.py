@@ -44,6 +44,7 @@ class Rest:
         self.slots = asyncio.Semaphore(max_in_flight)
         self.records: list[list[Any]] = []  # [intended, kind, code, latency_ms, queued_ms]
         self.late_ms: list[float] = []
+        self.stalls: list[list[float]] = []
 
     def note(self, intended: float, kind: str, code: str, queued: float) -> None:
         latency = (time.time() - intended) * 1000
@@ -85,7 +86,10 @@ class Rest:
             delay = intended - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self.late_ms.append(max(0.0, (time.time() - intended) * 1000))
+            late = max(0.0, (time.time() - intended) * 1000)
+            self.late_ms.append(late)
+            if late > 50:  # this process was not scheduled in time (the machine is shared)
+                self.stalls.append([round(intended, 3), round(late, 1)])
             await self.slots.acquire()  # bounded in flight; the wait counts in the latency
             task = asyncio.create_task(self.one(intended, KINDS[n % len(KINDS)]))
             pending.add(task)
@@ -108,6 +112,7 @@ async def main(base: str, rate: float, seconds: float, max_in_flight: int) -> No
         "wall_seconds": round(time.time() - wall_before, 2),
         "scheduler_late_ms_p99": round(late[int(0.99 * (len(late) - 1))], 2),
         "scheduler_late_ms_max": round(late[-1], 2),
+        "scheduler_stalls_over_50ms": rest.stalls,
         "max_in_flight": max_in_flight,
     }
     print(json.dumps(result), flush=True)
