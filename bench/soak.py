@@ -327,15 +327,20 @@ def lifecycle_report(
     delivered_up_to = entry_key(outage.get("last_delivered_id", "0-0"))
     pending = set(outage.get("pending_ids", []))
     gone = outage.get("gone", float("inf"))
-    lost_with_redis: list[str] = []
-    lost_unexplained: list[str] = []
+    # An event id not applied is explained only if every copy Redis took was in Redis alone
+    # when it lost its data.
+    copies_at_risk: dict[str, bool] = {}
     for event in accepted:
         if event["event_id"] in marks:
             continue
         in_redis_only = event["accepted"] < gone and (
             entry_key(event["entry_id"]) > delivered_up_to or event["entry_id"] in pending
         )
-        (lost_with_redis if in_redis_only else lost_unexplained).append(event["event_id"])
+        copies_at_risk[event["event_id"]] = copies_at_risk.get(event["event_id"], True) and (
+            in_redis_only
+        )
+    lost_with_redis = [event_id for event_id, risk in copies_at_risk.items() if risk]
+    lost_unexplained = [event_id for event_id, risk in copies_at_risk.items() if not risk]
     complete = {
         event["task_id"]
         for event in accepted
@@ -357,10 +362,12 @@ def lifecycle_report(
     rollups = state["rollups"]
     return {
         "events_sent": len(events),
+        "distinct_event_ids": len({event["event_id"] for event in events}),
+        "sent_twice_on_purpose": len(events) - len({event["event_id"] for event in events}),
         "events_accepted_by_redis": len(accepted),
         "events_never_accepted": len(events) - len(accepted),
         "events_retried": sum(1 for event in events if event["attempts"] > 1),
-        "events_applied": sum(1 for event in accepted if event["event_id"] in marks),
+        "event_ids_applied": len({event["event_id"] for event in accepted} & marks),
         "events_lost_unexplained": len(lost_unexplained),
         "events_lost_with_redis_data": len(lost_with_redis),
         "lost_event_ids": (lost_unexplained + lost_with_redis)[:50],
@@ -574,7 +581,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     # Every committed change is announced once on `tasks`: each lifecycle event applied, each
     # registration (201) and status change (200) over REST, less those the bus refused.
     statuses_published = (
-        sum(1 for event in engine_result["lifecycle"] if event["event_id"] in state["marks"])
+        len({e["event_id"] for e in engine_result["lifecycle"]} & state["marks"])
         + rest_answers.get("create", {}).get("201", 0)
         + rest_answers.get("patch", {}).get("200", 0)
         - unpublished
@@ -626,6 +633,36 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The per-minute and per-30-s tables of a result, for docs/benchmarks-realtime.md."""
+    lines = [
+        "| minute | requests | p50 ms | p99 ms | p99 ms, outage aside | writes p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for minute, row in result["rest"]["by_minute"].items():
+        lines.append(
+            f"| {minute} | {row['requests']} | {row['p50_ms']} | {row['p99_ms']} "
+            f"| {row['p99_ms_outside_outage']} | {row['writes_p99_ms']} | {row['max_ms']} |"
+        )
+    lines += [
+        "",
+        "| second | server RSS MB | server CPU (share of a core, last 30 s) | load average 1 min |",
+        "|---|---|---|---|",
+    ]
+    previous = None
+    for sample in result["samples_every_30s"]:
+        share = ""
+        if previous is not None and sample["second"] > previous["second"]:
+            spent = sample["server_cpu_seconds"] - previous["server_cpu_seconds"]
+            share = f"{spent / (sample['second'] - previous['second']):.2f}"
+        lines.append(
+            f"| {sample['second']:.0f} | {sample['server_rss_kib'] / 1024:.1f} | {share} "
+            f"| {sample['load_average_1m']:.1f} |"
+        )
+        previous = sample
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=10)
@@ -637,7 +674,13 @@ def main() -> None:
     parser.add_argument("--rest-in-flight", type=int, default=64)
     parser.add_argument("--outage-seconds", type=float, default=5.0)
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--report", action="store_true", help="print the tables of the last results and stop"
+    )
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads((RESULTS / "soak-latest.json").read_text())))
+        return
     result = asyncio.run(soak(args))
     raw = result.pop("rest_records")
     (RESULTS / "soak-rest-latest.json").write_text(json.dumps(raw))

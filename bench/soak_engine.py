@@ -9,7 +9,8 @@ durable lifecycle events on the ingest stream, as an engine does (`EnginePublish
   its number `n`. A publish the Redis outage refused after the client's retries is recorded
   with its number (the engine knows it was not sent); the numbers are never reused.
 - Lifecycle: TASK_RATE new tasks per second, open loop, each `task.created`, `task.started`,
-  `task.completed` (cost 0.01 USD) with a stable `event_id`, 0.2 s apart. A refused XADD is
+  `task.completed` (cost 0.01 USD) with a stable `event_id`, 0.2 s apart; every tenth task's
+  `task.completed` is sent twice (the API must apply it once). A refused XADD is
   retried with the same event id until Redis takes it (a retry whose first attempt landed
   is a duplicate the API must apply once). Every event: when it was first tried, when Redis
   took it, its stream entry id, how many attempts.
@@ -106,6 +107,9 @@ class Engine:
         await self.send("task.started", task_id)
         await asyncio.sleep(0.2)
         await self.send("task.completed", task_id, cost_usd=COST_USD, output_tokens=10)
+        if k % 10 == 0:
+            # As an engine whose reply was lost sends again: the same event id, once more.
+            await self.send("task.completed", task_id, cost_usd=COST_USD, output_tokens=10)
 
     async def lifecycles(self, rate: float, seconds: float, start: float) -> None:
         pending: set[asyncio.Task[None]] = set()
