@@ -157,9 +157,15 @@ class Watch:
         self.ready: list[tuple[float, str]] = []  # (seconds, code) at every change
         self.harness: dict[str, int] = {}  # name -> pid
         self.outage: dict[str, Any] = {}
+        self.top: list[list[Any]] = []  # `top` every 2 minutes: what else the machine ran
 
     def sample(self) -> None:
         pgid = self.server.pid
+        if not self.samples or len(self.samples) % 4 == 0:  # every 2 minutes: what else ran
+            top = subprocess.run(
+                ["top", "-b", "-n", "1", "-w", "120"], capture_output=True, text=True, check=False
+            ).stdout.splitlines()
+            self.top.append([round(time.time() - self.t0, 1), *top[:17]])
         self.samples.append(
             {
                 "second": round(time.time() - self.t0, 1),
@@ -604,6 +610,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_pending_before": len(outage["pending_ids"]),
         },
         "ready_changes": watch.ready,
+        "top_every_2_minutes": watch.top,
         "output": output_report(engine_result, received, statuses_published),
         "lifecycle": {
             **lifecycle_report(engine_result["lifecycle"], state, outage),
