@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard_api.adapters.sqlalchemy.tables import (
-    DURATION_COLUMNS,
-)
+from dashboard_api.adapters.sqlalchemy.tables import DURATION_COLUMNS, tasks
 from dashboard_api.domain.model.rollups import (
     Figures,
     RollupKey,
@@ -23,6 +21,21 @@ KEY_COLUMNS = ("agent_type", "model", "status")
 
 
 TOTAL_KEY_COLUMNS = ("agent_type", "model")  # the read tables' key, without status
+# What a task's rollup figures are computed from (`task_of` over these columns): read by the
+# rebuild and for the partial edge hours of a window.
+TASK_FIGURE_COLUMNS = (
+    tasks.c.task_id,
+    tasks.c.status,
+    tasks.c.agent_type,
+    tasks.c.model,
+    tasks.c.created_at,
+    tasks.c.completed_at,
+    tasks.c.cost_micros,
+    tasks.c.input_tokens,
+    tasks.c.output_tokens,
+    tasks.c.cache_read_tokens,
+    tasks.c.cache_write_tokens,
+)
 
 
 def figure_values(figures: Figures) -> dict[str, int]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
+    TASK_FIGURE_COLUMNS,
     figure_values,
 )
 from dashboard_api.adapters.sqlalchemy.rollups.compactor import bump_generation
@@ -26,7 +27,6 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_totals_hourly,
     rollups_daily,
     rollups_hourly,
-    tasks,
 )
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.model.buckets import day_of
@@ -89,19 +89,7 @@ async def fill_totals(connection: AsyncConnection) -> None:
 async def _rebuild_streaming(connection: AsyncConnection) -> int:
     hours: dict[RollupKey, Figures] = defaultdict(lambda: EMPTY)
     counted = 0
-    statement = select(
-        tasks.c.task_id,
-        tasks.c.status,
-        tasks.c.agent_type,
-        tasks.c.model,
-        tasks.c.created_at,
-        tasks.c.completed_at,
-        tasks.c.cost_micros,
-        tasks.c.input_tokens,
-        tasks.c.output_tokens,
-        tasks.c.cache_read_tokens,
-        tasks.c.cache_write_tokens,
-    )
+    statement = select(*TASK_FIGURE_COLUMNS)
     result = await connection.stream(statement.execution_options(yield_per=_BATCH))
     async for row in result:
         counted += 1

@@ -35,6 +35,7 @@ from dashboard_api.adapters.sqlalchemy.engine import write_transaction
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     SCALAR_FIGURES,
+    TASK_FIGURE_COLUMNS,
     TOTAL_KEY_COLUMNS,
     figure_values,
     figures_of,
@@ -285,19 +286,7 @@ def _totals(query: RollupQuery, rows: Sequence[Any]) -> list[RollupTotal]:
 async def _read_tasks(connection: AsyncConnection, query: RollupQuery) -> list[RollupTotal]:
     # Partial edge hours: the window's own tasks through the created_at index, priced into
     # rollup figures by the same domain function the writers use.
-    statement = select(
-        tasks.c.task_id,
-        tasks.c.status,
-        tasks.c.agent_type,
-        tasks.c.model,
-        tasks.c.created_at,
-        tasks.c.completed_at,
-        tasks.c.cost_micros,
-        tasks.c.input_tokens,
-        tasks.c.output_tokens,
-        tasks.c.cache_read_tokens,
-        tasks.c.cache_write_tokens,
-    )
+    statement = select(*TASK_FIGURE_COLUMNS)
     if query.start is not None:
         statement = statement.where(tasks.c.created_at >= query.start)
     if query.end is not None:
