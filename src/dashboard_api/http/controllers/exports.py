@@ -16,14 +16,14 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from dashboard_api.domain.model.tasks import TaskCursor, TaskStatus, TaskSummary
-from dashboard_api.domain.model.webhooks import WebhookEventCursor, WebhookEventQuery, WebhookStatus
+from dashboard_api.domain.model.webhooks import WebhookEventCursor, WebhookStatus
 from dashboard_api.domain.pagination import Page, decode_cursor
 from dashboard_api.domain.services.export import EXPORT_PAGE_SIZE, every_row, first_page
 from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.domain.services.webhooks import WebhookService
 from dashboard_api.http.content_types import answered_as
 from dashboard_api.http.controllers.tasks import Filter, Time, task_query
-from dashboard_api.http.controllers.webhooks import From, To, _window
+from dashboard_api.http.controllers.webhooks import From, To, webhook_event_query
 from dashboard_api.http.export_formats import ExportFormat, render
 from dashboard_api.http.problem_responses import READ_ERRORS, errors
 from dashboard_api.http.schemas.webhooks import WebhookEventSummary
@@ -109,13 +109,12 @@ class ExportController(Controller):
         start: From = None,
         end: To = None,
     ) -> Stream:
-        created_after, created_before = _window(start, end)
-        query = WebhookEventQuery(
+        query = webhook_event_query(
             webhook_id=webhook_id,
             provider=provider,
             status=status,
-            created_after=created_after,
-            created_before=created_before,
+            start=start,
+            end=end,
             limit=EXPORT_PAGE_SIZE,
         )
 

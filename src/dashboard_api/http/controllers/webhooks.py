@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -50,6 +51,28 @@ def _window(start: str | None, end: str | None) -> tuple[datetime | None, dateti
     return parse_window(start, end, ("from", "to"))
 
 
+def webhook_event_query(
+    *,
+    webhook_id: str | None,
+    provider: str | None,
+    status: WebhookStatus | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+) -> WebhookEventQuery:
+    """The event list's filters as a query: the list and the export take the same parameters
+    and must mean the same rows."""
+    created_after, created_before = _window(start, end)
+    return WebhookEventQuery(
+        webhook_id=webhook_id,
+        provider=provider,
+        status=status,
+        created_after=created_after,
+        created_before=created_before,
+        limit=limit,
+    )
+
+
 class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]
@@ -86,14 +109,15 @@ class WebhookController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> WebhookEventPage:
-        created_after, created_before = _window(start, end)
-        query = WebhookEventQuery(
-            webhook_id=webhook_id,
-            provider=provider,
-            status=status,
-            created_after=created_after,
-            created_before=created_before,
-            limit=limit,
+        query = msgspec.structs.replace(
+            webhook_event_query(
+                webhook_id=webhook_id,
+                provider=provider,
+                status=status,
+                start=start,
+                end=end,
+                limit=limit,
+            ),
             after=decode_cursor(cursor, WebhookEventCursor) if cursor else None,
         )
         page = await webhook_service.events(query)
