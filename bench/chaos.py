@@ -683,6 +683,26 @@ class Chaos:
             await asyncio.sleep(down)
             fault.end = now()
             await self.redis.start()
+        elif kind == "kill_at_commit":
+            # The lease holder SIGKILLed the moment a batch of its commits (the marks table
+            # grows): between its commit and its announcements, or its acknowledgement.
+            db = await asyncpg.connect(self.pg.dsn)
+            redis = Redis.from_url(self.redis.url)
+            try:
+                holder = text(await redis.get(f"{STREAM}:lease:{GROUP}") or b"").split("/")[0]
+                victim = next((s for s in self.servers if s.name == holder), self.servers[0])
+                count = await db.fetchval("SELECT count(*) FROM processed_events")
+                deadline = now() + 15
+                while now() < deadline:
+                    if await db.fetchval("SELECT count(*) FROM processed_events") > count:
+                        break
+                fault.notes["server"] = victim.name
+                victim.kill()
+            finally:
+                await db.close()
+                await redis.aclose()
+            self.say(f"SIGKILL {victim.name} (lease holder) as a batch committed")
+            await self.restart_server(victim, rng.uniform(0, 2))
         elif kind == "redis_aof":
             fault.outage = True
             down = rng.uniform(1, 6)
@@ -1159,7 +1179,8 @@ def main() -> None:
     parser.add_argument(
         "--faults", type=lambda v: v.split(","),
         default=[
-            "kill", "kill", "kill_all", "redis", "redis_aof", "pg_fast", "pg_immediate", "kill_pg"
+            "kill", "kill_at_commit", "kill_all", "redis", "redis_aof", "pg_fast", "pg_immediate",
+            "kill_pg",
         ],
     )  # fmt: skip
     parser.add_argument(
