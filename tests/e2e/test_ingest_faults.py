@@ -164,7 +164,9 @@ async def assert_exactly_once_in_order(
     # The rollups saw every change once too: analytics (read from them) match the raw rows of
     # the whole database (other tests' tasks included) to the cent.
     count, micros = await db.fetchrow("SELECT count(*), sum(cost_micros) FROM tasks")
-    summary = (await get(f"{server.url}/api/analytics/summary")).json()
+    response = await get(f"{server.url}/api/analytics/summary")
+    assert response.status_code == 200, response.text
+    summary = response.json()
     assert summary["total_tasks"] == count
     assert Decimal(str(summary["total_cost_usd"])) == Decimal(micros) / 10**6
 
@@ -304,11 +306,25 @@ async def test_events_sent_while_postgres_is_down_are_applied_once_after_it_is_b
         try:
             await wait_applied(db, burst)
             await wait_ready(server, expected=200)
+            await rest_recovered(server)
             await assert_exactly_once_in_order(db, redis, burst, server)
         finally:
             await db.close()
     output = server.read_output()
     assert "unhandled error" not in output, output[-3000:]
+
+
+async def rest_recovered(server: Server) -> None:
+    """REST answers again: each pooled connection the restart dropped fails one request with a
+    503 and is replaced (no pre-ping, docs/design.md), then 200s; never a 500."""
+    streak = 0
+    deadline = time.monotonic() + 15
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+        while streak < 10:
+            assert time.monotonic() < deadline, "REST did not recover"
+            response = await client.get("/api/analytics/summary")
+            assert response.status_code in (200, 503), response.text
+            streak = streak + 1 if response.status_code == 200 else 0
 
 
 async def assert_503_problems(server: Server) -> None:

@@ -100,6 +100,7 @@ def build_services(
         clock=clock,
         configured_agents=settings.agents,
         prices=prices,
+        outbox=f"{settings.ingest_stream}:announcing",
     )
     analytics = AnalyticsService(
         rollups=adapters.rollup_reads,
