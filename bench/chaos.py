@@ -565,7 +565,8 @@ METRIC = re.compile(rb"^(dashboard_ingest_\w+) ([0-9.e+-]+)$", re.M)
 @dataclass
 class Watcher:
     servers: list[Server]
-    ready: list[tuple[float, str, int | str]] = field(default_factory=list)
+    ready: list[tuple[float, str, int | str]] = field(default_factory=list)  # sent at
+    answered: list[float] = field(default_factory=list)  # when each of `ready` was answered
     metrics: list[tuple[float, str, dict[str, float]]] = field(default_factory=list)
     rest: dict[str, int] = field(default_factory=dict)
     five_hundreds: list[str] = field(default_factory=list)
@@ -594,6 +595,7 @@ class Watcher:
         except httpx.HTTPError as exc:
             code = type(exc).__name__
         self.ready.append((sent, server.name, code))
+        self.answered.append(now())
         if tick % 4:
             return
         try:
@@ -1108,10 +1110,12 @@ class Chaos:
         for fault in self.faults:
             if not fault.outage:
                 continue
+            # Asked DETECT after the outage began, answered before the service was started
+            # again (a request a busy server answers later may see it back).
             during = [
                 (t, name, code)
-                for t, name, code in samples
-                if fault.start + DETECT <= t <= fault.end
+                for (t, name, code), answered in zip(samples, self.watcher.answered, strict=True)
+                if fault.start + DETECT <= t and answered <= fault.end
             ]
             ok_during = [s for s in during if s[2] == 200]
             after = [(t, name, code) for t, name, code in samples if t > fault.end]
@@ -1143,7 +1147,7 @@ class Chaos:
             for line in log.read_text(errors="replace").splitlines():
                 if "unhandled error" in line.lower():
                     unhandled.append(f"{log.name}: {line[:200]}")
-                if line.startswith("Traceback"):
+                if line.startswith("Traceback") and previous:  # (not a chained one)
                     what = re.sub(r"^\S+ \[\w+ *\] ", "", previous)[:60]
                     tracebacks[what] = tracebacks.get(what, 0) + 1
                 previous = line
