@@ -267,16 +267,6 @@ async def test_ready_names_ingestion_that_cannot_progress_while_redis_answers(
     assert "dashboard_ingest_dead_letters 0.0" in metrics
 
 
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_events_sent_while_postgres_is_down_are_applied_once_after_it_is_back(
     private_postgres: PrivatePostgres,
     private_redis: PrivateRedis,
