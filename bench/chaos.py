@@ -945,6 +945,7 @@ class Chaos:
             await db.close()
             await redis.aclose()
         summary = (await self.http.get(f"{self.servers[0].url}/api/analytics/summary")).json()
+        final_metrics = await self.final_metrics(failures, pending)
 
         # Events: applied once, or lost with Redis (and the events waiting behind those).
         good = {e: s for e, s in engine.sent.items()}
@@ -1090,6 +1091,7 @@ class Chaos:
             "faults": [f.__dict__ for f in self.faults],
             "readiness": readiness,
             "metrics_last": last_metrics,
+            "metrics": final_metrics,
             "rest": self.watcher.rest,
             "server_exits": {s.name: s.exits for s in self.servers},
             # REST 503s outside every outage (and the 10 s after it): a pooled connection the
@@ -1103,6 +1105,41 @@ class Chaos:
             "ws": ws,
             "failures": failures,
         }
+
+    async def final_metrics(self, failures: list[str], pending: int) -> dict[str, Any]:
+        """Each replica's ingest gauges once settled (they are read every 2 s) against the
+        stream itself: pending entries, none undelivered, the dead-letter stream's length,
+        one leader, every replica healthy."""
+        await asyncio.sleep(5)
+        redis = Redis.from_url(self.redis.url)
+        try:
+            dead = await redis.xlen(DEAD_LETTERS)
+        finally:
+            await redis.aclose()
+        seen: dict[str, dict[str, float]] = {}
+        for server in self.servers:
+            body = (await self.http.get(f"{server.url}/metrics")).content
+            seen[server.name] = {m.decode(): float(v) for m, v in METRIC.findall(body)}
+        expected = {
+            "dashboard_ingest_pending": pending,
+            "dashboard_ingest_undelivered": 0,
+            "dashboard_ingest_dead_letters": dead,
+            "dashboard_ingest_healthy": 1,
+        }
+        for name, gauges in seen.items():
+            wrong = {k: gauges.get(k) for k, v in expected.items() if gauges.get(k) != v}
+            if wrong:
+                failures.append(f"/metrics of {name}: {wrong}, expected {expected}")
+        leaders = [n for n, g in seen.items() if g.get("dashboard_ingest_leading") == 1]
+        if len(leaders) != 1:
+            failures.append(f"ingest leaders at the end: {leaders}")
+        elif seen[leaders[0]].get("dashboard_ingest_waiting") != pending:
+            failures.append(f"dashboard_ingest_waiting {seen[leaders[0]]} vs {pending} pending")
+        ages = [
+            m.get("dashboard_ingest_oldest_pending_age_seconds", 0)
+            for *_, m in self.watcher.metrics
+        ]
+        return {"final": seen, "max_oldest_pending_age_seconds": max(ages, default=0)}
 
     def readiness(self, failures: list[str]) -> list[dict[str, Any]]:
         out = []
@@ -1169,6 +1206,14 @@ class Chaos:
             f"announced on tasks {report['announced']}; changes never announced "
             f"{report['never_announced_count']}",
             f"readiness: {report['readiness']}",
+            f"/metrics: largest oldest-pending age seen "
+            f"{report['metrics']['max_oldest_pending_age_seconds']:.1f}s; at the end "
+            + "; ".join(
+                f"{name}: pending {g.get('dashboard_ingest_pending')}, dead letters "
+                f"{g.get('dashboard_ingest_dead_letters')}, "
+                f"leading {g.get('dashboard_ingest_leading')}"
+                for name, g in report["metrics"]["final"].items()
+            ),
             f"REST: {report['rest']} (503 outside outages: {report['rest_503_outside_outages']});"
             f" tracebacks logged: {report['tracebacks_logged']}",
         ]
