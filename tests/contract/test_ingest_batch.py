@@ -220,15 +220,21 @@ class FailsToCommit:
 
 
 async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend: Backend) -> None:
+    """The same process applies the batch again (its entries stay pending): what it staged the
+    first time is dropped, never published beside what it stages now."""
     p = "uncommitted-"
     bus = RecordingBus()
-    failing = TaskService(
-        unit_of_work=lambda: FailsToCommit(backend.unit_of_work()), reads=backend.reads, bus=bus
-    )
+    commit_fails = True
+
+    def unit_of_work() -> Any:
+        inner = backend.unit_of_work()
+        return FailsToCommit(inner) if commit_fails else inner
+
+    service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
     with pytest.raises(ConnectionError):
-        await failing.ingest_batch(_lifecycle(p))
+        await service.ingest_batch(_lifecycle(p))
     assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
-    service = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    commit_fails = False
     await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
     assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
     assert await bus.staged("dashboard:ingest:announcing") == []

@@ -184,13 +184,27 @@ class TaskService:
             await self._store_batch(uow, stored, latest)
             await uow.processed_events.add_many(marked, self._clock())
             token = marked[0] if steps else None  # committed with the batch: its mark
-            if token is not None:
-                self._announcing.add(token)
-                await self._bus.stage(self._outbox, token, _announcements(steps))
-            await uow.commit()
+            await self._stage_and_commit(uow, token, steps)
         if token is not None:
             await self._announce_steps(token)
         return verdicts
+
+    async def _stage_and_commit(
+        self, uow: UnitOfWork, token: str | None, steps: list[Task]
+    ) -> None:
+        """Stage the batch's announcements on the bus under `token`, then commit. If either
+        fails, what was staged is left to the next batch's look at the outbox: published if
+        the commit happened after all (its mark), dropped if not."""
+        if token is None:
+            await uow.commit()
+            return
+        self._announcing.add(token)
+        try:
+            await self._bus.stage(self._outbox, token, _announcements(steps))
+            await uow.commit()
+        except BaseException:
+            self._announcing.discard(token)
+            raise
 
     async def _announce_steps(self, token: str) -> None:
         """Every change of the batch, each on `task:{id}` and `tasks`, staged before the
