@@ -208,7 +208,9 @@ async def test_a_server_killed_mid_burst_loses_and_doubles_nothing(
     await wait_applied(db, burst, 0.4)
     kill(servers[-1])  # in the middle of a batch, most likely; wherever it lands, it must hold
     killed_at = await applied(db, burst)
-    servers.append(start(e2e_database_url, private_redis))
+    # In a thread: the engine goes on sending while the server starts (10-30 s on a loaded
+    # machine); started in the loop, it froze the sender's pending XADD past its timeout.
+    servers.append(await asyncio.to_thread(start, e2e_database_url, private_redis))
     await sending
     await wait_applied(db, burst)
     assert 0 < killed_at < burst.total
