@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -89,10 +90,15 @@ def _callers(tokens: str, cors: bool) -> list[dict[str, str]]:
     return callers
 
 
-def _answers(tokens: str, cors: bool) -> list[tuple[Any, ...]]:
-    # Fresh adapters and a fixed clock per app: both apps hold the same tasks, times included.
+def _answers(tokens: str, cors: bool, database_url: str | None) -> list[tuple[Any, ...]]:
+    # A fixed clock: both apps hold the same tasks, times included (fresh memory adapters per
+    # app, or the same database, whose tasks the first app creates).
     settings = Settings(api_tokens=tokens, cors_origins=(FRONTEND,) if cors else ())
-    app = create_app(settings, adapters=memory_adapters(), clock=lambda: NOW)
+    if database_url is None:
+        app = create_app(settings, adapters=memory_adapters(), clock=lambda: NOW)
+    else:
+        settings = msgspec.structs.replace(settings, database_url=database_url, db_pool_size=4)
+        app = create_app(settings, clock=lambda: NOW)
     callers = _callers(tokens, cors)
     answers = []
     with TestClient(app, base_url="http://127.0.0.1") as client:
@@ -120,6 +126,14 @@ def _answers(tokens: str, cors: bool) -> list[tuple[Any, ...]]:
 def test_task_reads_answer_as_the_router_and_handlers_do(
     monkeypatch: pytest.MonkeyPatch, tokens: str, cors: bool
 ) -> None:
+    compare_paths(monkeypatch, tokens, cors)
+
+
+def compare_paths(
+    monkeypatch: pytest.MonkeyPatch, tokens: str, cors: bool, database_url: str | None = None
+) -> None:
+    """Every request of `_answers` through the short paths, then through the router and the
+    handlers: the same answers."""
     taken: Counter[str] = Counter()
     hot, serve = HotRoutes._hot, FastReads._serve
 
@@ -134,7 +148,7 @@ def test_task_reads_answer_as_the_router_and_handlers_do(
 
     monkeypatch.setattr(HotRoutes, "_hot", counted_hot)
     monkeypatch.setattr(FastReads, "_serve", staticmethod(counted_serve))
-    fast = _answers(tokens, cors)
+    fast = _answers(tokens, cors, database_url)
     # The short paths were taken, for the plain reads only.
     assert taken["routed"] >= len(PATHS) // 2
     assert 0 < taken["answered"] < taken["routed"]
@@ -150,7 +164,7 @@ def test_task_reads_answer_as_the_router_and_handlers_do(
     monkeypatch.setattr(HotRoutes, "__call__", through_router)
     monkeypatch.setattr(FastReads, "handle", through_handler)
     taken.clear()
-    ordinary = _answers(tokens, cors)
+    ordinary = _answers(tokens, cors, database_url)
     assert not taken
     assert len(ordinary) == len(fast) >= 42
     for expected, got in zip(ordinary, fast, strict=True):
