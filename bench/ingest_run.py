@@ -134,7 +134,7 @@ async def row_counts(url: str) -> dict[str, int]:
         for name in ("rollup_deltas", "spend_hourly"):  # and what they add up to
             for column in ("tasks", "cost_micros"):
                 counts[f"{name}.sum({column})"] = await pg.fetchval(
-                    f"SELECT coalesce(sum({column}), 0) FROM {name}"
+                    f"SELECT coalesce(sum({column}), 0)::bigint FROM {name}"
                 )
         return counts
     finally:
