@@ -95,9 +95,7 @@ async def test_the_next_batch_is_applied_while_the_last_is_announced_and_order_i
     assert (rig.queue.pending_count, rig.ingestor.applied) == (0, 4)
 
 
-async def test_a_batch_that_fails_with_a_read_in_flight_is_gone_through_again_in_order() -> (
-    None
-):
+async def test_a_batch_that_fails_with_a_read_in_flight_is_gone_through_again_in_order() -> None:
     rig, bus = gated_rig(batch=1)
     bus.gate.set()
     await rig.send(event_id="c1", type="task.created", task_id="t1", agent_type="coder")

@@ -274,11 +274,16 @@ class Ingestor:
             self._prefetch = asyncio.create_task(
                 self._queue.read(limit=self._batch, block_ms=self._block_ms)
             )
-        await self.process(deliveries)
+        await self._process(deliveries)
 
     async def process(self, deliveries: Sequence[IngestDelivery]) -> None:
         """Apply the deliveries in order; acknowledge what was applied, dead-letter what was
-        refused, and keep what waits pending."""
+        refused, and keep what waits pending. Done when it returns (the loop's rounds leave
+        the announcing and acknowledging to overlap the next round)."""
+        await self._process(deliveries)
+        await self.settle_tail()
+
+    async def _process(self, deliveries: Sequence[IngestDelivery]) -> None:
         rejections: list[tuple[IngestDelivery, str]] = []
         # Consecutive deliveries of one registration form a run, applied as one batch; runs
         # follow stream order. (Grouped per registration, a handler registered per type, as
