@@ -24,7 +24,7 @@ from dashboard_api.domain.model.channels import (
 )
 from dashboard_api.domain.model.conversations import ConversationTotals, totals_delta
 from dashboard_api.domain.model.pricing import PriceTable, priced
-from dashboard_api.domain.model.rollups import merged_changes, rollup_changes
+from dashboard_api.domain.model.rollups import moved_changes, rollup_changes
 from dashboard_api.domain.model.tasks import (
     UNSET,
     AgentActivity,
@@ -232,11 +232,7 @@ class TaskService:
                 moves.append((before, after))
         await uow.tasks.add_many([after for before, after in moves if before is None])
         await uow.tasks.replace_many([after for before, after in moves if before is not None])
-        await uow.rollups.record(
-            merged_changes(
-                change for before, after in moves for change in rollup_changes(before, after)
-            )
-        )
+        await uow.rollups.record(moved_changes(moves))
         await record_tasks_in_conversations(uow, moves)
         await record_tasks_spend(uow, moves)
 
@@ -314,8 +310,10 @@ class TaskService:
     def _apply(self, task: Task, patch: TaskPatch) -> Task:
         changes = {
             field: value
-            for field in patch.__struct_fields__
-            if (value := getattr(patch, field)) is not UNSET
+            for field, value in zip(
+                patch.__struct_fields__, msgspec.structs.astuple(patch), strict=True
+            )
+            if value is not UNSET
         }
         for money in ("cost_usd", "reported_cost_usd"):
             if changes.get(money) is not None:
