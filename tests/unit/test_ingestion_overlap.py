@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from dashboard_api.adapters.memory import MemoryIngestQueue
+from dashboard_api.domain.errors import NotFound
 from dashboard_api.domain.model.channels import LIFECYCLE_TYPES, Event
 from dashboard_api.domain.model.tasks import TaskStatus
 from dashboard_api.domain.ports import IngestDelivery
@@ -185,5 +186,36 @@ async def test_stopping_cancels_an_announcement_that_hangs_and_leaks_nothing() -
     # Not acknowledged: the entry stays pending, and its processed mark makes the redelivery
     # after a restart change nothing.
     assert rig.queue.pending_count == 1
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_a_stop_while_waiting_on_the_last_announcement_gives_it_its_grace() -> None:
+    rig, bus = gated_rig(batch=2)
+    rig.ingestor._stop_grace = 5.0
+    before = asyncio.all_tasks()
+    for n in (1, 2):
+        await rig.send(event_id=f"c{n}", type="task.created", task_id=f"t{n}", agent_type="a")
+        await rig.send(event_id=f"s{n}", type="task.started", task_id=f"t{n}")
+    running = asyncio.create_task(rig.ingestor.run())
+
+    async def second_batch_committed() -> bool:
+        try:
+            return (await rig.tasks.get("t2")).status is TaskStatus.RUNNING
+        except NotFound:
+            return False
+
+    await eventually(second_batch_committed, "batch 2 applied while batch 1 is announcing")
+    assert bus.running == 1
+    running.cancel()  # lands while the loop waits for batch 1's announcement
+    await asyncio.sleep(0.05)
+    assert not running.done()  # batch 1 is given its grace
+    bus.gate.set()
+    await asyncio.wait([running], timeout=5)
+    assert running.done()
+    # Batch 1 announced and acknowledged; batch 2 committed but neither (its entries stay
+    # pending: after a restart their marks make them change nothing).
+    assert [e["task_id"] for e in bus.on("tasks")] == ["t1", "t1"]
+    assert rig.queue.pending_count == 2
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()

@@ -209,9 +209,11 @@ class Ingestor:
         """Wait until the last batch is announced and acknowledged and no read is in flight
         (its entries, delivered to this consumer, are gone through by the next pending pass);
         raises what the acknowledgement raised."""
-        prefetch, self._prefetch = self._prefetch, None
+        prefetch = self._prefetch
         if prefetch is not None:
+            # Held until it is done: a stop that lands meanwhile finds it and cancels it.
             await asyncio.wait([prefetch])
+            self._prefetch = None
             if not prefetch.cancelled():
                 prefetch.exception()  # its entries stay pending: retrieved, not raised
         await self.settle_tail()
@@ -354,9 +356,15 @@ class Ingestor:
     async def settle_tail(self) -> None:
         """Wait until the last batch is announced and acknowledged; raises what its
         acknowledgement raised (the loop then goes through the pending entries again)."""
-        tail, self._tail = self._tail, None
-        if tail is not None:
-            await tail
+        tail = self._tail
+        if tail is None:
+            return
+        try:
+            # Shielded and held until done: a stop that lands meanwhile gives it its grace.
+            await asyncio.shield(tail)
+        finally:
+            if tail.done():
+                self._tail = None
 
     async def _finish(self, after_commit: list[AfterCommit], done: list[IngestDelivery]) -> None:
         for call in after_commit:
