@@ -10,7 +10,7 @@ started before it was created) waits, unacknowledged, and so do the later events
 task; only an event that could never be applied (malformed, illegal) goes to the dead letters.
 
 The stages overlap, one batch deep: while batch N+1 is read and applied, batch N (committed)
-is announced and then acknowledged, and the read of N+2 is already waiting on the queue. The
+is announced and then acknowledged, and (with a backlog) the read of N+2 is already sent. The
 announcements of N+1 start only after N's have ended, so each task's stay in order; nothing is
 acknowledged before its batch committed; a pass over pending entries starts only once every
 acknowledgement and read in flight has landed (docs/realtime.md, "Overlapped stages").
@@ -271,11 +271,13 @@ class Ingestor:
                 deliveries = await self._queue.read(limit=self._batch, block_ms=self._block_ms)
             else:
                 deliveries = await prefetch
-            # The next read waits on the queue while this batch is applied; read after this
-            # one returned, it holds the entries that follow it.
-            self._prefetch = asyncio.create_task(
-                self._queue.read(limit=self._batch, block_ms=self._block_ms)
-            )
+            if len(deliveries) >= self._batch:
+                # A backlog: the next read is sent while this batch is applied (read after
+                # this one returned, it holds the entries that follow it). Caught up, it is
+                # not: a read sent now would return the first entry to arrive, a batch of one.
+                self._prefetch = asyncio.create_task(
+                    self._queue.read(limit=self._batch, block_ms=self._block_ms)
+                )
         await self._process(deliveries)
 
     async def process(self, deliveries: Sequence[IngestDelivery]) -> None:
