@@ -190,11 +190,16 @@ async def drain(
     await adapters.close()
     await pg.close()
     await redis.delete(stream, stream + ":dead", f"{stream}:lease:dashboard-api")
+    return figures(len(payloads), wall, cpu)
+
+
+def figures(events: int, wall: float, cpu: float) -> dict[str, float]:
+    """A phase's rate and this process's CPU per event."""
     return {
-        "events": len(payloads),
+        "events": events,
         "seconds": round(wall, 2),
-        "events_per_second": round(len(payloads) / wall),
-        "cpu_us_per_event": round(cpu / len(payloads) * 1e6),
+        "events_per_second": round(events / wall),
+        "cpu_us_per_event": round(cpu / events * 1e6),
     }
 
 
@@ -232,12 +237,7 @@ async def narrow_floor(url: str, tasks: int, batch: int) -> dict[str, float]:
             )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     await pg.close()
-    return {
-        "events": len(decoded),
-        "seconds": round(wall, 2),
-        "events_per_second": round(len(decoded) / wall),
-        "cpu_us_per_event": round(cpu / len(decoded) * 1e6),
-    }
+    return figures(len(decoded), wall, cpu)
 
 
 async def floor(url: str, tasks: int, batch: int, prefix: str) -> dict[str, float]:
@@ -315,12 +315,7 @@ async def floor(url: str, tasks: int, batch: int, prefix: str) -> dict[str, floa
                 await pg.executemany(FLOOR_SPEND, increments)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     await pg.close()
-    return {
-        "events": len(decoded),
-        "seconds": round(wall, 2),
-        "events_per_second": round(len(decoded) / wall),
-        "cpu_us_per_event": round(cpu / len(decoded) * 1e6),
-    }
+    return figures(len(decoded), wall, cpu)
 
 
 def _floor_figures(task: dict[str, Any]) -> list[int]:
@@ -446,14 +441,14 @@ async def main() -> None:
         counts: dict[str, dict[str, int]] = {}
 
         async def ingestor() -> dict[str, float]:
-            figures = await drain(url, redis, args.tasks, args.batch, prefix=prefix)
+            result = await drain(url, redis, args.tasks, args.batch, prefix=prefix)
             counts["ingestor"] = await row_counts(url)
-            return figures
+            return result
 
         async def full_floor() -> dict[str, float]:
-            figures = await floor(floor_url, args.tasks, args.batch, prefix)
+            result = await floor(floor_url, args.tasks, args.batch, prefix)
             counts["floor"] = await row_counts(floor_url)
-            return figures
+            return result
 
         # Each phase is shown as it ends, so a run cut short still leaves its figures.
         for phase, run in (

@@ -154,14 +154,17 @@ async def test_a_pass_over_pending_entries_waits_for_acknowledgements_in_flight(
 
 
 async def test_stopping_lets_the_last_batch_finish_announcing_and_acknowledging() -> None:
-    rig = Rig()
+    rig, bus = gated_rig(batch=10)
     running = asyncio.create_task(rig.ingestor.run())
     await rig.send(event_id="c1", type="task.created", task_id="t1", agent_type="coder")
-    for _ in range(200):
-        if rig.ingestor.applied:
-            break
-        await asyncio.sleep(0.01)
-    running.cancel()
+
+    async def announcing() -> bool:
+        return bus.running == 1
+
+    await eventually(announcing, "the committed batch is being announced")
+    running.cancel()  # while its announcement is under way: it gets its grace
+    await asyncio.sleep(0.05)
+    bus.gate.set()
     await asyncio.gather(running, return_exceptions=True)
     assert rig.queue.pending_count == 0
     assert [event["status"] for event in rig.bus.on("task:t1")] == ["queued"]
