@@ -287,9 +287,9 @@ async def floor(url: str, tasks: int, batch: int, prefix: str) -> dict[str, floa
                 row = deltas.setdefault(key, [0] * (10 + len(DURATION_BOUNDS_SECONDS) + 1))
                 for n, value in enumerate(_floor_figures(task)):
                     row[n] += sign * value
-                figures = (1, task["cost_micros"], task["input_tokens"], 0)
+                spent = (1, task["cost_micros"], task["input_tokens"], 0)
                 total = spend.setdefault(("source", "api", hour), [0, 0, 0, 0])
-                for n, value in enumerate(figures):
+                for n, value in enumerate(spent):
                     total[n] += sign * value
         async with pg.transaction():
             await pg.executemany(
