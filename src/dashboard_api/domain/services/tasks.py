@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -23,7 +24,7 @@ from dashboard_api.domain.model.channels import (
 )
 from dashboard_api.domain.model.conversations import ConversationTotals, totals_delta
 from dashboard_api.domain.model.pricing import PriceTable, priced
-from dashboard_api.domain.model.rollups import merged_changes, rollup_changes
+from dashboard_api.domain.model.rollups import moved_changes, rollup_changes
 from dashboard_api.domain.model.tasks import (
     UNSET,
     AgentActivity,
@@ -41,7 +42,13 @@ from dashboard_api.domain.model.tasks import (
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
-from dashboard_api.domain.services.ingestion import APPLIED, Verdict, refused, waiting
+from dashboard_api.domain.services.ingestion import (
+    APPLIED,
+    BatchOutcome,
+    Verdict,
+    refused,
+    waiting,
+)
 from dashboard_api.domain.services.spend import record_task_spend, record_tasks_spend
 
 if TYPE_CHECKING:
@@ -132,7 +139,19 @@ class TaskService:
         and the events' processed marks commit together. One verdict per event: applied (or
         applied before: a redelivery changes nothing), refused (it can never apply), or
         waiting (its task does not exist yet; so do the task's later events in the batch).
-        Raises, with nothing committed, when the batch cannot be applied now."""
+        Raises, with nothing committed, when the batch cannot be applied now. The changes are
+        announced before it returns."""
+        verdicts, announce = await self.apply_batch(events)
+        if announce is not None:
+            await announce()
+        return verdicts
+
+    async def apply_batch(
+        self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
+    ) -> BatchOutcome:
+        """`ingest_batch` up to its commit: the verdicts, and what announces the batch's
+        changes, for the caller to run after the commit (the ingestor runs it while it applies
+        the next batch)."""
         verdicts: list[Verdict] = []
         steps: list[Task] = []  # each applied change, announced in order after the commit
         async with self._uow() as uow:
@@ -171,8 +190,9 @@ class TaskService:
             await self._store_batch(uow, stored, latest)
             await uow.processed_events.add_many(marked, self._clock())
             await uow.commit()
-        await self._announce_steps(steps)
-        return verdicts
+        return BatchOutcome(
+            verdicts, functools.partial(self._announce_steps, steps) if steps else None
+        )
 
     async def _announce_steps(self, steps: list[Task]) -> None:
         """Every change of the batch, each on `task:{id}` and `tasks`, in one `publish_many`:
@@ -212,11 +232,7 @@ class TaskService:
                 moves.append((before, after))
         await uow.tasks.add_many([after for before, after in moves if before is None])
         await uow.tasks.replace_many([after for before, after in moves if before is not None])
-        await uow.rollups.record(
-            merged_changes(
-                change for before, after in moves for change in rollup_changes(before, after)
-            )
-        )
+        await uow.rollups.record(moved_changes(moves))
         await record_tasks_in_conversations(uow, moves)
         await record_tasks_spend(uow, moves)
 
@@ -294,8 +310,10 @@ class TaskService:
     def _apply(self, task: Task, patch: TaskPatch) -> Task:
         changes = {
             field: value
-            for field in patch.__struct_fields__
-            if (value := getattr(patch, field)) is not UNSET
+            for field, value in zip(
+                patch.__struct_fields__, msgspec.structs.astuple(patch), strict=True
+            )
+            if value is not UNSET
         }
         for money in ("cost_usd", "reported_cost_usd"):
             if changes.get(money) is not None:
