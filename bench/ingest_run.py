@@ -150,6 +150,18 @@ class SilentBus:
     async def publish_many(self, events: Any) -> list[str]:
         return ["" for _ in events]
 
+    async def stage(self, outbox: str, token: str, events: Any) -> None:
+        return None
+
+    async def staged(self, outbox: str) -> list[str]:
+        return []
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        return None
+
+    async def drop_staged(self, outbox: str, token: str) -> None:
+        return None
+
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         return []
 

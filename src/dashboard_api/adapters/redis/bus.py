@@ -61,6 +61,14 @@ end
 return ids
 """
 
+# PUBLISH_MANY_SCRIPT for a chunk staged in a list (its last key): the chunk is popped in the
+# script that publishes it, so a chunk is published once, whatever dies when. (An odd number
+# of keys: the script's loop over key pairs ends before the list.)
+PUBLISH_STAGED_SCRIPT = PUBLISH_MANY_SCRIPT.replace(
+    "\nreturn ids\n", "\nredis.call('LPOP', KEYS[#KEYS])\nreturn ids\n"
+)
+assert PUBLISH_STAGED_SCRIPT != PUBLISH_MANY_SCRIPT
+
 # Events per PUBLISH_MANY_SCRIPT call: bounds how long one call holds Redis (a few ms).
 PUBLISH_CHUNK = 250
 
@@ -163,6 +171,9 @@ class RedisEventBus:
         self._publish_chunk = publish_chunk
         self._publish = redis.register_script(PUBLISH_SCRIPT)
         self._publish_many = redis.register_script(PUBLISH_MANY_SCRIPT)
+        self._publish_staged = redis.register_script(PUBLISH_STAGED_SCRIPT)
+        # Chunks this process staged, kept to publish without reading them back.
+        self._staged: dict[tuple[str, str], list[tuple[list[Any], list[Any]]]] = {}
         self._replay = redis.register_script(REPLAY_SCRIPT)
         self._feeds: list[RedisEventFeed] = []
 
@@ -195,6 +206,17 @@ class RedisEventBus:
         object given for several channels (a change on `task:{id}` and `tasks`) is encoded and
         sent once per chunk."""
         ids: list[str] = []
+        for keys, args in self._chunk_calls(events):
+            ids += map(_text, await self._publish_many(keys=keys, args=args))
+        return ids
+
+    def _chunk_calls(
+        self, events: Sequence[tuple[str, Event]]
+    ) -> list[tuple[list[Any], list[Any]]]:
+        """The keys and arguments of each PUBLISH_MANY_SCRIPT call that publishes `events`: the
+        keys once per channel, and one MessagePack argument holding the chunk's channels, each
+        event's JSON once, and a channel and payload place per publish."""
+        calls: list[tuple[list[Any], list[Any]]] = []
         for start in range(0, len(events), self._publish_chunk):
             channels: dict[str, int] = {}  # channel -> its place in KEYS (from 1)
             payloads: list[str] = []  # as text: Redis's cmsgpack takes no binary type
@@ -215,9 +237,41 @@ class RedisEventBus:
                 for key in (HISTORY_PREFIX + channel, EPOCH_PREFIX + channel)
             ]
             plan = msgspec.msgpack.encode((list(channels), payloads, order))
-            args: list[Any] = [self._history_length, self._ttl_ms, new_epoch(), plan]
-            ids += map(_text, await self._publish_many(keys=keys, args=args))
-        return ids
+            calls.append((keys, [self._history_length, self._ttl_ms, new_epoch(), plan]))
+        return calls
+
+    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+        """Each chunk's script call, encoded, in the list `{outbox}:{token}`, and `token` in
+        the list `outbox`, in one transaction. Kept in this process too, to publish without
+        reading them back; read back only by a process that finds them left over."""
+        calls = self._chunk_calls(events)
+        if not calls:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(f"{outbox}:{token}", *(msgspec.msgpack.encode(call) for call in calls))
+            pipe.rpush(outbox, token)
+            await pipe.execute()
+        self._staged[(outbox, token)] = calls
+
+    async def staged(self, outbox: str) -> list[str]:
+        return [_text(token) for token in await self._redis.lrange(outbox, 0, -1)]
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        chunks = f"{outbox}:{token}"
+        calls = self._staged.pop((outbox, token), None)
+        if calls is None:
+            raws: list[Any] = await self._redis.lrange(chunks, 0, -1)
+            calls = [msgspec.msgpack.decode(raw, type=tuple[list[Any], list[Any]]) for raw in raws]
+        for keys, args in calls:  # each call pops its chunk (published after a failure: left)
+            await self._publish_staged(keys=[*keys, chunks], args=args)
+        await self._redis.lrem(outbox, 0, token)
+
+    async def drop_staged(self, outbox: str, token: str) -> None:
+        self._staged.pop((outbox, token), None)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{outbox}:{token}")
+            pipe.lrem(outbox, 0, token)
+            await pipe.execute()
 
     def _publish_call(self, channel: str, event: Event) -> tuple[list[Any], list[Any]]:
         keys: list[Any] = [HISTORY_PREFIX + channel, EPOCH_PREFIX + channel]

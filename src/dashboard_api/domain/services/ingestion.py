@@ -19,7 +19,6 @@ acknowledgement and read in flight has landed (docs/realtime.md, "Overlapped sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,6 +57,8 @@ def waiting(reason: str) -> Verdict:
 
 # What is left to do once a batch committed (announcing its changes).
 AfterCommit = Callable[[], Awaitable[None]]
+# Finishes what batches committed but left undone (a process died, or the step failed).
+Recovery = Callable[[], Awaitable[None]]
 
 
 class BatchOutcome(NamedTuple):
@@ -116,6 +117,7 @@ class Ingestor:
     ) -> None:
         self._queue = queue
         self._handlers: dict[str, _Registration] = {}
+        self._recoveries: list[Recovery] = []
         self._batch = batch
         self._block_ms = block_ms
         self._standby_poll = standby_poll_seconds
@@ -147,12 +149,22 @@ class Ingestor:
         self._handlers[event_type] = _Registration(_one_by_one(handler), frozenset(), False)
 
     def register_batch(
-        self, event_types: Sequence[str], handler: BatchHandler, *, opening: Sequence[str] = ()
+        self,
+        event_types: Sequence[str],
+        handler: BatchHandler,
+        *,
+        opening: Sequence[str] = (),
+        recover: Recovery | None = None,
     ) -> None:
-        """Apply consecutive events of these types together, in one call per batch."""
+        """Apply consecutive events of these types together, in one call per batch.
+        `recover` finishes what a batch left undone after its commit (its announcements) when
+        the process doing it died or it failed: run at the start of every pass over pending
+        entries, once nothing is in flight, before any entry is applied again."""
         registration = _Registration(handler, frozenset(opening))
         for event_type in event_types:
             self._handlers[event_type] = registration
+        if recover is not None:
+            self._recoveries.append(recover)
 
     @property
     def waiting(self) -> int:
@@ -260,6 +272,8 @@ class Ingestor:
                 self._blocked.clear()
                 self._waiting.clear()
                 self._retry_at = float("inf")
+                for recover in self._recoveries:  # e.g. what a dead process left unannounced
+                    await recover()
             deliveries = await self._queue.pending(after=self._cursor, limit=self._batch)
             if not deliveries:
                 self._cursor = None
@@ -336,13 +350,17 @@ class Ingestor:
                         self._retry_at = min(self._retry_at, time.monotonic() + self._waiting_retry)
         except Exception:
             # A later run failed: what the earlier runs committed is still announced, after the
-            # previous batch (an acknowledgement that fails there is redone by the pending
-            # pass this failure leads to).
+            # previous batch. If the previous batch's announcement or acknowledgement failed,
+            # they are left to the recovery of the pending pass this failure leads to, which
+            # publishes what is left in the order it was committed.
             if after_commit:
-                with contextlib.suppress(Exception):
+                try:
                     await self.settle_tail()
-                for call in after_commit:
-                    await call()
+                except Exception:
+                    log.warning("ingestion: a batch's announcement is left to recovery")
+                else:
+                    for call in after_commit:
+                        await call()
             raise
         # The previous batch's announcements end before this one's start (each task's stay in
         # order); this one's run, then its acknowledgement, while the next batch is applied.
