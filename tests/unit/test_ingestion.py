@@ -42,7 +42,10 @@ class Rig:
         )
         self.ingestor = Ingestor(self.queue, block_ms=10, waiting_retry_seconds=0.05)
         self.ingestor.register_batch(
-            LIFECYCLE_TYPES, lifecycle_batch_handler(self.tasks), opening=("task.created",)
+            LIFECYCLE_TYPES,
+            lifecycle_batch_handler(self.tasks),
+            opening=("task.created",),
+            recover=self.tasks.announce_left_over,
         )
 
     async def send(self, **event: object) -> None:

@@ -46,7 +46,10 @@ def gated_rig(batch: int) -> tuple[Rig, GatedBus]:
     rig.bus = bus
     rig.ingestor = Ingestor(rig.queue, batch=batch, block_ms=10, waiting_retry_seconds=0.05)
     rig.ingestor.register_batch(
-        LIFECYCLE_TYPES, lifecycle_batch_handler(rig.tasks), opening=("task.created",)
+        LIFECYCLE_TYPES,
+        lifecycle_batch_handler(rig.tasks),
+        opening=("task.created",),
+        recover=rig.tasks.announce_left_over,
     )
     return rig, bus
 
@@ -217,8 +220,59 @@ async def test_a_stop_while_waiting_on_the_last_announcement_gives_it_its_grace(
     await asyncio.wait([running], timeout=5)
     assert running.done()
     # Batch 1 announced and acknowledged; batch 2 committed but neither (its entries stay
-    # pending: after a restart their marks make them change nothing).
+    # pending: after a restart their marks make them change nothing, and the recovery of that
+    # restart's first pass publishes what batch 2 staged).
     assert [e["task_id"] for e in bus.on("tasks")] == ["t1", "t1"]
     assert rig.queue.pending_count == 2
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+class FailsFirstPublish(RecordingBus):
+    """Refuses the first publish of staged announcements (Redis went away for a moment),
+    keeping them staged, as the Redis bus does when its script call fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        if not self.refused:
+            self.refused += 1
+            raise ConnectionError("redis went away")
+        await super().publish_staged(outbox, token)
+
+
+async def test_a_failed_announcement_and_the_next_batch_s_are_published_by_recovery_in_order() -> (
+    None
+):
+    """Batch 1's publish fails in the background while batch 2 commits: batch 2's is not
+    started (it would overtake batch 1's); the pass over pending entries that the failure
+    leads to first publishes both, oldest first, each once, then acknowledges everything."""
+    rig, _ = gated_rig(batch=2)
+    bus = FailsFirstPublish()
+    rig.tasks._bus = bus
+    rig.bus = bus
+    await rig.send(event_id="c1", type="task.created", task_id="t1", agent_type="coder")
+    await rig.send(event_id="s1", type="task.started", task_id="t1")
+    await rig.send(event_id="d1", type="task.completed", task_id="t1", cost_usd="0.5")
+    await rig.send(event_id="c2", type="task.created", task_id="t2", agent_type="coder")
+    await rig.ingestor.step()  # takes the lease
+    await rig.ingestor.step()  # batch 1 committed; its publish fails in the background
+    try:
+        await rig.ingestor.step()  # batch 2 committed; then batch 1's failure surfaces
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the failed announcement did not fail the round")
+    assert bus.on("tasks") == []
+    assert (await rig.tasks.get("t1")).status is TaskStatus.COMPLETED
+    await rig.drain()
+    assert [(e["task_id"], e["status"]) for e in bus.on("tasks")] == [
+        ("t1", "queued"),
+        ("t1", "running"),
+        ("t1", "completed"),
+        ("t2", "queued"),
+    ]
+    assert await bus.staged("dashboard:ingest:announcing") == []
+    assert (rig.queue.pending_count, rig.queue.rejected) == (0, [])
