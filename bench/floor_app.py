@@ -14,7 +14,7 @@ and rows encoded by msgspec straight to the response body.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -112,18 +112,34 @@ async def _send_json(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def bare_lifespan(
+    receive: Any, send: Any, url: str, hold: Callable[[asyncpg.Pool], None]
+) -> None:
+    """A bare floor's ASGI lifespan: the floors' pool opened at start-up (given to `hold`),
+    closed at shutdown."""
+    opened: asyncpg.Pool | None = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            opened = await open_pool(url)
+            hold(opened)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if opened is not None:
+                await opened.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _hold(opened: asyncpg.Pool) -> None:
     global pool
+    pool = opened
+
+
+async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                pool = await open_pool(DATABASE_URL)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await bare_lifespan(receive, send, DATABASE_URL, _hold)
+        return
     path: str = scope["path"]
     if path.startswith("/api/tasks/"):
         row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])

@@ -126,14 +126,7 @@ KEYS = ("workers", "scenario")
 def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: Path) -> list:
     found = harness.contenders(args.contenders, args.servers, args.port, args.baseline_tree)
     database = harness.DatabaseCpu(args.database_url)
-    need, free = len(found) * workers * args.pool_size, database.connections_free()
-    if need > free - 5:  # five left for others
-        database.close()
-        raise SystemExit(
-            f"{len(found)} contenders x {workers} workers x {args.pool_size} connections "
-            f"= {need}: more than PostgreSQL has free ({free}); "
-            "fewer contenders or a smaller --pool-size"
-        )
+    harness.require_connections(found, workers, args.pool_size, database)
     limits = system.RATE_LIMITS_COUNTED if args.rate_limits == "counted" else system.RATE_LIMITS_OFF
     runs: list[dict] = []
     try:
