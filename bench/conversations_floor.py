@@ -145,15 +145,9 @@ app = Litestar(route_handlers=[conversations, messages, stats, health], lifespan
 
 # The same answers without a framework (`uvicorn bench.conversations_floor:bare`): what an
 # outside floor written as a bare asyncpg + msgspec handler costs.
-def _hold(opened: asyncpg.Pool) -> None:
-    global pool
-    pool = opened
-
-
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        await bare_lifespan(receive, send, DATABASE_URL, _hold)
-        return
+        return await bare_lifespan(receive, send, DATABASE_URL, globals())
     path: str = scope["path"]
     query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
     limit = int(query.get("limit", "50"))

@@ -142,25 +142,16 @@ def _load(args: argparse.Namespace, scenario: str) -> argparse.Namespace:
 
 def measure(args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]) -> list[dict]:
     found = harness.contenders(args.contenders, args.servers, args.port, None, FLOORS)
-    database = harness.DatabaseCpu(args.database_url)
-    harness.require_connections(found, 1, args.pool_size, database)
     routes = {c.name: paths(c.is_service, data) for c in found}
     slots = [(c, scenario) for scenario in args.scenarios for c in found]
-    runs: list[dict] = []
-    try:
-        harness.start_all(
-            found, 1, args.database_url, args.pool_size, system.RATE_LIMITS_OFF, args.startup
-        )
+    env, url = system.RATE_LIMITS_OFF, args.database_url
+    with harness.running(found, 1, url, args.pool_size, env, args.startup) as database:
         for c, scenario in slots:
             check(c.port, routes[c.name][scenario], scenario, data)
             id_file = ids[c.is_service] if scenario == "messages_deep" else None
             wrk(c.port, routes[c.name][scenario], _load(args, scenario), args.warmup, id_file)
         run = functools.partial(_run, routes=routes, ids=ids, args=args, database=database)
-        runs = harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
-    finally:
-        harness.stop_all(found)
-        database.close()
-    return runs
+        return harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
 
 
 def _run(

@@ -14,7 +14,7 @@ and rows encoded by msgspec straight to the response body.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -112,34 +112,24 @@ async def _send_json(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def bare_lifespan(
-    receive: Any, send: Any, url: str, hold: Callable[[asyncpg.Pool], None]
-) -> None:
-    """A bare floor's ASGI lifespan: the floors' pool opened at start-up (given to `hold`),
-    closed at shutdown."""
-    opened: asyncpg.Pool | None = None
+async def bare_lifespan(receive: Any, send: Any, url: str, namespace: dict[str, Any]) -> None:
+    """A bare floor's ASGI lifespan: the floors' pool opened at start-up as `pool` in the
+    floor module's `namespace` (its `globals()`), closed at shutdown."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            opened = await open_pool(url)
-            hold(opened)
+            namespace["pool"] = await open_pool(url)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            if opened is not None:
-                await opened.close()
+            if "pool" in namespace:
+                await namespace["pool"].close()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
-def _hold(opened: asyncpg.Pool) -> None:
-    global pool
-    pool = opened
-
-
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        await bare_lifespan(receive, send, DATABASE_URL, _hold)
-        return
+        return await bare_lifespan(receive, send, DATABASE_URL, globals())
     path: str = scope["path"]
     if path.startswith("/api/tasks/"):
         row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])

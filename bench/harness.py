@@ -16,6 +16,7 @@ per second, and the database half is where the old floor's reset round trip hid.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -25,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -218,12 +219,32 @@ def require_connections(
     others)."""
     need, free = len(found) * workers * pool_size, database.connections_free()
     if need > free - 5:
-        database.close()
         raise SystemExit(
             f"{len(found)} contenders x {workers} workers x {pool_size} connections "
             f"= {need}: more than PostgreSQL has free ({free}); "
             "fewer contenders or a smaller --pool-size"
         )
+
+
+@contextlib.contextmanager
+def running(
+    found: Sequence[Contender],
+    workers: int,
+    database_url: str,
+    pool_size: int,
+    extra_env: dict[str, str],
+    startup: float,
+) -> Iterator[DatabaseCpu]:
+    """Every contender up (once PostgreSQL has the connections their pools need), and the
+    monitor of their database's backends for `measure`; all stopped and closed on the way out."""
+    database = DatabaseCpu(database_url)
+    try:
+        require_connections(found, workers, pool_size, database)
+        start_all(found, workers, database_url, pool_size, extra_env, startup)
+        yield database
+    finally:
+        stop_all(found)
+        database.close()
 
 
 def _children_cpu() -> float:

@@ -125,12 +125,10 @@ KEYS = ("workers", "scenario")
 
 def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: Path) -> list:
     found = harness.contenders(args.contenders, args.servers, args.port, args.baseline_tree)
-    database = harness.DatabaseCpu(args.database_url)
-    harness.require_connections(found, workers, args.pool_size, database)
     limits = system.RATE_LIMITS_COUNTED if args.rate_limits == "counted" else system.RATE_LIMITS_OFF
-    runs: list[dict] = []
-    try:
-        harness.start_all(found, workers, args.database_url, args.pool_size, limits, args.startup)
+    with harness.running(
+        found, workers, args.database_url, args.pool_size, limits, args.startup
+    ) as database:
         # Every (scenario, contender) pair is a slot of each round: the two sides of a
         # comparison run seconds apart, and so do a contender's first and deep pages.
         slots = [(c, scenario) for scenario in args.scenarios for c in found]
@@ -142,11 +140,7 @@ def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: P
         run = functools.partial(
             _run, workers=workers, routes=routes, ids=ids, args=args, database=database
         )
-        runs += harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
-    finally:
-        harness.stop_all(found)
-        database.close()
-    return runs
+        return harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
 
 
 def _run(
