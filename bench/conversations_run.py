@@ -140,7 +140,7 @@ def _load(args: argparse.Namespace, scenario: str) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "connections": args.stats_connections})
 
 
-def measure(args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]) -> list[dict]:
+def measure(args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]) -> list[dict[str, Any]]:
     found = harness.contenders(args.contenders, args.servers, args.port, None, FLOORS)
     routes = {c.name: paths(c.is_service, data) for c in found}
     slots = [(c, scenario) for scenario in args.scenarios for c in found]
@@ -178,7 +178,7 @@ def _run(
     return stats | {"scenario": scenario, "contender": c.name}
 
 
-def against_floors(runs: list[dict]) -> str:
+def against_floors(runs: list[dict[str, Any]]) -> str:
     """Per scenario, the service against each floor on its server, from per-round ratios:
     the floor's CPU per request over the service's (server + database, and server only; 100%
     is the floor's efficiency), and the service's requests/s over the floor's."""
