@@ -140,7 +140,9 @@ def _load(args: argparse.Namespace, scenario: str) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "connections": args.stats_connections})
 
 
-def measure(args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]) -> list[dict[str, Any]]:
+def measure(
+    args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]
+) -> list[dict[str, Any]]:
     found = harness.contenders(args.contenders, args.servers, args.port, None, FLOORS)
     routes = {c.name: paths(c.is_service, data) for c in found}
     slots = [(c, scenario) for scenario in args.scenarios for c in found]
