@@ -124,18 +124,24 @@ async def _send_json(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def bare_lifespan(receive: Any, send: Any, url: str, namespace: dict[str, Any]) -> None:
+    """A bare floor's ASGI lifespan: the floors' pool opened at start-up as `pool` in the
+    floor module's `namespace` (its `globals()`), closed at shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            namespace["pool"] = await open_pool(url)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if "pool" in namespace:
+                await namespace["pool"].close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global pool
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                pool = await open_pool(DATABASE_URL)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        return await bare_lifespan(receive, send, DATABASE_URL, globals())
     path: str = scope["path"]
     if path.startswith("/api/tasks/"):
         row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])

@@ -22,8 +22,9 @@ def _free_port() -> int:
 
 class PrivatePostgres:
     """`start()`, then `url`; `restart()` (fast shutdown: sessions are terminated, as in a
-    real restart), `pause()`/`resume()` (SIGSTOP: the network looks lost, sockets stay open),
-    `stop()` removes everything."""
+    real restart), `shut_down()`/`start_again()` (down for as long as the test wants),
+    `pause()`/`resume()` (SIGSTOP: the network looks lost, sockets stay open), `stop()`
+    removes everything."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -62,6 +63,14 @@ class PrivatePostgres:
     def restart(self, mode: str = "fast") -> None:
         """`fast` terminates sessions as a planned restart does; `immediate` is a crash."""
         self._pg_ctl("restart", "-m", mode)
+
+    def shut_down(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: sessions terminated; `immediate`: a crash) and keep its
+        data, until `start_again()`."""
+        self._pg_ctl("stop", "-m", mode)
+
+    def start_again(self) -> None:
+        self._pg_ctl("start")
 
     def _processes(self) -> list[int]:
         """The postmaster and every backend it started."""

@@ -268,3 +268,48 @@ async def test_publish_many_on_redis_in_several_script_calls_is_publish_event_by
         )
         await client.aclose()
         await redis_bus.close()
+
+
+async def test_staged_events_are_published_once_in_order_or_dropped(bus: EventBus) -> None:
+    """An outbox: nothing is live before `publish_staged`; each token is published once, in
+    order; a dropped one never is."""
+    outbox, channel = unique("test:outbox:"), unique("task:staged-")
+    await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": n}) for n in range(3)])
+    await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})])
+    assert await bus.history(channel, after=None, limit=10) == []
+    assert await bus.staged(outbox) == ["b1", "b2"]
+    await bus.drop_staged(outbox, "b2")
+    await bus.publish_staged(outbox, "b1")
+    await bus.publish_staged(outbox, "b1")  # again: nothing is left to publish
+    history = await bus.history(channel, after=None, limit=10)
+    assert [decode(message)["n"] for message in history] == [0, 1, 2]
+    assert await bus.staged(outbox) == []
+
+
+@pytest.mark.integration
+async def test_announcements_a_dead_process_left_half_published_are_finished_once() -> None:
+    """A process staged three chunks, published the first and died: another process publishes
+    the other two, once, in order (each chunk leaves the outbox in the script that publishes
+    it), and the outbox is empty afterwards."""
+    url = require_shared_redis()
+    dying = RedisEventBus(Redis.from_url(url), url=url, history_length=50, publish_chunk=2)
+    outbox, channel = unique("test:outbox:"), unique("task:left-over-")
+    await dying.stage(
+        outbox, "batch-1", [(channel, {"type": "task_status", "n": n}) for n in range(5)]
+    )
+    keys, args = dying._staged.pop((outbox, "batch-1"))[0]
+    await dying._publish_staged(keys=[*keys, f"{outbox}:batch-1"], args=args)
+    await dying.close()
+    other = RedisEventBus(Redis.from_url(url), url=url, history_length=50, publish_chunk=2)
+    client = Redis.from_url(url)
+    try:
+        assert await other.staged(outbox) == ["batch-1"]
+        await other.publish_staged(outbox, "batch-1")
+        history = await other.history(channel, after=None, limit=50)
+        assert [decode(message)["n"] for message in history] == [0, 1, 2, 3, 4]
+        assert await other.staged(outbox) == []
+        assert not await client.exists(outbox, f"{outbox}:batch-1")
+    finally:
+        await client.delete(HISTORY_PREFIX + channel, EPOCH_PREFIX + channel)
+        await client.aclose()
+        await other.close()

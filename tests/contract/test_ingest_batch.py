@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from dashboard_api.domain.errors import DomainError, NotFound
 from dashboard_api.domain.model.conversations import Conversation
@@ -150,3 +153,88 @@ async def test_a_batch_ends_where_the_same_events_one_by_one_end(backend: Backen
     assert one["tasks"]["t1"][:3] == (TaskStatus.COMPLETED, 4, Decimal("0.25"))  # type: ignore[index]
     spend_by_user = dict((row[0], row[2]) for row in one["spend"][SpendDimension.USER])  # type: ignore[index]
     assert spend_by_user == {"alice": Decimal("1.250001"), "bob": Decimal("0.333333")}
+
+
+class DiesBeforeAnnouncing(RecordingBus):
+    """A bus that keeps what is staged and fails the publish after the commit, as when the
+    process is killed there (or Redis drops the connection)."""
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        raise ConnectionError("killed between the commit and the announcement")
+
+
+def _lifecycle(p: str) -> list[tuple[str, Change]]:
+    running, done = TaskStatus.RUNNING, TaskStatus.COMPLETED
+    return [
+        (f"{p}a1", NewTask(agent_type="coder", task_id=f"{p}a", created_at=NOW)),
+        (f"{p}b1", NewTask(agent_type="coder", task_id=f"{p}b", created_at=NOW)),
+        (f"{p}a2", (f"{p}a", TaskPatch(status=running))),
+        (f"{p}a3", (f"{p}a", TaskPatch(status=done, cost_usd=Decimal("0.5")))),
+        (f"{p}b2", (f"{p}b", TaskPatch(status=running))),
+    ]
+
+
+async def test_changes_committed_by_a_process_that_died_before_announcing_them_are_announced_once(
+    backend: Backend,
+) -> None:
+    """Issue 9 (bench/chaos.py): a batch committed, then the process died before publishing
+    its `task_status` events. The redelivered batch changes nothing (its marks), and before it
+    the next process publishes what the dead one staged: every change once, in order."""
+    p = "announce-"
+    bus = DiesBeforeAnnouncing()
+    dying = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    with pytest.raises(ConnectionError):
+        await dying.ingest_batch(_lifecycle(p))
+    assert bus.on("tasks") == []
+    assert (await backend.reads.get(f"{p}a")).version == 3  # type: ignore[union-attr]
+    survivor = RecordingBus()
+    survivor._outboxes = bus._outboxes  # the same Redis, another process
+    after = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=survivor)
+    verdicts = await after.ingest_batch(_lifecycle(p))  # redelivered: already applied
+    assert {verdict.kind for verdict in verdicts} == {"applied"}
+    announced = [(event["task_id"], event["version"]) for event in survivor.on("tasks")]
+    assert announced == [(f"{p}a", 1), (f"{p}b", 1), (f"{p}a", 2), (f"{p}a", 3), (f"{p}b", 2)]
+    assert await survivor.staged("dashboard:ingest:announcing") == []
+    await after.ingest_batch(_lifecycle(p))  # once only
+    assert len(survivor.on("tasks")) == 5
+
+
+class FailsToCommit:
+    """A unit of work whose commit fails (the database went away during it)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> FailsToCommit:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def commit(self) -> None:
+        raise ConnectionError("the database went away")
+
+
+async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend: Backend) -> None:
+    """The same process applies the batch again (its entries stay pending): what it staged the
+    first time is dropped, never published beside what it stages now."""
+    p = "uncommitted-"
+    bus = RecordingBus()
+    commit_fails = True
+
+    def unit_of_work() -> Any:
+        inner = backend.unit_of_work()
+        return FailsToCommit(inner) if commit_fails else inner
+
+    service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
+    with pytest.raises(ConnectionError):
+        await service.ingest_batch(_lifecycle(p))
+    assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
+    commit_fails = False
+    await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
+    assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
+    assert await bus.staged("dashboard:ingest:announcing") == []

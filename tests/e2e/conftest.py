@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_URL, _admin, _with_database, unavailable
+from tests.postgres_support import PrivatePostgres
 
 
 def free_port() -> int:
@@ -96,3 +97,15 @@ def server(e2e_database_url: str) -> Iterator[Server]:
         yield running
     finally:
         running.stop()
+
+
+# One per module: starting PostgreSQL costs more than most tests that use it.
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the module's own (tests/postgres_support.py), removed after."""
+    server = PrivatePostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

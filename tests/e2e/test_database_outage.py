@@ -19,17 +19,6 @@ pytestmark = pytest.mark.e2e
 Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
 
-# One server for the module: starting PostgreSQL and the service costs more than the tests.
-@pytest.fixture(scope="module")
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def served(private_postgres: PrivatePostgres) -> Iterator[Server]:
     running = Server(

@@ -1,5 +1,6 @@
 """Durable ingestion against real faults: the server SIGKILLed mid-burst, Redis restarted without
-its data, two replicas sharing the consumer group through the death of one.
+its data, PostgreSQL stopped mid-burst (fast, then immediate), two replicas sharing the consumer
+group through the death of one.
 
 Each test streams lifecycle events (created, started, completed with a cost) the way an engine
 does, on a private Redis, to real server processes on a database of their own, then counts
@@ -24,6 +25,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.e2e.conftest import Server
+from tests.postgres_support import PrivatePostgres
 from tests.redis_support import PrivateRedis
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -162,7 +164,9 @@ async def assert_exactly_once_in_order(
     # The rollups saw every change once too: analytics (read from them) match the raw rows of
     # the whole database (other tests' tasks included) to the cent.
     count, micros = await db.fetchrow("SELECT count(*), sum(cost_micros) FROM tasks")
-    summary = (await get(f"{server.url}/api/analytics/summary")).json()
+    response = await get(f"{server.url}/api/analytics/summary")
+    assert response.status_code == 200, response.text
+    summary = response.json()
     assert summary["total_tasks"] == count
     assert Decimal(str(summary["total_cost_usd"])) == Decimal(micros) / 10**6
 
@@ -204,7 +208,9 @@ async def test_a_server_killed_mid_burst_loses_and_doubles_nothing(
     await wait_applied(db, burst, 0.4)
     kill(servers[-1])  # in the middle of a batch, most likely; wherever it lands, it must hold
     killed_at = await applied(db, burst)
-    servers.append(start(e2e_database_url, private_redis))
+    # In a thread: the engine goes on sending while the server starts (10-30 s on a loaded
+    # machine); started in the loop, it froze the sender's pending XADD past its timeout.
+    servers.append(await asyncio.to_thread(start, e2e_database_url, private_redis))
     await sending
     await wait_applied(db, burst)
     assert 0 < killed_at < burst.total
@@ -261,6 +267,71 @@ async def test_ready_names_ingestion_that_cannot_progress_while_redis_answers(
     metrics = (await get(f"{server.url}/metrics")).text
     assert "dashboard_ingest_healthy 1.0" in metrics
     assert "dashboard_ingest_dead_letters 0.0" in metrics
+
+
+async def test_events_sent_while_postgres_is_down_are_applied_once_after_it_is_back(
+    private_postgres: PrivatePostgres,
+    private_redis: PrivateRedis,
+    redis: aioredis.Redis,
+    servers: list[Server],
+) -> None:
+    server = start(private_postgres.url, private_redis)
+    servers.append(server)
+    bursts: list[Burst] = []
+    for mode in ("fast", "immediate"):
+        burst = Burst(tasks=300)  # 900 events: PostgreSQL goes down while they are applied
+        bursts.append(burst)
+        sending = asyncio.create_task(send(redis, burst.ordered(), per_second=3000))
+        db = await asyncpg.connect(dsn(private_postgres.url))
+        try:
+            await wait_applied(db, burst, 0.1)
+        finally:
+            await db.close()
+        await asyncio.to_thread(private_postgres.shut_down, mode)
+        await sending  # the rest of the burst reaches the stream while the database is down
+        body = await wait_ready(server, expected=503)
+        assert body["checks"]["database"] is False
+        assert body["checks"]["ingestion"] is False, body  # its rounds fail meanwhile
+        await assert_503_problems(server)
+        await asyncio.to_thread(private_postgres.start_again)
+        db = await asyncpg.connect(dsn(private_postgres.url))
+        try:
+            await wait_applied(db, burst)
+            await wait_ready(server, expected=200)
+            await rest_recovered(server)
+            await assert_exactly_once_in_order(db, redis, burst, server)
+        finally:
+            await db.close()
+    output = server.read_output()
+    assert "unhandled error" not in output, output[-3000:]
+
+
+async def rest_recovered(server: Server) -> None:
+    """REST answers again: each pooled connection the restart dropped fails one request with a
+    503 and is replaced (no pre-ping, docs/design.md), then 200s; never a 500."""
+    streak = 0
+    deadline = time.monotonic() + 15
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+        while streak < 10:
+            assert time.monotonic() < deadline, "REST did not recover"
+            response = await client.get("/api/analytics/summary")
+            assert response.status_code in (200, 503), response.text
+            streak = streak + 1 if response.status_code == 200 else 0
+
+
+async def assert_503_problems(server: Server) -> None:
+    """REST while the database is down: 503 problem documents with Retry-After, never a 500."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+        responses = [
+            await client.get("/api/tasks"),
+            await client.get("/api/tasks/anything"),
+            await client.get("/api/analytics/summary"),
+            await client.post("/api/tasks", json={"agent_type": "coder"}),
+        ]
+    for response in responses:
+        assert response.status_code == 503, (response.request.url, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["retry-after"]
 
 
 async def test_two_replicas_share_the_group_through_the_death_of_one(

@@ -318,6 +318,27 @@ class EventBus(Protocol):
         the earlier ones published (each stays whole: in history and live, or in neither)."""
         ...
 
+    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+        """Keep `events` in `outbox` under `token` until `publish_staged` or `drop_staged`:
+        kept where the bus keeps history, and written before the change they announce
+        commits, so that a process that dies between that commit and the publish leaves them
+        to whoever applies next (who publishes them if the change committed)."""
+        ...
+
+    async def staged(self, outbox: str) -> list[str]:
+        """The tokens `outbox` holds, oldest first."""
+        ...
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        """Publish what `token` still holds, as `publish_many` would, and remove it; each part
+        is removed in the step that publishes it, so nothing is published twice. Nothing to
+        do when `token` holds nothing."""
+        ...
+
+    async def drop_staged(self, outbox: str, token: str) -> None:
+        """Forget what `token` holds, unpublished (the change it announced did not commit)."""
+        ...
+
     async def history(self, channel: str, *, after: str | None, limit: int) -> list[bytes]:
         """Messages of `channel` still in history, oldest first, with ids after `after`
         (or the latest `limit` when `after` is None), each `{"id":"<id>",...}`."""

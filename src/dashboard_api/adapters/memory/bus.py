@@ -74,6 +74,7 @@ class MemoryEventBus:
         self._history: dict[str, _History] = {}
         self._sequence = itertools.count(1)
         self.feeds: set[MemoryEventFeed] = set()
+        self._outboxes: dict[str, dict[str, list[tuple[str, Event]]]] = {}
 
     async def publish(self, channel: str, event: Event) -> str:
         sequence = next(self._sequence)
@@ -91,6 +92,21 @@ class MemoryEventBus:
     async def publish_many(self, events: Sequence[tuple[str, Event]]) -> list[str]:
         """Each event as `publish` does it, in the given order (nothing to batch in-process)."""
         return [await self.publish(channel, event) for channel, event in events]
+
+    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+        """In the process, so lost with it, as everything this bus holds."""
+        self._outboxes.setdefault(outbox, {}).setdefault(token, []).extend(events)
+
+    async def staged(self, outbox: str) -> list[str]:
+        return list(self._outboxes.get(outbox, {}))
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        events = self._outboxes.get(outbox, {}).pop(token, None)
+        if events:
+            await self.publish_many(events)
+
+    async def drop_staged(self, outbox: str, token: str) -> None:
+        self._outboxes.get(outbox, {}).pop(token, None)
 
     def publish_raw(self, channel: str, message: bytes) -> None:
         """Deliver a message live without history, as a raw Redis PUBLISH would."""
