@@ -1,49 +1,62 @@
-"""Drive the real service and its floor with wrk on the conversations and webhook data.
+"""Drive the real service and its floors with wrk on the conversations and webhook data,
+interleaved (bench/harness.py, as bench/run.py does for the task API).
 
-    .venv/bin/python -m bench.conversations_generate     # once (about 10 minutes)
-    .venv/bin/python -m bench.conversations_run [--duration 15] [--connections 32]
+    nice -n 10 .venv/bin/python -m bench.conversations_generate [--database-url URL]  # once
+    .venv/bin/python -m bench.conversations_run [--database-url URL] [--rounds 6]
+        [--duration 5] [--contenders service floor bare] [--servers uvicorn granian]
 
 Scenarios: the first page of GET /api/conversations, a page 1,000 pages deep in it, a deep page
 of messages (after the 30th message of a random conversation, 20 messages), and
-GET /api/webhooks/stats over all 1,000,000 events. The real server listens on --port and the
-floor on --port + 1, one uvicorn worker each; runs alternate between them (see `measure`).
-Results go to bench/results/conversations.json.
+GET /api/webhooks/stats over all 1,000,000 events (2 connections: its target is a p50).
+
+Every contender is up at once on its own port (from --port on), one worker each: the service
+(`dashboard-api run`, DASHBOARD_SERVER per --servers) and the floors of
+bench/conversations_floor.py (`floor`: bare Litestar, `bare`: a bare ASGI callable; asyncpg +
+msgspec on the service's pool size, no reset round trip) under the same servers. Each (scenario,
+contender) pair is warmed up, then every round runs each pair for --duration seconds, the order
+rotated by one each round, so the two sides of a comparison are seconds apart. Each run records
+wrk's figures and the CPU per request of the server's processes and of the PostgreSQL backends
+of the bench database. Tables: medians with min-max, and per-round ratios. Results go to
+bench/results/conversations.json (--out).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
-import subprocess
-import sys
+import shutil
 import tempfile
-import time
-import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
 
-from bench import system
-from bench.run import encode_cursor, stop, wrk
+from bench import harness, system
+from bench.run import encode_cursor, wrk
+from dashboard_api.adapters.sqlalchemy.migrate import upgrade
 
 HERE = Path(__file__).parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench_conversations"
 SCENARIOS = ("conversations", "conversations_deep", "messages_deep", "webhook_stats")
+FLOORS = {"floor": "bench.conversations_floor:app", "bare": "bench.conversations_floor:bare"}
+KEYS = ("scenario",)
 PAGE = 50
 MESSAGE_PAGE = 20
 MESSAGE_OFFSET = 30
 
 
-async def fixtures(url: str, sample: int, deep_pages: int) -> dict[str, object]:
+async def fixtures(url: str, sample: int, deep_pages: int) -> dict[str, Any]:
     connection = await asyncpg.connect(url)
     try:
-        deep = await connection.fetchrow(
+        deep = await connection.fetch(
             "SELECT updated_at, conversation_id FROM conversations "
-            "ORDER BY updated_at DESC, conversation_id DESC OFFSET $1 LIMIT 1",
+            "ORDER BY updated_at DESC, conversation_id DESC OFFSET $1 LIMIT 2",
             PAGE * deep_pages - 1,
         )
         positions = await connection.fetch(
@@ -55,7 +68,8 @@ async def fixtures(url: str, sample: int, deep_pages: int) -> dict[str, object]:
             MESSAGE_OFFSET - 1,
         )
         return {
-            "deep": (deep["updated_at"], deep["conversation_id"]),
+            "deep": (deep[0]["updated_at"], deep[0]["conversation_id"]),  # last row shown
+            "deep_first": deep[1]["conversation_id"],  # the first row the deep page must show
             "positions": [tuple(row) for row in positions],
             "rows": {
                 "conversations": await connection.fetchval("SELECT count(*) FROM conversations"),
@@ -71,186 +85,183 @@ async def fixtures(url: str, sample: int, deep_pages: int) -> dict[str, object]:
         await connection.close()
 
 
-def paths(server: str, data: dict) -> dict[str, str]:
+def paths(is_service: bool, data: dict[str, Any]) -> dict[str, str]:
+    """The scenarios' paths: the service's cursors, or the floors' plain keyset parameters."""
     updated_at, conversation_id = data["deep"]
-    if server == "real":
+    if is_service:
         deep = urlencode({"limit": PAGE, "cursor": encode_cursor(updated_at, conversation_id)})
     else:
-        deep = urlencode(
-            {
-                "limit": PAGE,
-                "updated_at": updated_at.isoformat(),
-                "conversation_id": conversation_id,
-            }
-        )
+        after = {"updated_at": updated_at.isoformat(), "conversation_id": conversation_id}
+        deep = urlencode({"limit": PAGE, **after})
     return {
         "conversations": f"/api/conversations?limit={PAGE}",
         "conversations_deep": f"/api/conversations?{deep}",
-        "messages_deep": message_path(server, *data["positions"][0]),
+        "messages_deep": message_path(is_service, *data["positions"][0]),
         "webhook_stats": "/api/webhooks/stats",
     }
 
 
-def message_path(server: str, conversation_id: str, created_at: object, message_id: str) -> str:
-    if server == "real":
-        query = {"limit": MESSAGE_PAGE, "cursor": encode_cursor(created_at, message_id)}  # type: ignore[arg-type]
+def message_path(
+    is_service: bool, conversation_id: str, created_at: datetime, message_id: str
+) -> str:
+    if is_service:
+        query = {"limit": MESSAGE_PAGE, "cursor": encode_cursor(created_at, message_id)}
     else:
-        query = {
-            "limit": MESSAGE_PAGE,
-            "created_at": created_at.isoformat(),
-            "message_id": message_id,
-        }  # type: ignore[attr-defined]
+        after = {"created_at": created_at.isoformat(), "message_id": message_id}
+        query = {"limit": MESSAGE_PAGE, **after}
     return f"/api/conversations/{conversation_id}/messages?{urlencode(query)}"
 
 
-def start(server: str, port: int, database_url: str) -> subprocess.Popen[bytes]:
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    if server == "real":
-        command = [str(bin_dir / "dashboard-api"), "run", "--no-migrate", "--workers", "1"]
-        env.update(DASHBOARD_DATABASE_URL=database_url, DASHBOARD_LOG_LEVEL="warning")
-        env.update(system.RATE_LIMITS_OFF)
-    else:
-        command = [sys.executable, "-m", "uvicorn", "bench.conversations_floor:app"]
-        command += ["--no-access-log", "--host", "127.0.0.1", "--log-level", "warning"]
-        env["BENCH_DATABASE_URL"] = database_url.replace("+asyncpg", "")
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return process
-        except (urllib.error.URLError, ConnectionError):
-            if process.poll() is not None:
-                raise SystemExit(f"{server} exited with {process.returncode}") from None
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"{server} did not answer /health on port {port}")
-
-
-def check(port: int, path: str, scenario: str, data: dict) -> None:
+def check(port: int, path: str, scenario: str, data: dict[str, Any]) -> None:
     """One request before loading: 200, and the rows the scenario must show."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
         body = json.loads(response.read())
-    if scenario == "messages_deep" and len(body["items"]) != MESSAGE_PAGE:
-        raise SystemExit(f"deep message page on port {port} has {len(body['items'])} rows")
-    if scenario == "webhook_stats":
-        # The floor returns the raw per-status sums (numeric, rendered as strings).
-        total = sum(int(item.get("total", item.get("events", 0))) for item in body["items"])
+    items = body["items"]
+    wrong = None
+    if scenario.startswith("conversations") and (len(items) != PAGE or not body["next_cursor"]):
+        wrong = f"{len(items)} rows, next cursor {body['next_cursor']!r}"
+    elif scenario == "conversations_deep" and items[0]["conversation_id"] != data["deep_first"]:
+        wrong = f"starts at {items[0]['conversation_id']}, not {data['deep_first']}"
+    elif scenario == "messages_deep" and len(items) != MESSAGE_PAGE:
+        wrong = f"{len(items)} rows, not {MESSAGE_PAGE}"
+    elif scenario == "webhook_stats":
+        # The floors return the raw per-status sums (numeric, rendered as strings).
+        total = sum(int(item.get("total", item.get("events", 0))) for item in items)
         if total != data["rows"]["webhook_events"]:
-            raise SystemExit(f"stats on port {port} count {total} events")
+            wrong = f"counts {total} events, not {data['rows']['webhook_events']}"
+    if wrong:
+        raise SystemExit(f"{scenario} on port {port}: {wrong}")
 
 
-def measure(data: dict, args: argparse.Namespace, ids: dict[str, str]) -> list:
-    """Both servers up at once (an idle one costs nothing); each scenario runs on one then the
-    other, `--rounds` times, so that the noise of a shared machine falls on both alike. The
-    best round of each server is kept."""
-    ports = {"real": args.port, "floor": args.port + 1}
-    processes = {server: start(server, ports[server], args.database_url) for server in args.servers}
-    results = []
-    try:
-        for scenario in args.scenarios:
-            # Stats are measured for latency (the target is a p50): few connections, no queue.
-            load = args
-            if scenario == "webhook_stats":
-                load = argparse.Namespace(**{**vars(args), "connections": args.stats_connections})
-            for server in args.servers:
-                route = paths(server, data)[scenario]
-                check(ports[server], route, scenario, data)
-                id_file = ids[server] if scenario == "messages_deep" else None
-                wrk(ports[server], route, load, args.warmup, id_file)
-            best: dict[str, dict] = {}
-            for _ in range(args.rounds):
-                for server in args.servers:
-                    route = paths(server, data)[scenario]
-                    id_file = ids[server] if scenario == "messages_deep" else None
-                    cpu = system.group_cpu_seconds(processes[server].pid)
-                    stats = wrk(ports[server], route, load, args.duration, id_file)
-                    cpu = system.group_cpu_seconds(processes[server].pid) - cpu
-                    stats["server_cpu_us"] = cpu * 1e6 / max(1, stats["requests"])
-                    if server not in best or stats["rps"] > best[server]["rps"]:
-                        best[server] = stats
-            for server, stats in best.items():
-                results.append({"server": server, "workers": 1, "scenario": scenario, **stats})
-                print(
-                    f"{server:5} {scenario:18} {stats['rps']:8.0f} req/s  "
-                    f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
-                    f"server cpu {stats['server_cpu_us']:5.0f} us/req  "
-                    f"non-2xx {stats['non_2xx_3xx']}  socket errors {stats['socket_errors']}",
-                    flush=True,
-                )
-    finally:
-        for process in processes.values():
-            stop(process)
-    return results
+def _load(args: argparse.Namespace, scenario: str) -> argparse.Namespace:
+    """Stats are measured for latency (the target is a p50): few connections, no queue."""
+    if scenario != "webhook_stats":
+        return args
+    return argparse.Namespace(**{**vars(args), "connections": args.stats_connections})
 
 
-def table(results: list[dict]) -> str:
-    by = {(r["server"], r["scenario"]): r for r in results}
+def measure(
+    args: argparse.Namespace, data: dict[str, Any], ids: dict[bool, str]
+) -> list[dict[str, Any]]:
+    found = harness.contenders(args.contenders, args.servers, args.port, None, FLOORS)
+    routes = {c.name: paths(c.is_service, data) for c in found}
+    slots = [(c, scenario) for scenario in args.scenarios for c in found]
+    env, url = system.RATE_LIMITS_OFF, args.database_url
+    with harness.running(found, 1, url, args.pool_size, env, args.startup) as database:
+        for c, scenario in slots:
+            check(c.port, routes[c.name][scenario], scenario, data)
+            id_file = ids[c.is_service] if scenario == "messages_deep" else None
+            wrk(c.port, routes[c.name][scenario], _load(args, scenario), args.warmup, id_file)
+        run = functools.partial(_run, routes=routes, ids=ids, args=args, database=database)
+        return harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
+
+
+def _run(
+    slot: tuple[harness.Contender, str],
+    index: int,
+    *,
+    routes: dict[str, dict[str, str]],
+    ids: dict[bool, str],
+    args: argparse.Namespace,
+    database: harness.DatabaseCpu,
+) -> dict[str, Any]:
+    c, scenario = slot
+    path, load = routes[c.name][scenario], _load(args, scenario)
+    id_file = ids[c.is_service] if scenario == "messages_deep" else None
+    stats = harness.measure(c, lambda: wrk(c.port, path, load, args.duration, id_file), database)
+    print(
+        f"{scenario:18} r{index} {c.name:16} {stats['rps']:7.0f} req/s  "
+        f"p50 {stats['p50_us'] / 1000:6.2f} ms  p99 {stats['p99_us'] / 1000:6.2f} ms  "
+        f"cpu us/req server {stats['server_cpu_us']:5.0f} db {stats['db_cpu_us']:5.0f}  "
+        f"non-2xx {stats['non_2xx_3xx']}  socket errors {stats['socket_errors']}  "
+        f"other load {stats['other_load']:.0%}  load avg {stats['load_average']:.1f}",
+        flush=True,
+    )
+    return stats | {"scenario": scenario, "contender": c.name}
+
+
+def against_floors(runs: list[dict[str, Any]]) -> str:
+    """Per scenario, the service against each floor on its server, from per-round ratios:
+    the floor's CPU per request over the service's (server + database, and server only; 100%
+    is the floor's efficiency), and the service's requests/s over the floor's."""
+    names = list(dict.fromkeys(r["contender"] for r in runs))
     lines = [
-        "| scenario | service req/s | floor req/s | service / floor | service p50 / p99 ms "
-        "| floor p50 / p99 ms | server CPU µs/req service / floor |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | service vs | floor's CPU / service's (server + db) | server only "
+        "| req/s service / floor | p50 service / floor |",
+        "|---|---|---|---|---|---|",
     ]
-    for scenario in SCENARIOS:
-        real, floor = by.get(("real", scenario)), by.get(("floor", scenario))
-        if real is None or floor is None:
-            continue
-        lines.append(
-            f"| {scenario} | {real['rps']:,.0f} | {floor['rps']:,.0f} "
-            f"| {real['rps'] / floor['rps']:.0%} "
-            f"| {real['p50_us'] / 1000:.2f} / {real['p99_us'] / 1000:.2f} "
-            f"| {floor['p50_us'] / 1000:.2f} / {floor['p99_us'] / 1000:.2f} "
-            f"| {real['server_cpu_us']:,.0f} / {floor['server_cpu_us']:,.0f} |"
-        )
+    for scenario in dict.fromkeys(r["scenario"] for r in runs):
+        subset = [r for r in runs if r["scenario"] == scenario]
+        for service, floor in harness.pairs(names):
+            if not service.startswith("service@") or floor.partition("@")[0] not in FLOORS:
+                continue
+            ratio = functools.partial(harness.paired_ratios, subset, KEYS)
+            total, server = (ratio(floor, service, m) for m in ("total_cpu_us", "server_cpu_us"))
+            rps, p50 = ratio(service, floor, "rps"), ratio(service, floor, "p50_us")
+            if total and server and rps and p50:
+                lines.append(
+                    f"| {scenario} | {floor} | {total.show('.0%')} | {server.show('.0%')} "
+                    f"| {rps.show('.2f')} | {p50.show('.2f')} |"
+                )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--port", type=int, default=5170)
+    parser.add_argument("--port", type=int, default=5170, help="the first of the contenders' ports")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument(
-        "--servers", nargs="+", choices=("real", "floor"), default=["real", "floor"]
+        "--contenders", nargs="+", choices=harness.KINDS, default=["service", "floor"]
     )
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--servers", nargs="+", choices=harness.SERVERS, default=["uvicorn"])
+    parser.add_argument("--duration", type=int, default=5, help="seconds measured per run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of load per pair first")
+    parser.add_argument("--rounds", type=int, default=6, help="runs per contender and scenario")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--stats-connections", type=int, default=2)
-    parser.add_argument("--sample", type=int, default=2_000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=20, help="DASHBOARD_DB_POOL_SIZE, all")
+    parser.add_argument("--quiet", type=float, default=0.15, help="CPU busy to wait below")
+    parser.add_argument("--quiet-wait", type=int, default=20, help="max seconds waited per round")
+    parser.add_argument("--startup", type=float, default=120, help="max seconds until /health")
+    parser.add_argument("--sample", type=int, default=2_000, help="random message pages")
     parser.add_argument("--deep-pages", type=int, default=1_000)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "conversations.json")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: `apt-get install -y wrk` (as root), then rerun")
+
+    # The schema moves on after the data was generated: the service serves it --no-migrate.
+    upgrade(args.database_url)
     plain = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
     data = asyncio.run(fixtures(plain, args.sample, args.deep_pages))
+    conditions = {**system.conditions(), "postgres": data["postgres"], "rows": data["rows"]}
     os.environ["BENCH_PREFIX"] = ""  # the id files hold whole paths
     with tempfile.TemporaryDirectory() as scratch:
         ids = {}
-        for server in ("real", "floor"):
-            ids[server] = str(Path(scratch) / f"{server}.paths")
-            lines = [message_path(server, *position) for position in data["positions"]]
-            Path(ids[server]).write_text("\n".join(lines) + "\n")
-        results = measure(data, args, ids)
-    print()
-    print(table(results))
-    out = HERE / "results" / "conversations.json"
-    out.parent.mkdir(exist_ok=True)
+        for is_service in (True, False):
+            ids[is_service] = str(Path(scratch) / f"{'service' if is_service else 'floor'}.paths")
+            lines = [message_path(is_service, *position) for position in data["positions"]]
+            Path(ids[is_service]).write_text("\n".join(lines) + "\n")
+        runs = measure(args, data, ids)
+    conditions["load_average_end"] = os.getloadavg()
+    summary = harness.summarize(runs, KEYS)
     settings = {k: getattr(args, k) for k in ("threads", "connections", "duration", "warmup")}
     settings |= {"rounds": args.rounds, "stats_connections": args.stats_connections}
+    settings |= {"workers": 1, "pool_size": args.pool_size}
     report = {
-        "conditions": {
-            **system.conditions(),
-            "postgres": data["postgres"],
-            "rows": data["rows"],
-            "workers": 1,
-            **settings,
-        },
-        "results": results,
+        "conditions": conditions | settings,
+        "runs": runs,
+        "summary": harness.jsonable(summary, KEYS),
     }
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\nwrote {out}")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print()
+    print(harness.figure_table(summary, KEYS))
+    print()
+    print(against_floors(runs))
+    print(f"\nconditions: {conditions}\nwrote {args.out}")
 
 
 if __name__ == "__main__":

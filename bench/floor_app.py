@@ -33,11 +33,23 @@ SUMMARY = (
     "input_preview, assigned_agent, session_id, conversation_id, model, cost_micros, "
     "input_tokens, output_tokens, started_at, completed_at"
 )
-FIRST_PAGE = f"SELECT {SUMMARY} FROM tasks ORDER BY created_at DESC, task_id DESC LIMIT $1"
-NEXT_PAGE = (
-    f"SELECT {SUMMARY} FROM tasks WHERE (created_at, task_id) < ($1, $2) "
-    "ORDER BY created_at DESC, task_id DESC LIMIT $3"
-)
+_ORDER = "ORDER BY created_at DESC, task_id DESC"
+
+
+def first_page(limit: int) -> str:
+    """The page size as a literal, as the service sends it (adapters/sqlalchemy/task_sql.py): a
+    statement without parameters is planned once per connection, where PostgreSQL plans
+    `LIMIT $1` on every execution (~40 us of its CPU, docs/benchmarks.md)."""
+    return f"SELECT {SUMMARY} FROM tasks {_ORDER} LIMIT {int(limit)}"
+
+
+def next_page(limit: int) -> str:
+    """A page after a cursor ($1, $2): PostgreSQL plans it on every execution, here as in the
+    service (its generic plan estimates a third of the table)."""
+    after = "WHERE (created_at, task_id) < ($1, $2)"
+    return f"SELECT {SUMMARY} FROM tasks {after} {_ORDER} LIMIT {int(limit)}"
+
+
 ONE = "SELECT * FROM tasks WHERE task_id = $1"
 
 POOL_SIZE = int(os.environ.get("DASHBOARD_DB_POOL_SIZE") or 20)
@@ -86,9 +98,9 @@ async def list_tasks(
     limit: int = 50, created_at: datetime | None = None, task_id: str | None = None
 ) -> Response[bytes]:
     if created_at is not None and task_id is not None:
-        rows = await pool.fetch(NEXT_PAGE, created_at, task_id, limit)
+        rows = await pool.fetch(next_page(limit), created_at, task_id)
     else:
-        rows = await pool.fetch(FIRST_PAGE, limit)
+        rows = await pool.fetch(first_page(limit))
     return json_body({"items": [dict(row) for row in rows], "next_cursor": None})
 
 
@@ -112,18 +124,24 @@ async def _send_json(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def bare_lifespan(receive: Any, send: Any, url: str, namespace: dict[str, Any]) -> None:
+    """A bare floor's ASGI lifespan: the floors' pool opened at start-up as `pool` in the
+    floor module's `namespace` (its `globals()`), closed at shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            namespace["pool"] = await open_pool(url)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if "pool" in namespace:
+                await namespace["pool"].close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global pool
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                pool = await open_pool(DATABASE_URL)
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        return await bare_lifespan(receive, send, DATABASE_URL, globals())
     path: str = scope["path"]
     if path.startswith("/api/tasks/"):
         row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])
@@ -136,9 +154,9 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = int(query.get("limit", ["50"])[0])
         if "created_at" in query and "task_id" in query:
             created_at = datetime.fromisoformat(query["created_at"][0])
-            rows = await pool.fetch(NEXT_PAGE, created_at, query["task_id"][0], limit)
+            rows = await pool.fetch(next_page(limit), created_at, query["task_id"][0])
         else:
-            rows = await pool.fetch(FIRST_PAGE, limit)
+            rows = await pool.fetch(first_page(limit))
         await _send_json(send, 200, encode({"items": [dict(r) for r in rows], "next_cursor": None}))
     elif path == "/health":
         await _send_json(send, 200, b'{"status":"ok"}')

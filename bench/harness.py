@@ -2,9 +2,10 @@
 between them per scenario, CPU per request counted for the server's processes and for the
 PostgreSQL backends serving it, medians and spread reported (issue 15).
 
-Used by bench/run.py (task API) and bench/analytics_reads.py. A contender is one server process
-group: the service, a floor (bench/floor_app.py under Litestar, or its bare ASGI callable), or the
-service built from another checkout (`--baseline-tree`), each under uvicorn or granian.
+Used by bench/run.py (task API), bench/analytics_reads.py and bench/conversations_run.py. A
+contender is one server process group: the service, a floor (bench/floor_app.py under Litestar,
+or its bare ASGI callable, by default; another floor module with `contenders(targets=...)`), or
+the service built from another checkout (`--baseline-tree`), each under uvicorn or granian.
 
 Why this shape: on a machine shared with other engineers' tests, throughput measured a minute
 apart swung 0.40-2.96x between rounds; runs a few seconds apart, their order rotated per round,
@@ -15,6 +16,7 @@ per second, and the database half is where the old floor's reset round trip hid.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -24,7 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,7 @@ class Contender:
     server: str  # uvicorn | granian | default (a baseline tree's own choice)
     port: int
     tree: Path = ROOT
+    target: str | None = None  # a floor's ASGI app, "module:attribute"
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
@@ -59,9 +62,14 @@ class Contender:
 
 
 def contenders(
-    kinds: Sequence[str], servers: Sequence[str], port: int, baseline: str | None
+    kinds: Sequence[str],
+    servers: Sequence[str],
+    port: int,
+    baseline: str | None,
+    targets: Mapping[str, str] = FLOOR_TARGETS,
 ) -> list[Contender]:
-    found = [Contender(k, s, 0) for s in servers for k in kinds]
+    """`targets`: the ASGI app each floor kind runs (the task API's floors unless given)."""
+    found = [Contender(k, s, 0, target=targets.get(k)) for s in servers for k in kinds]
     if baseline:
         tree = Path(baseline).resolve()
         if not (tree / ".venv/bin/dashboard-api").exists():
@@ -76,7 +84,7 @@ def _command(c: Contender, workers: int) -> list[str]:
     if c.is_service:
         command = [str(c.tree / ".venv/bin/dashboard-api"), "run", "--no-migrate"]
         return [*command, "--port", str(c.port), "--workers", str(workers)]
-    target = FLOOR_TARGETS[c.kind]
+    target = c.target or FLOOR_TARGETS[c.kind]
     if c.server == "granian":
         return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
                 "--port", str(c.port), "--workers", str(workers), "--log-level", "warning",
@@ -202,6 +210,41 @@ class DatabaseCpu:
     def close(self) -> None:
         self._loop.run_until_complete(self._connection.close())
         self._loop.close()
+
+
+def require_connections(
+    found: Sequence[Contender], workers: int, pool_size: int, database: DatabaseCpu
+) -> None:
+    """Stop before starting if PostgreSQL cannot open every contender's pool (five left for
+    others)."""
+    need, free = len(found) * workers * pool_size, database.connections_free()
+    if need > free - 5:
+        raise SystemExit(
+            f"{len(found)} contenders x {workers} workers x {pool_size} connections "
+            f"= {need}: more than PostgreSQL has free ({free}); "
+            "fewer contenders or a smaller --pool-size"
+        )
+
+
+@contextlib.contextmanager
+def running(
+    found: Sequence[Contender],
+    workers: int,
+    database_url: str,
+    pool_size: int,
+    extra_env: dict[str, str],
+    startup: float,
+) -> Iterator[DatabaseCpu]:
+    """Every contender up (once PostgreSQL has the connections their pools need), and the
+    monitor of their database's backends for `measure`; all stopped and closed on the way out."""
+    database = DatabaseCpu(database_url)
+    try:
+        require_connections(found, workers, pool_size, database)
+        start_all(found, workers, database_url, pool_size, extra_env, startup)
+        yield database
+    finally:
+        stop_all(found)
+        database.close()
 
 
 def _children_cpu() -> float:

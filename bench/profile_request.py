@@ -39,18 +39,9 @@ from urllib.parse import unquote
 import asyncpg
 import msgspec
 
+from bench.floor_app import ONE, first_page, next_page
+
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dashboard_bench"
-SUMMARY = (
-    "task_id, status, agent_type, source, created_at, substr(input_message, 1, 200) AS "
-    "input_preview, assigned_agent, session_id, conversation_id, model, cost_micros, "
-    "input_tokens, output_tokens, started_at, completed_at"
-)
-FIRST_PAGE = f"SELECT {SUMMARY} FROM tasks ORDER BY created_at DESC, task_id DESC LIMIT $1"
-NEXT_PAGE = (
-    f"SELECT {SUMMARY} FROM tasks WHERE (created_at, task_id) < ($1, $2) "
-    "ORDER BY created_at DESC, task_id DESC LIMIT $3"
-)
-ONE = "SELECT * FROM tasks WHERE task_id = $1"
 POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "20"))  # the service's default
 PAGE = 50
 CONCURRENCY = 8
@@ -90,9 +81,9 @@ class AsgiFloor:
             limit = int(query.get("limit", PAGE))
             if "created_at" in query:
                 created_at = datetime.fromisoformat(unquote(query["created_at"]))
-                rows = await self.pool.fetch(NEXT_PAGE, created_at, query["task_id"], limit)
+                rows = await self.pool.fetch(next_page(limit), created_at, query["task_id"])
             else:
-                rows = await self.pool.fetch(FIRST_PAGE, limit)
+                rows = await self.pool.fetch(first_page(limit))
             status = 200
             body = self.encode({"items": [dict(row) for row in rows], "next_cursor": None})
         await send(
@@ -158,9 +149,9 @@ def litestar_floor(url: str) -> App:
         limit: int = 50, created_at: datetime | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
         if created_at is not None and task_id is not None:
-            rows = await state["pool"].fetch(NEXT_PAGE, created_at, task_id, limit)
+            rows = await state["pool"].fetch(next_page(limit), created_at, task_id)
         else:
-            rows = await state["pool"].fetch(FIRST_PAGE, limit)
+            rows = await state["pool"].fetch(first_page(limit))
         return {"items": [dict(row) for row in rows], "next_cursor": None}
 
     return Litestar(route_handlers=[get_task, list_tasks], lifespan=[lifespan])

@@ -42,7 +42,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bench import system
+from bench import harness, system
 
 HERE = Path(__file__).parent
 CLIENT_COMMAND = [sys.executable, "-m", "bench.realtime_clients"]
@@ -342,7 +342,35 @@ def main() -> None:
                 for k in ("p50_ms", "p99_ms", "delivered_per_second", "server_cpu_us_per_frame")
             ]
             print(f"| {name} | {row['memory_kib_per_connection']} | {key} | {' | '.join(cells)} |")
+    print()
+    print(paired_table(runs, args.servers, args.scenarios))
     print(f"wrote {args.out}")
+
+
+def paired_table(runs: list[dict[str, Any]], servers: list[str], scenarios: list[str]) -> str:
+    """The service over the floor on each server, per round (the two runs of a round are
+    seconds apart), median and min-max: the figure to compare on a shared machine."""
+    lines = [
+        "| server | scenario | p50 service / floor | p99 service / floor "
+        "| CPU per frame service / floor | delivered/s service / floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    metrics = ("p50_ms", "p99_ms", "server_cpu_us_per_frame", "delivered_per_second")
+    for server in servers:
+        for name in scenarios:
+            mine = [r for r in runs if r["scenario"] == name and "p50_ms" in r]
+            cells = []
+            for metric in metrics:
+                ratio = harness.paired_ratios(
+                    [r for r in mine if metric in r],
+                    ("scenario",),
+                    f"service@{server}",
+                    f"floor@{server}",
+                    metric,
+                )
+                cells.append(ratio.show(".2f") if ratio else "-")
+            lines.append(f"| {server} | {name} | {' | '.join(cells)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

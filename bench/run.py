@@ -125,19 +125,10 @@ KEYS = ("workers", "scenario")
 
 def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: Path) -> list:
     found = harness.contenders(args.contenders, args.servers, args.port, args.baseline_tree)
-    database = harness.DatabaseCpu(args.database_url)
-    need, free = len(found) * workers * args.pool_size, database.connections_free()
-    if need > free - 5:  # five left for others
-        database.close()
-        raise SystemExit(
-            f"{len(found)} contenders x {workers} workers x {args.pool_size} connections "
-            f"= {need}: more than PostgreSQL has free ({free}); "
-            "fewer contenders or a smaller --pool-size"
-        )
     limits = system.RATE_LIMITS_COUNTED if args.rate_limits == "counted" else system.RATE_LIMITS_OFF
-    runs: list[dict] = []
-    try:
-        harness.start_all(found, workers, args.database_url, args.pool_size, limits, args.startup)
+    with harness.running(
+        found, workers, args.database_url, args.pool_size, limits, args.startup
+    ) as database:
         # Every (scenario, contender) pair is a slot of each round: the two sides of a
         # comparison run seconds apart, and so do a contender's first and deep pages.
         slots = [(c, scenario) for scenario in args.scenarios for c in found]
@@ -149,11 +140,7 @@ def measure(workers: int, data: dict, args: argparse.Namespace, ids: str, out: P
         run = functools.partial(
             _run, workers=workers, routes=routes, ids=ids, args=args, database=database
         )
-        runs += harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
-    finally:
-        harness.stop_all(found)
-        database.close()
-    return runs
+        return harness.rounds(slots, args.rounds, run, args.quiet, args.quiet_wait)
 
 
 def _run(

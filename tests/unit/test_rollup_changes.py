@@ -12,6 +12,8 @@ from dashboard_api.domain.model.rollups import (
     NO_MODEL,
     RollupKey,
     duration_bucket,
+    merged_changes,
+    moved_changes,
     rollup_changes,
     task_figures,
 )
@@ -96,3 +98,28 @@ def test_bucket_bounds_are_inclusive_above() -> None:
     assert duration_bucket(1_000_001) == 1
     assert duration_bucket(14_400_000_000) == len(DURATION_BOUNDS_SECONDS) - 1
     assert duration_bucket(14_400_000_001) == len(DURATION_BOUNDS_SECONDS)
+
+
+def test_a_batch_of_moves_records_what_each_change_would_merged_per_row() -> None:
+    running = msgspec.structs.replace(QUEUED, status=TaskStatus.RUNNING)
+    failed = msgspec.structs.replace(
+        running, status=TaskStatus.FAILED, completed_at=CREATED + timedelta(hours=3)
+    )
+    other = msgspec.structs.replace(QUEUED, task_id="u", agent_type="writer", model=None)
+    later = msgspec.structs.replace(DONE, task_id="v", created_at=CREATED + timedelta(hours=1))
+    corrected = msgspec.structs.replace(DONE, cost_usd=Decimal("0.2"))
+    moves: list[tuple[Task | None, Task]] = [
+        (None, QUEUED),  # two tasks into the queued row, one of them out again: nets to one
+        (QUEUED, running),
+        (None, other),
+        (running, failed),
+        (None, later),
+        (DONE, corrected),  # a correction inside one row
+        (DONE, DONE),  # moves nothing
+        (None, QUEUED),
+    ]
+    expected = merged_changes(
+        change for before, after in moves for change in rollup_changes(before, after)
+    )
+    assert sorted(moved_changes(moves)) == sorted(expected)
+    assert moved_changes([(QUEUED, running), (running, QUEUED)]) == []

@@ -4,10 +4,11 @@ order: list rows are read by position (adapters/sqlalchemy/tasks.py `_summary`).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from dashboard_api.adapters.sqlalchemy import task_sql
 from dashboard_api.adapters.sqlalchemy.tasks import _SUMMARY_COLUMNS, _summary
-from dashboard_api.domain.model.tasks import TaskSummary
+from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery, TaskSummary
 
 
 def test_native_and_core_list_columns_are_in_the_same_order() -> None:
@@ -30,3 +31,17 @@ def test_a_list_row_maps_by_position_to_the_summary_fields() -> None:
     assert [column.name for column in _SUMMARY_COLUMNS] == [
         "cost_micros" if name == "cost_usd" else name for name in fields
     ]
+
+
+def test_the_first_page_is_a_statement_without_parameters() -> None:
+    # PostgreSQL plans a statement without parameters once per connection; `LIMIT $1` made it
+    # plan the first page on every request (task_sql.find_tasks).
+    sql, args = task_sql.find_tasks(TaskQuery(limit=51))
+    assert args == []
+    assert sql.endswith(" LIMIT 51")
+    cursor = TaskCursor(datetime(2026, 11, 30, tzinfo=UTC), "t1")
+    sql, args = task_sql.find_tasks(TaskQuery(limit=51, after=cursor))
+    assert args == [cursor.created_at, "t1"]
+    assert sql.endswith(
+        "(created_at, task_id) < ($1, $2) ORDER BY created_at DESC, task_id DESC LIMIT 51"
+    )

@@ -237,7 +237,10 @@ def _ingestor(
 ) -> Ingestor:
     ingestor = Ingestor(adapters.ingest, batch=settings.ingest_batch, refusable=_unstorable)
     ingestor.register_batch(
-        LIFECYCLE_TYPES, lifecycle_batch_handler(tasks), opening=("task.created",)
+        LIFECYCLE_TYPES,
+        lifecycle_batch_handler(tasks),
+        opening=("task.created",),
+        recover=tasks.announce_left_over,
     )
     ingestor.register(WEBHOOK_EVENT_TYPE, webhook_ingest_handler(webhooks))
     return ingestor

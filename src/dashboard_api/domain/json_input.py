@@ -34,11 +34,12 @@ def decode_json(data: bytes | str, *, field: str, type: Any = Any) -> Any:
         return msgspec.json.decode(data, type=type)
     except JSON_DECODE_FAILURES as exc:
         raise MalformedInput(
-            f"{field} is not valid JSON of the expected shape: {_reason(exc)}", field=field
+            f"{field} is not valid JSON of the expected shape: {failure_reason(exc)}", field=field
         ) from exc
 
 
-def _reason(exc: Exception) -> str:
+def failure_reason(exc: Exception) -> str:
+    """What was wrong with a document that failed to decode, in a few words."""
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     if isinstance(exc, UnicodeDecodeError):

@@ -29,29 +29,34 @@ from dashboard_engine.protocol import EPOCH_PREFIX, HISTORY_PREFIX, PUBLISH_SCRI
 __all__ = ["EPOCH_PREFIX", "HISTORY_PREFIX", "RedisEventBus", "encode_event", "resilient_client"]
 
 # What the engine SDK's PUBLISH_SCRIPT does for one event, done for each of a chunk in order:
-# XADD to the channel's history (trimmed to ARGV[1]), the history and its epoch kept for ARGV[2]
-# ms (the epoch created if missing), the id spliced into the message, PUBLISH. KEYS: each
-# event's history stream and epoch key; ARGV from 3: each event's channel, JSON without id, and
-# an epoch to create if missing ('' when an earlier event of the chunk went to the same
-# channel: the expiries are set once per channel, as the script is atomic the result is the
-# same). Returns the ids. One call per chunk instead of one per event: per change (two events)
-# announcing took 53-67 us of client CPU with one call per event, 15-19 us with this, and
-# Redis 34 us per single-event call against 7-11 us per event here (INFO commandstats;
-# docs/benchmarks-realtime.md).
+# XADD to the channel's history (trimmed to ARGV[1]), the id spliced into the message, PUBLISH;
+# then, once per channel of the chunk, its history and epoch kept for ARGV[2] ms (the epoch
+# ARGV[3] created if missing: one per chunk, as a channel's epoch need only differ from the
+# one it had before its history was lost). As the script is atomic, the result is the SDK
+# script's, event by event. KEYS: each channel's history stream and epoch key, once per
+# channel; ARGV[4]: the chunk in MessagePack, [channels, payloads (JSON without id), order: a
+# channel and a payload index per event, flat], each payload once however many channels it
+# goes to. Returns the ids. One call per chunk instead of one per event: per change (two
+# events) announcing took 53-67 us of client CPU with one call per event, 15-19 us with an
+# argument list of five per event, ~6 with this (redis-py packing every argument was most of
+# it), and Redis 34 us per single-event call against 7-11 us per event here (INFO
+# commandstats; docs/benchmarks-realtime.md).
 PUBLISH_MANY_SCRIPT = """
-local maxlen, ttl = ARGV[1], ARGV[2]
+local maxlen, ttl, epoch = ARGV[1], ARGV[2], ARGV[3]
+local plan = cmsgpack.unpack(ARGV[4])
+local channels, payloads, order = plan[1], plan[2], plan[3]
 local ids = {}
-for i = 1, #KEYS / 2 do
-  local a = 3 * i
-  local id = redis.call('XADD', KEYS[2 * i - 1], 'MAXLEN', maxlen, '*', 'event', ARGV[a + 1])
-  if ARGV[a + 2] ~= '' then
-    redis.call('PEXPIRE', KEYS[2 * i - 1], ttl)
-    if not redis.call('SET', KEYS[2 * i], ARGV[a + 2], 'NX', 'PX', ttl) then
-      redis.call('PEXPIRE', KEYS[2 * i], ttl)
-    end
+for i = 1, #order, 2 do
+  local c, payload = order[i], payloads[order[i + 1]]
+  local id = redis.call('XADD', KEYS[2 * c - 1], 'MAXLEN', maxlen, '*', 'event', payload)
+  redis.call('PUBLISH', channels[c], '{"id":"' .. id .. '",' .. string.sub(payload, 2))
+  ids[#ids + 1] = id
+end
+for c = 1, #channels do
+  redis.call('PEXPIRE', KEYS[2 * c - 1], ttl)
+  if not redis.call('SET', KEYS[2 * c], epoch, 'NX', 'PX', ttl) then
+    redis.call('PEXPIRE', KEYS[2 * c], ttl)
   end
-  redis.call('PUBLISH', ARGV[a], '{"id":"' .. id .. '",' .. string.sub(ARGV[a + 1], 2))
-  ids[i] = id
 end
 return ids
 """
@@ -198,8 +203,8 @@ class RedisEventBus:
         """One PUBLISH_MANY_SCRIPT call per chunk of `publish_chunk` events, chunks one after
         the other: each event published whole, in the given order, so each channel's order is
         kept. Not a transaction: a failure part way leaves the earlier ones published. An event
-        object given for several channels (a change on `task:{id}` and `tasks`) is encoded
-        once."""
+        object given for several channels (a change on `task:{id}` and `tasks`) is encoded and
+        sent once per chunk."""
         ids: list[str] = []
         for keys, args in self._chunk_calls(events):
             ids += map(_text, await self._publish_many(keys=keys, args=args))
@@ -208,22 +213,31 @@ class RedisEventBus:
     def _chunk_calls(
         self, events: Sequence[tuple[str, Event]]
     ) -> list[tuple[list[Any], list[Any]]]:
-        """The keys and arguments of each PUBLISH_MANY_SCRIPT call that publishes `events`."""
+        """The keys and arguments of each PUBLISH_MANY_SCRIPT call that publishes `events`: the
+        keys once per channel, and one MessagePack argument holding the chunk's channels, each
+        event's JSON once, and a channel and payload place per publish."""
         calls: list[tuple[list[Any], list[Any]]] = []
-        encoded: dict[int, bytes] = {}  # id(event) -> JSON; `events` holds them alive
         for start in range(0, len(events), self._publish_chunk):
-            keys: list[Any] = []
-            args: list[Any] = [self._history_length, self._ttl_ms]
-            seen: set[str] = set()
+            channels: dict[str, int] = {}  # channel -> its place in KEYS (from 1)
+            payloads: list[str] = []  # as text: Redis's cmsgpack takes no binary type
+            slots: dict[int, int] = {}  # id(event) -> its payload's place; `events` holds them
+            order: list[int] = []
             for channel, event in events[start : start + self._publish_chunk]:
-                payload = encoded.get(id(event))
-                if payload is None:
-                    payload = encoded[id(event)] = encode_event(event)
-                keys += (HISTORY_PREFIX + channel, EPOCH_PREFIX + channel)
-                first = channel not in seen
-                seen.add(channel)
-                args += (channel, payload, new_epoch() if first else "")
-            calls.append((keys, args))
+                place = channels.get(channel)
+                if place is None:
+                    place = channels[channel] = len(channels) + 1
+                slot = slots.get(id(event))
+                if slot is None:
+                    payloads.append(encode_event(event).decode())
+                    slot = slots[id(event)] = len(payloads)
+                order += (place, slot)
+            keys: list[Any] = [
+                key
+                for channel in channels
+                for key in (HISTORY_PREFIX + channel, EPOCH_PREFIX + channel)
+            ]
+            plan = msgspec.msgpack.encode((list(channels), payloads, order))
+            calls.append((keys, [self._history_length, self._ttl_ms, new_epoch(), plan]))
         return calls
 
     async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from dashboard_api.domain.json_input import JSON_DECODE_FAILURES
+from dashboard_api.domain.json_input import JSON_DECODE_FAILURES, failure_reason
 from dashboard_api.domain.limits import is_id
 from dashboard_api.domain.model.channels import CLIENT_CHANNELS, SCOPED_KINDS
 from dashboard_api.domain.realtime.event_ids import is_event_id
@@ -63,7 +63,9 @@ def parse_frame(text: str) -> ClientFrame:
     except msgspec.ValidationError as exc:
         raise FrameError(ErrorCode.INVALID_FRAME, f"invalid frame: {exc}") from exc
     except JSON_DECODE_FAILURES as exc:  # RecursionError too: a frame nested too deeply
-        raise FrameError(ErrorCode.INVALID_JSON, "a frame is one JSON object") from exc
+        raise FrameError(
+            ErrorCode.INVALID_JSON, f"a frame is one JSON object: {failure_reason(exc)}"
+        ) from exc
     if frame.type not in _KNOWN_TYPES:
         raise FrameError(
             ErrorCode.UNKNOWN_TYPE,

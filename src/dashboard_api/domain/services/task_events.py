@@ -19,7 +19,13 @@ from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import Id, Label, Name
 from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
-from dashboard_api.domain.services.ingestion import BatchHandler, IngestHandler, Verdict, refused
+from dashboard_api.domain.services.ingestion import (
+    BatchHandler,
+    BatchOutcome,
+    IngestHandler,
+    Verdict,
+    refused,
+)
 from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.domain.times import optional_utc
 
@@ -110,9 +116,10 @@ def change_of(event: TaskLifecycleEvent) -> NewTask | tuple[str, TaskPatch]:
 
 def lifecycle_batch_handler(tasks: TaskService) -> BatchHandler:
     """The batch handler for every task lifecycle type: malformed events are refused, the
-    rest applied by `TaskService.ingest_batch` in one transaction, in order."""
+    rest applied by `TaskService.apply_batch` in one transaction, in order; their
+    announcements are left to the ingestor, to run after the commit."""
 
-    async def handle(payloads: Sequence[bytes]) -> list[Verdict]:
+    async def handle(payloads: Sequence[bytes]) -> BatchOutcome:
         verdicts: list[Verdict | None] = []
         changes: list[tuple[str, NewTask | tuple[str, TaskPatch]]] = []
         for payload in payloads:
@@ -123,8 +130,11 @@ def lifecycle_batch_handler(tasks: TaskService) -> BatchHandler:
                 verdicts.append(refused(str(exc)))
             else:
                 verdicts.append(None)
-        applied = iter(await tasks.ingest_batch(changes) if changes else [])
-        return [verdict or next(applied) for verdict in verdicts]
+        outcome = await tasks.apply_batch(changes) if changes else BatchOutcome([])
+        applied = iter(outcome.verdicts)
+        return BatchOutcome(
+            [verdict or next(applied) for verdict in verdicts], outcome.after_commit
+        )
 
     return handle
 

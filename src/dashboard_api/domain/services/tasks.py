@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -23,7 +24,7 @@ from dashboard_api.domain.model.channels import (
 )
 from dashboard_api.domain.model.conversations import ConversationTotals, totals_delta
 from dashboard_api.domain.model.pricing import PriceTable, priced
-from dashboard_api.domain.model.rollups import merged_changes, rollup_changes
+from dashboard_api.domain.model.rollups import moved_changes, rollup_changes
 from dashboard_api.domain.model.tasks import (
     UNSET,
     AgentActivity,
@@ -41,7 +42,13 @@ from dashboard_api.domain.model.tasks import (
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
-from dashboard_api.domain.services.ingestion import APPLIED, Verdict, refused, waiting
+from dashboard_api.domain.services.ingestion import (
+    APPLIED,
+    BatchOutcome,
+    Verdict,
+    refused,
+    waiting,
+)
 from dashboard_api.domain.services.spend import record_task_spend, record_tasks_spend
 
 if TYPE_CHECKING:
@@ -81,7 +88,6 @@ class TaskService:
         self._prices = prices
         # Where an ingest batch's announcements wait between its commit and their publish.
         self._outbox = outbox
-        self._announcing: set[str] = set()  # tokens of batches this process is announcing
         self._uow = unit_of_work
         self._reads = reads
         self._bus = bus
@@ -144,8 +150,21 @@ class TaskService:
         and the events' processed marks commit together. One verdict per event: applied (or
         applied before: a redelivery changes nothing), refused (it can never apply), or
         waiting (its task does not exist yet; so do the task's later events in the batch).
-        Raises, with nothing committed, when the batch cannot be applied now."""
-        await self._announce_left_over()
+        Raises, with nothing committed, when the batch cannot be applied now. The changes are
+        announced before it returns, after what an earlier batch left unannounced."""
+        await self.announce_left_over()
+        verdicts, announce = await self.apply_batch(events)
+        if announce is not None:
+            await announce()
+        return verdicts
+
+    async def apply_batch(
+        self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
+    ) -> BatchOutcome:
+        """`ingest_batch` up to its commit: the verdicts, and what announces the batch's
+        changes (staged with the commit), for the caller to run after the commit (the ingestor
+        runs it while it applies the next batch). The caller runs `announce_left_over` when
+        such a call was never made or failed."""
         verdicts: list[Verdict] = []
         steps: list[Task] = []  # each applied change, announced in order after the commit
         async with self._uow() as uow:
@@ -184,45 +203,29 @@ class TaskService:
             await self._store_batch(uow, stored, latest)
             await uow.processed_events.add_many(marked, self._clock())
             token = marked[0] if steps else None  # committed with the batch: its mark
-            await self._stage_and_commit(uow, token, steps)
-        if token is not None:
-            await self._announce_steps(token)
-        return verdicts
-
-    async def _stage_and_commit(
-        self, uow: UnitOfWork, token: str | None, steps: list[Task]
-    ) -> None:
-        """Stage the batch's announcements on the bus under `token`, then commit. If either
-        fails, what was staged is left to the next batch's look at the outbox: published if
-        the commit happened after all (its mark), dropped if not."""
-        if token is None:
+            if token is not None:
+                await self._bus.stage(self._outbox, token, _announcements(steps))
             await uow.commit()
-            return
-        self._announcing.add(token)
-        try:
-            await self._bus.stage(self._outbox, token, _announcements(steps))
-            await uow.commit()
-        except BaseException:
-            self._announcing.discard(token)
-            raise
+        return BatchOutcome(
+            verdicts, functools.partial(self._announce_steps, token) if token else None
+        )
 
     async def _announce_steps(self, token: str) -> None:
         """Every change of the batch, each on `task:{id}` and `tasks`, staged before the
         commit and published after it (on Redis one script call per chunk; one per publish
         cost more CPU than applying the batch), in the batch's order, so each task's changes
-        keep theirs. If the publish fails, so does the batch: its entries stay pending, and
-        the next batch publishes what is left before anything else (a process that died here
-        leaves it to whoever applies next). Never lost, never twice: no silent gap."""
-        try:
-            await self._bus.publish_staged(self._outbox, token)
-        finally:
-            self._announcing.discard(token)
+        keep theirs. If the publish fails, it raises: `announce_left_over` publishes what is
+        left before anything else (a process that died here leaves it to whoever applies
+        next). Never lost, never twice: no silent gap."""
+        await self._bus.publish_staged(self._outbox, token)
 
-    async def _announce_left_over(self) -> None:
-        """Announcements staged by a batch whose process died (or whose publish failed)
-        between its commit and their publish: published if the batch committed (its token is
-        an event id marked with it), dropped if not. One read of the outbox when it is empty."""
-        tokens = [t for t in await self._bus.staged(self._outbox) if t not in self._announcing]
+    async def announce_left_over(self) -> None:
+        """Announcements staged by a batch whose process died (or whose publish or commit
+        failed) before they were published: published if the batch committed (its token is
+        an event id marked with it), dropped if not, oldest first. One read of the outbox when
+        it is empty. Call it only while none of this process's batches is between its commit
+        and its announcement (the ingestor: at the start of a pass over pending entries)."""
+        tokens = await self._bus.staged(self._outbox)
         if not tokens:
             return
         async with self._uow() as uow:
@@ -257,11 +260,7 @@ class TaskService:
                 moves.append((before, after))
         await uow.tasks.add_many([after for before, after in moves if before is None])
         await uow.tasks.replace_many([after for before, after in moves if before is not None])
-        await uow.rollups.record(
-            merged_changes(
-                change for before, after in moves for change in rollup_changes(before, after)
-            )
-        )
+        await uow.rollups.record(moved_changes(moves))
         await record_tasks_in_conversations(uow, moves)
         await record_tasks_spend(uow, moves)
 
@@ -339,8 +338,10 @@ class TaskService:
     def _apply(self, task: Task, patch: TaskPatch) -> Task:
         changes = {
             field: value
-            for field in patch.__struct_fields__
-            if (value := getattr(patch, field)) is not UNSET
+            for field, value in zip(
+                patch.__struct_fields__, msgspec.structs.astuple(patch), strict=True
+            )
+            if value is not UNSET
         }
         for money in ("cost_usd", "reported_cost_usd"):
             if changes.get(money) is not None:
