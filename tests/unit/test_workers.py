@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from dashboard_api.bootstrap import build_services, memory_adapters, running
+from dashboard_api.bootstrap.workers import FailureLog
 from dashboard_api.settings import Settings
 
 
@@ -62,3 +64,43 @@ async def test_a_loop_that_fails_to_start_stops_those_already_started() -> None:
         pass
     assert not any(task.get_name() == "rollup-compactor" for task in asyncio.all_tasks())
     await adapters.close()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_outage_is_reported_when_it_starts_now_and_then_and_when_it_ends() -> None:
+    """A database down fails every round of every loop: one line when it starts (its message,
+    no traceback), one a minute while it lasts, one when it is over; a defect every time, with
+    its traceback."""
+    now = [0.0]
+    logger = logging.getLogger("tests.failure_log")
+    lines = _Lines()
+    logger.addHandler(lines)
+    logger.propagate = False
+    failures = FailureLog("alert check", clock=lambda: now[0], logger=logger)
+    down = ConnectionRefusedError("connect call failed ('127.0.0.1', 5432)")
+    for _ in range(30):  # a round every 5 s for 150 s
+        failures.failed(down)
+        now[0] += 5
+    failures.succeeded()
+    failures.succeeded()
+    failures.failed(ValueError("a bug"))
+    said = [record.getMessage() for record in lines.records]
+    assert said == [
+        "alert check paused: a backing service is unavailable (ConnectionRefusedError: "
+        "connect call failed ('127.0.0.1', 5432))",
+        "alert check still paused after 60s (13 rounds failed): ConnectionRefusedError: "
+        "connect call failed ('127.0.0.1', 5432)",
+        "alert check still paused after 120s (25 rounds failed): ConnectionRefusedError: "
+        "connect call failed ('127.0.0.1', 5432)",
+        "alert check resumed after 150s (30 rounds failed)",
+        "alert check failed",
+    ]
+    assert [record.exc_info is not None for record in lines.records] == [False] * 4 + [True]
