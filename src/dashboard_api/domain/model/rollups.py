@@ -69,6 +69,20 @@ def _combine(left: Figures, right: Figures, sign: int) -> Figures:
     return Figures(*scalars, durations)  # type: ignore[call-arg]  # mypy cannot count *scalars
 
 
+def costs_of(figures: Figures) -> Figures:
+    """The figures a cost histogram shows (tasks, errors, cost, tokens), the others 0."""
+    return Figures(
+        tasks=figures.tasks,
+        failed=figures.failed,
+        cost_micros=figures.cost_micros,
+        input_tokens=figures.input_tokens,
+        output_tokens=figures.output_tokens,
+    )
+
+
+COST_FIGURES = ("tasks", "failed", "cost_micros", "input_tokens", "output_tokens")
+
+
 def total(figures: Iterable[Figures]) -> Figures:
     result = EMPTY
     for item in figures:
@@ -181,6 +195,9 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_model: bool = False
     # Figures to take away, not add: the hours outside a window of a day read whole.
     negate: bool = False
+    # Only the figures a cost histogram shows (`costs_of`): a store may leave the others out
+    # (0), and the service keeps only these, whatever the store returned.
+    costs_only: bool = False
 
     @property
     def days(self) -> DayRange:

@@ -35,6 +35,7 @@ from dashboard_api.domain.model.rollups import (
     RollupState,
     RollupTotal,
     Watermark,
+    costs_of,
 )
 from dashboard_api.domain.model.session_analytics import (
     SessionCursor,
@@ -164,6 +165,7 @@ class AnalyticsService:
                 by_time=True,
                 by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
                 by_model=group_by is HistogramGroup.MODEL,
+                costs_only=True,
             ),
             lambda results: _cost_histogram(start, end, granularity, group_by, _flat(results)),
         )
@@ -373,10 +375,15 @@ def _remember(cache: OrderedDict[Any, Any], key: Hashable, value: object, size: 
 def _signed(
     queries: list[RollupQuery], results: list[list[RollupTotal]]
 ) -> list[list[RollupTotal]]:
-    """The totals of each query, those of a `negate` query taken away."""
+    """The totals of each query, those of a `negate` query taken away, those of a
+    `costs_only` query with its figures alone (a store may return more)."""
     return [
-        [total._replace(figures=EMPTY - total.figures) for total in totals]
-        if query.negate
+        [
+            total._replace(figures=(EMPTY - figures) if query.negate else figures)
+            for total in totals
+            for figures in (costs_of(total.figures) if query.costs_only else total.figures,)
+        ]
+        if query.negate or query.costs_only
         else totals
         for query, totals in zip(queries, results, strict=True)
     ]
@@ -392,6 +399,7 @@ def _queries(
     by_time: bool = False,
     by_agent_type: bool = False,
     by_model: bool = False,
+    costs_only: bool = False,
 ) -> list[RollupQuery]:
     return [
         msgspec.structs.replace(
@@ -400,6 +408,7 @@ def _queries(
             by_time=by_time,
             by_agent_type=by_agent_type,
             by_model=by_model,
+            costs_only=costs_only,
         )
         for read in metric.plan_reads(start, end, use_days=use_days, now=now)
     ]

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dashboard_api.adapters.sqlalchemy.engine import autocommit, write_transaction
+from dashboard_api.adapters.sqlalchemy.rollups.blocks import blocks_of_hour
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
@@ -30,6 +31,7 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_day_changes,
     rollup_deltas,
     rollup_state,
+    rollup_totals_blocks,
     rollup_totals_daily,
     rollup_totals_hourly,
     rollups_daily,
@@ -63,9 +65,21 @@ async def compact(connection: AsyncConnection) -> int:
     await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
     await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
     await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
+    await _add(
+        connection, rollup_totals_blocks, "block", TOTAL_KEY_COLUMNS, block_sums(total_hours)
+    )
     await _count_changes(connection, day_changes)
     await bump_generation(connection)
     return len(moved)
+
+
+def block_sums(hours: dict[_Key, Figures]) -> dict[_Key, Figures]:
+    """Figures per (hour, agent type, model) added into every block holding the hour."""
+    blocks: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
+    for (hour, agent_type, model), figures in hours.items():
+        for block in blocks_of_hour(hour):
+            blocks[(block, agent_type, model)] += figures
+    return blocks
 
 
 async def _count_changes(connection: AsyncConnection, day_changes: dict[Any, int]) -> None:
