@@ -65,6 +65,12 @@ async def rebuild(connection: AsyncConnection) -> int:
         counted = await _rebuild_streaming(connection)
     await fill_totals(connection)
     await fill_blocks(connection)
+    if connection.dialect.name == "postgresql":
+        # Fresh statistics for the read tables: the reads' plans depend on them (a block read's
+        # estimate; store.py), and autovacuum may be minutes away or off.
+        await connection.execute(
+            text("ANALYZE rollup_totals_blocks, rollup_totals_daily, rollup_totals_hourly")
+        )
     await bump_generation(connection)
     # It deleted deltas uncounted: every rollup version moves (SqlRollupStore.state).
     await connection.execute(

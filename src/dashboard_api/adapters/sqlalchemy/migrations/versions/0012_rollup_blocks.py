@@ -95,6 +95,8 @@ def upgrade() -> None:
     ]
     for start in range(0, len(rows), _BATCH):
         op.get_bind().execute(sa.insert(blocks), rows[start : start + _BATCH])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE rollup_totals_blocks")
 
 
 def downgrade() -> None:
