@@ -158,6 +158,10 @@ rollup_state = Table(
     Column("generation", BigInteger, nullable=False),
     Column("rebuilds", BigInteger, nullable=False, server_default="0"),
     Column("counted", BigInteger, nullable=False, server_default="0"),
+    # The generation up to which every compaction also added to rollup_totals_blocks (revision
+    # 0012): a compaction by a release before it bumps the generation alone, and block reads
+    # stand aside (they read day and hour rows) until a compaction of this release refills them.
+    Column("blocked", BigInteger, nullable=False, server_default="0"),
 )
 
 # The figures summed over aligned blocks of 2^k days (k = 0..15) and of 2^k hours (k = 0..4),

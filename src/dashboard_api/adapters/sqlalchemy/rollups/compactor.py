@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, delete, tuple_, update
+from sqlalchemy import ColumnElement, Table, case, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,6 +46,11 @@ _Key = tuple[Any, ...]  # (hour or day, agent type, model[, status])
 
 async def compact(connection: AsyncConnection) -> int:
     """Move every visible delta into its hour and day rows; returns how many were moved."""
+    seen, blocked = (
+        await connection.execute(
+            select(rollup_state.c.generation, rollup_state.c.blocked).where(rollup_state.c.id == 1)
+        )
+    ).one()
     moved = (await connection.execute(delete(rollup_deltas).returning(rollup_deltas))).all()
     if not moved:
         return 0
@@ -65,11 +70,17 @@ async def compact(connection: AsyncConnection) -> int:
     await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
     await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
     await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
-    await _add(
-        connection, rollup_totals_blocks, "block", TOTAL_KEY_COLUMNS, block_sums(total_hours)
-    )
+    if blocked == seen:  # the blocks hold every compaction so far: add these
+        await _add(
+            connection, rollup_totals_blocks, "block", TOTAL_KEY_COLUMNS, block_sums(total_hours)
+        )
+        still = rollup_state.c.blocked == rollup_state.c.generation
+    else:  # a release before the blocks compacted since: refill them from the hour rows
+        await connection.execute(delete(rollup_totals_blocks))
+        await fill_blocks(connection)
+        still = rollup_state.c.generation == seen
     await _count_changes(connection, day_changes)
-    await bump_generation(connection)
+    await bump_generation(connection, blocks_whole=still)
     return len(moved)
 
 
@@ -96,15 +107,48 @@ async def _count_changes(connection: AsyncConnection, day_changes: dict[Any, int
     )
 
 
-async def bump_generation(connection: AsyncConnection) -> None:
+async def bump_generation(
+    connection: AsyncConnection, *, blocks_whole: ColumnElement[bool]
+) -> None:
     """Deltas were removed: the watermark of the previous release (generation, pending count)
     must move for a process of that release still running beside this one. `counted` moves
-    with it: this release counted them (the epoch of SqlRollupStore.state stays)."""
+    with it: this release counted them (the epoch of SqlRollupStore.state stays). `blocked`
+    moves too when the blocks are whole (`blocks_whole`, evaluated on the row as this update
+    finds it: a compaction by an older release committed meanwhile makes it false)."""
+    generation = rollup_state.c.generation
     await connection.execute(
         update(rollup_state)
         .where(rollup_state.c.id == 1)
-        .values(generation=rollup_state.c.generation + 1, counted=rollup_state.c.counted + 1)
+        .values(
+            generation=generation + 1,
+            counted=rollup_state.c.counted + 1,
+            blocked=case((blocks_whole, generation + 1), else_=rollup_state.c.blocked),
+        )
     )
+
+
+async def fill_blocks(connection: AsyncConnection) -> None:
+    """The block rows from the hourly read rows (a few tens of thousands: 30 days of groups),
+    into an empty table."""
+    hourly = rollup_totals_hourly
+    rows = await connection.execute(
+        select(
+            hourly.c.hour,
+            *(hourly.c[n] for n in TOTAL_KEY_COLUMNS),
+            *(hourly.c[n] for n in FIGURE_COLUMNS),
+        )
+    )
+    hours = {(row.hour, row.agent_type, row.model): figures_of(row) for row in rows}
+    values = [
+        {"block": key[0], **dict(zip(TOTAL_KEY_COLUMNS, key[1:], strict=True)), **figure_values(f)}
+        for key, f in block_sums(hours).items()
+        if not f.is_empty
+    ]
+    for start in range(0, len(values), _BATCH):
+        await connection.execute(insert(rollup_totals_blocks), values[start : start + _BATCH])
+
+
+_BATCH = 5_000
 
 
 async def _add(

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     FIGURE_COLUMNS,
     KEY_COLUMNS,
     TASK_FIGURE_COLUMNS,
-    TOTAL_KEY_COLUMNS,
     figure_values,
-    figures_of,
 )
-from dashboard_api.adapters.sqlalchemy.rollups.compactor import block_sums, bump_generation
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import bump_generation, fill_blocks
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_deltas,
     rollup_state,
@@ -71,7 +69,7 @@ async def rebuild(connection: AsyncConnection) -> int:
         await connection.execute(
             text("ANALYZE rollup_totals_blocks, rollup_totals_daily, rollup_totals_hourly")
         )
-    await bump_generation(connection)
+    await bump_generation(connection, blocks_whole=true())
     # It deleted deltas uncounted: every rollup version moves (SqlRollupStore.state).
     await connection.execute(
         update(rollup_state)
@@ -95,26 +93,6 @@ async def fill_totals(connection: AsyncConnection) -> None:
                 select(*keys, *sums).group_by(*keys),
             )
         )
-
-
-async def fill_blocks(connection: AsyncConnection) -> None:
-    """The block rows from the hourly read rows (a few tens of thousands: 30 days of groups)."""
-    hourly = rollup_totals_hourly
-    rows = await connection.execute(
-        select(
-            hourly.c.hour,
-            *(hourly.c[n] for n in TOTAL_KEY_COLUMNS),
-            *(hourly.c[n] for n in FIGURE_COLUMNS),
-        )
-    )
-    hours = {(row.hour, row.agent_type, row.model): figures_of(row) for row in rows}
-    values = [
-        {"block": key[0], **dict(zip(TOTAL_KEY_COLUMNS, key[1:], strict=True)), **figure_values(f)}
-        for key, f in block_sums(hours).items()
-        if not f.is_empty
-    ]
-    for start in range(0, len(values), _BATCH):
-        await connection.execute(insert(rollup_totals_blocks), values[start : start + _BATCH])
 
 
 async def _rebuild_streaming(connection: AsyncConnection) -> int:

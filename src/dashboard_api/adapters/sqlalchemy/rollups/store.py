@@ -480,6 +480,10 @@ def _native_read(queries: list[RollupQuery]) -> tuple[str, ...]:
     return (sql, *parameters)
 
 
+# Whether every compaction so far added to the blocks (rollup_state.blocked; compactor.py).
+_BLOCKS_WHOLE = "(SELECT blocked = generation FROM rollup_state WHERE id = 1)"
+
+
 @functools.cache
 def _native_sql(shapes: tuple[_NativeShape, ...], costs_only: bool) -> str:
     names = COST_FIGURES if costs_only else FIGURE_COLUMNS
@@ -503,10 +507,14 @@ def _native_sql(shapes: tuple[_NativeShape, ...], costs_only: bool) -> str:
         within = f"{time_column} >= {start} AND {time_column} < {end}"
         branches = []
         if shape.blocks:
-            branches.append(("rollup_totals_blocks", f"block = ANY({parameter()}::bigint[])"))
+            blocks = f"block = ANY({parameter()}::bigint[])"
+            branches.append(("rollup_totals_blocks", f"{blocks} AND {_BLOCKS_WHOLE}"))
+            # The rows instead while the blocks are not whole (rolling upgrade; never both).
+            branches.append((table, f"{within} AND NOT {_BLOCKS_WHOLE}"))
             if shape.source is RollupSource.DAYS:  # days outside the blocks' (normally none)
-                branches.append((table, f"day >= {parameter()} AND day < {parameter()}"))
-                branches.append((table, f"day >= {parameter()} AND day < {parameter()}"))
+                for _ in range(2):
+                    outside = f"day >= {parameter()} AND day < {parameter()}"
+                    branches.append((table, f"{outside} AND {_BLOCKS_WHOLE}"))
         else:
             branches.append((table, within))
         branches.append(("rollup_deltas", within))

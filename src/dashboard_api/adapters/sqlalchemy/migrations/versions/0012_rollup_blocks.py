@@ -2,7 +2,8 @@
 
 A read not grouped by time (summary, performance) sums a few blocks per agent type and model
 instead of every day row of its range (docs/analytics.md, "Blocks"). Filled here from the
-hourly read rows; the compactor and `analytics rebuild` keep them in step from now on.
+hourly read rows; the compactor and `analytics rebuild` keep them in step from now on, and
+`rollup_state.blocked` says up to which generation they do.
 
 Revision ID: 0012
 Revises: 0011
@@ -95,9 +96,17 @@ def upgrade() -> None:
     ]
     for start in range(0, len(rows), _BATCH):
         op.get_bind().execute(sa.insert(blocks), rows[start : start + _BATCH])
+    # The blocks hold every compaction up to this generation (a compaction by a process of the
+    # previous release, still running, bumps the generation alone: reads then use day and hour
+    # rows until this release's compactor refills the blocks).
+    with op.batch_alter_table("rollup_state") as batch:
+        batch.add_column(sa.Column("blocked", sa.BigInteger(), nullable=False, server_default="0"))
+    op.execute("UPDATE rollup_state SET blocked = generation")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ANALYZE rollup_totals_blocks")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rollup_state") as batch:
+        batch.drop_column("blocked")
     op.drop_table("rollup_totals_blocks")
