@@ -53,6 +53,10 @@ async def compact(connection: AsyncConnection) -> int:
     ).one()
     moved = (await connection.execute(delete(rollup_deltas).returning(rollup_deltas))).all()
     if not moved:
+        if blocked != seen:  # an older release compacted last: refill the blocks now
+            await connection.execute(delete(rollup_totals_blocks))
+            await fill_blocks(connection)
+            await bump_generation(connection, blocks_whole=rollup_state.c.generation == seen)
         return 0
     hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
