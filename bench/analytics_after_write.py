@@ -5,7 +5,8 @@
 
 Both servers (one uvicorn worker each, answer cache on, compactor running) serve the same
 generated database, up at the same time: this code on --port, the baseline (the same entry
-point run with PYTHONPATH=--baseline-src, e.g. a `git worktree` of main) on --port + 1. Each
+point run with PYTHONPATH=--baseline-src, e.g. a `git worktree` of main) on --port + 1, on
+--baseline-database-url if given (a copy of the same database). Each
 round, for each scenario and each server in turn (A B A B ...): one task is registered and
 reported completed through that server (two writes, created now: today's rollups), then the
 scenario is read once ("after write", timed, after --settle seconds) and once more ("hit",
@@ -26,7 +27,8 @@ import time
 from pathlib import Path
 
 from bench import system
-from bench.run import HERE, start, stop
+from bench.conversations_run import start
+from bench.run import HERE, stop
 
 SCENARIOS = {
     "summary": "/api/analytics/summary",
@@ -70,12 +72,14 @@ def _timed(client: http.client.HTTPConnection, path: str) -> float:
 def measure(args: argparse.Namespace) -> dict[str, dict[str, dict[str, list[float]]]]:
     servers: dict[str, object] = {}
     baseline_env = os.environ.get("PYTHONPATH")
-    servers["this"] = start("real", args.port, 1, args.database_url)
+    servers["this"] = start("real", args.port, args.database_url)
     try:
         if args.baseline_src:
             os.environ["PYTHONPATH"] = str(Path(args.baseline_src).resolve())
             try:
-                servers["baseline"] = start("real", args.port + 1, 1, args.database_url)
+                servers["baseline"] = start(
+                    "real", args.port + 1, args.baseline_database_url or args.database_url
+                )
             finally:
                 if baseline_env is None:
                     os.environ.pop("PYTHONPATH", None)
@@ -117,6 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--baseline-src", help="src directory of the code to compare against")
+    parser.add_argument(
+        "--baseline-database-url",
+        help="a copy of the database for the baseline (CREATE DATABASE ... TEMPLATE ...): a "
+        "release before revision 0012 compacts without the rollup blocks, and this code's "
+        "compactor would refill them after every one of its compactions",
+    )
     parser.add_argument("--port", type=int, default=5140, help="the baseline uses port + 1")
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)

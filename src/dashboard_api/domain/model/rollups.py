@@ -195,8 +195,8 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_model: bool = False
     # Figures to take away, not add: the hours outside a window of a day read whole.
     negate: bool = False
-    # Only the figures a cost histogram shows (`costs_of`): a store may leave the others out
-    # (0), and the service keeps only these, whatever the store returned.
+    # Only the figures a cost histogram shows (`costs_of`) are asked for: a store may leave
+    # the others out (0), so only those may be read from its totals.
     costs_only: bool = False
 
     @property

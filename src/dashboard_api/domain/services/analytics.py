@@ -375,15 +375,10 @@ def _remember(cache: OrderedDict[Any, Any], key: Hashable, value: object, size: 
 def _signed(
     queries: list[RollupQuery], results: list[list[RollupTotal]]
 ) -> list[list[RollupTotal]]:
-    """The totals of each query, those of a `negate` query taken away, those of a
-    `costs_only` query with its figures alone (a store may return more)."""
+    """The totals of each query, those of a `negate` query taken away."""
     return [
-        [
-            total._replace(figures=(EMPTY - figures) if query.negate else figures)
-            for total in totals
-            for figures in (costs_of(total.figures) if query.costs_only else total.figures,)
-        ]
-        if query.negate or query.costs_only
+        [total._replace(figures=EMPTY - total.figures) for total in totals]
+        if query.negate
         else totals
         for query, totals in zip(queries, results, strict=True)
     ]
@@ -532,8 +527,9 @@ def _cost_histogram(
         # Adding to EMPTY is a copy: most cells hold one total (30 of 60 additions saved).
         cell[key] = cell[key] + total.figures if key in cell else total.figures
     for cell in sums.values():
-        # A group whose tasks all moved to another group (a model correction) sums to zero.
-        for group in [group for group, figures in cell.items() if figures.is_empty]:
+        # A group whose tasks all moved to another group (a model correction) sums to zero. Its
+        # cost figures are what says so: a `costs_only` read may leave the others out.
+        for group in [group for group, figures in cell.items() if costs_of(figures).is_empty]:
             del cell[group]
     buckets = []
     moment = truncate(start)
