@@ -419,6 +419,7 @@ def _statement_and_parameters(
 class _NativeShape(NamedTuple):
     source: RollupSource
     blocks: bool  # summed from block rows
+    outside: bool  # and day rows outside the days blocks cover (an unbounded range)
     one_agent_type: bool
     by_time: bool
     by_agent_type: bool
@@ -450,10 +451,17 @@ def _blocks_of(query: RollupQuery) -> list[int] | None:
     return blocks + [-1] * (_PADDED - len(blocks))
 
 
+def _beyond(end: datetime | None) -> bool:
+    return end is None or end > DAY_BLOCKS_END
+
+
 def _native_shape(query: RollupQuery, blocks: list[int] | None) -> _NativeShape:
     return _NativeShape(
         query.source,
         blocks is not None,
+        blocks is not None
+        and query.source is RollupSource.DAYS
+        and (query.start is None or query.start < DAY_BLOCKS_START or _beyond(query.end)),
         query.agent_type is not None,
         query.by_time,
         query.by_agent_type,
@@ -473,8 +481,8 @@ def _native_read(queries: list[RollupQuery]) -> tuple[str, ...]:
         parameters += (start, end)
         if numbers is not None:
             parameters.append(numbers)
-            if query.source is RollupSource.DAYS:
-                parameters += (start, min(end, DAY_BLOCKS_START), max(start, DAY_BLOCKS_END), end)
+        if shape.outside:
+            parameters += (start, min(end, DAY_BLOCKS_START), max(start, DAY_BLOCKS_END), end)
         if shape.one_agent_type:
             parameters.append(query.agent_type)
     return (sql, *parameters)
@@ -511,7 +519,7 @@ def _native_sql(shapes: tuple[_NativeShape, ...], costs_only: bool) -> str:
             branches.append(("rollup_totals_blocks", f"{blocks} AND {_BLOCKS_WHOLE}"))
             # The rows instead while the blocks are not whole (rolling upgrade; never both).
             branches.append((table, f"{within} AND NOT {_BLOCKS_WHOLE}"))
-            if shape.source is RollupSource.DAYS:  # days outside the blocks' (normally none)
+            if shape.outside:  # days outside the blocks' (normally none)
                 for _ in range(2):
                     outside = f"day >= {parameter()} AND day < {parameter()}"
                     branches.append((table, f"{outside} AND {_BLOCKS_WHOLE}"))
