@@ -48,6 +48,7 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
 )
 from dashboard_api.adapters.sqlalchemy.store import SqlStore
 from dashboard_api.adapters.sqlalchemy.tables import (
+    DURATION_COLUMNS,
     rollup_day_changes,
     rollup_deltas,
     rollup_state,
@@ -58,11 +59,11 @@ from dashboard_api.adapters.sqlalchemy.tables import (
 from dashboard_api.adapters.sqlalchemy.task_rows import task_of
 from dashboard_api.domain.model.buckets import day_of
 from dashboard_api.domain.model.rollups import (
-    COST_FIGURES,
     EMPTY,
     CompactedTotals,
     DayRange,
     Figures,
+    FigureSet,
     PendingChanges,
     RollupChange,
     RollupQuery,
@@ -470,10 +471,10 @@ def _native_shape(query: RollupQuery, blocks: list[int] | None) -> _NativeShape:
 
 
 def _native_read(queries: list[RollupQuery]) -> tuple[str, ...]:
-    costs_only = all(query.costs_only for query in queries)
+    names = _names(queries)
     blocks = [_blocks_of(query) for query in queries]
     shapes = tuple(_native_shape(q, b) for q, b in zip(queries, blocks, strict=True))
-    sql = _native_sql(shapes, costs_only)
+    sql = _native_sql(shapes, names)
     parameters: list[Any] = []
     for query, shape, numbers in zip(queries, shapes, blocks, strict=True):
         start = _EARLIEST if query.start is None else query.start
@@ -492,9 +493,23 @@ def _native_read(queries: list[RollupQuery]) -> tuple[str, ...]:
 _BLOCKS_WHOLE = "(SELECT blocked = generation FROM rollup_state WHERE id = 1)"
 
 
+def _names(queries: list[RollupQuery]) -> tuple[str, ...]:
+    """The columns a statement sums: the figures its queries ask for (all when they differ)."""
+    asked = {query.figures for query in queries}
+    return _columns(*asked) if len(asked) == 1 else FIGURE_COLUMNS
+
+
 @functools.cache
-def _native_sql(shapes: tuple[_NativeShape, ...], costs_only: bool) -> str:
-    names = COST_FIGURES if costs_only else FIGURE_COLUMNS
+def _columns(figures: FigureSet) -> tuple[str, ...]:
+    return tuple(
+        column
+        for name in figures.names
+        for column in (DURATION_COLUMNS if name == "durations" else (name,))
+    )
+
+
+@functools.cache
+def _native_sql(shapes: tuple[_NativeShape, ...], names: tuple[str, ...]) -> str:
     columns = ", ".join(names)
     sums = ", ".join(f"sum({name})::bigint" for name in names)
     parts = []
@@ -546,14 +561,16 @@ def _native_sql(shapes: tuple[_NativeShape, ...], costs_only: bool) -> str:
 
 def _native_totals(queries: list[RollupQuery], rows: list[Any]) -> list[list[RollupTotal]]:
     results: list[list[RollupTotal]] = [[] for _ in queries]
-    full = not all(query.costs_only for query in queries)
+    names = _names(queries)
+    full = names == FIGURE_COLUMNS
+    fields = [name for name in names if name not in DURATION_COLUMNS]
     for part, moment, agent_type, model, *values in rows:
         if values[0] is None:  # no rows at all: an aggregate without GROUP BY still answers
             continue
         if full:
             figures = Figures(*values[:_SCALARS], durations=tuple(values[_SCALARS:]))  # type: ignore[misc]
         else:
-            figures = Figures(**dict(zip(COST_FIGURES, values, strict=True)))
+            figures = Figures(**dict(zip(fields, values, strict=True)))
         results[part].append(RollupTotal(moment, agent_type, model, figures))
     return results
 
