@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import defaultdict
 from typing import Any
 
+import msgspec
 import structlog
 from sqlalchemy import ColumnElement, Table, case, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +29,7 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     figure_values,
     figures_of,
 )
+from dashboard_api.adapters.sqlalchemy.store import unit_driver
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_day_changes,
     rollup_deltas,
@@ -169,25 +172,57 @@ async def _add(
     sums: dict[_Key, Figures],
 ) -> None:
     # Sorted keys: two compactors lock rows in the same order and cannot deadlock.
-    rows = [
-        {time_column: key[0], **dict(zip(key_columns, key[1:], strict=True)), **figure_values(f)}
-        for key, f in sorted(sums.items(), key=lambda item: item[0])
-        if not f.is_empty
+    ordered = [
+        (key, f) for key, f in sorted(sums.items(), key=lambda item: item[0]) if not f.is_empty
     ]
-    if not rows:
+    if not ordered:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[time_column, *key_columns],
-        set_={name: table.c[name] + statement.excluded[name] for name in FIGURE_COLUMNS},
-    )
     keys = [table.c[time_column], *(table.c[name] for name in key_columns)]
-    emptied = (await connection.execute(statement.returning(*keys, table.c.tasks))).all()
+    driver = await unit_driver(connection)
+    if driver is not None:
+        # PostgreSQL: one prepared statement over column arrays. SQLAlchemy's multi-row VALUES
+        # is compiled anew for every row count: ~0.5 ms of Python per row, 430 ms for the ~750
+        # block rows of a compaction of 500 deltas (measured; 75 ms for the other four tables).
+        columns: list[list[Any]] = [[] for _ in range(1 + len(key_columns) + len(FIGURE_COLUMNS))]
+        for key, f in ordered:
+            *scalars, durations = msgspec.structs.astuple(f)
+            for column, value in zip(columns, (*key, *scalars, *durations), strict=True):
+                column.append(value)
+        emptied = await driver.fetch(_upsert_sql(table.name, time_column, key_columns), *columns)
+    else:
+        rows = [
+            {
+                time_column: key[0],
+                **dict(zip(key_columns, key[1:], strict=True)),
+                **figure_values(f),
+            }
+            for key, f in ordered
+        ]
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=[time_column, *key_columns],
+            set_={name: table.c[name] + statement.excluded[name] for name in FIGURE_COLUMNS},
+        )
+        emptied = (await connection.execute(statement.returning(*keys, table.c.tasks))).all()
     # A row whose tasks all moved elsewhere sums to zero everywhere: drop it.
     gone = [tuple(row[:-1]) for row in emptied if row[-1] == 0]
     if gone:
         await connection.execute(delete(table).where(tuple_(*keys).in_(gone)))
+
+
+@functools.cache
+def _upsert_sql(table: str, time_column: str, key_columns: tuple[str, ...]) -> str:
+    time_type = "bigint" if time_column == "block" else "timestamptz"
+    types = [time_type, *(["text"] * len(key_columns)), *(["bigint"] * len(FIGURE_COLUMNS))]
+    names = [time_column, *key_columns, *FIGURE_COLUMNS]
+    arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+    keys = ", ".join((time_column, *key_columns))
+    added = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in FIGURE_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({keys}) DO UPDATE SET {added} RETURNING {keys}, tasks"
+    )
 
 
 class RollupCompactor:
