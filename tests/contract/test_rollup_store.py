@@ -367,3 +367,15 @@ async def test_reads_not_grouped_by_time_equal_the_tasks_they_cover(backend: Bac
     await check()
     assert await backend.rollups.rebuild() == 40
     await check()
+
+
+async def test_rows_that_fall_to_nothing_are_dropped(backend: Backend) -> None:
+    await _record(backend, RollupChange(_key(1), _figures(1, 10)))
+    await backend.compact()
+    await _record(backend, RollupChange(_key(1), _figures(-1, -10)))  # the task moved away
+    await backend.compact()
+    for source in (RollupSource.HOURS, RollupSource.DAYS):
+        (rows,) = await backend.rollups.read(RollupQuery(source=source, by_time=True))
+        assert rows == []
+        (whole,) = await backend.rollups.read(RollupQuery(source=source, by_model=True))
+        assert [t for t in whole if not t.figures.is_empty] == []
