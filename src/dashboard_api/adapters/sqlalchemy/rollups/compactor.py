@@ -16,7 +16,17 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import ColumnElement, Table, case, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    case,
+    delete,
+    false,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -61,12 +71,15 @@ async def _compact(connection: AsyncConnection) -> tuple[int, bool]:
         )
     ).one()
     moved = (await connection.execute(delete(rollup_deltas).returning(rollup_deltas))).all()
+    # Only PostgreSQL reads blocks (store.py's native statement): elsewhere they are not kept,
+    # and `blocked` says so.
+    blocks = connection.dialect.name == "postgresql"
     if not moved:
-        if blocked != seen:  # an older release compacted last: refill the blocks now
+        if blocks and blocked != seen:  # an older release compacted last: refill the blocks now
             await connection.execute(delete(rollup_totals_blocks))
             await fill_blocks(connection)
             await bump_generation(connection, blocks_whole=rollup_state.c.generation == seen)
-        return 0, blocked != seen
+        return 0, blocks and blocked != seen
     hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     days: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
     total_hours: dict[_Key, Figures] = defaultdict(lambda: EMPTY)
@@ -83,7 +96,9 @@ async def _compact(connection: AsyncConnection) -> tuple[int, bool]:
     await _add(connection, rollups_daily, "day", KEY_COLUMNS, days)
     await _add(connection, rollup_totals_hourly, "hour", TOTAL_KEY_COLUMNS, total_hours)
     await _add(connection, rollup_totals_daily, "day", TOTAL_KEY_COLUMNS, total_days)
-    if blocked == seen:  # the blocks hold every compaction so far: add these
+    if not blocks:
+        still: ColumnElement[bool] = false()
+    elif blocked == seen:  # the blocks hold every compaction so far: add these
         await _add(
             connection, rollup_totals_blocks, "block", TOTAL_KEY_COLUMNS, block_sums(total_hours)
         )
@@ -94,7 +109,7 @@ async def _compact(connection: AsyncConnection) -> tuple[int, bool]:
         still = rollup_state.c.generation == seen
     await _count_changes(connection, day_changes)
     await bump_generation(connection, blocks_whole=still)
-    return len(moved), blocked != seen
+    return len(moved), blocks and blocked != seen
 
 
 def block_sums(hours: dict[_Key, Figures]) -> dict[_Key, Figures]:
