@@ -414,7 +414,7 @@ def _statement_and_parameters(
 # instead of 30), a part grouped by time the day or hour rows. Measured on 1 M tasks: the
 # database's cost is rows x summed columns (~15 ns each) plus ~0.2 µs per group and column to
 # finish; SQLAlchemy's statement execution ~100 µs of Python per statement. Hence one native
-# statement, blocks, and only the figures a cost histogram shows when that is all it needs.
+# statement, blocks, and only the figures the queries ask for (RollupQuery.figures).
 
 
 class _NativeShape(NamedTuple):
