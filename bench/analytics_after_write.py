@@ -23,11 +23,14 @@ import http.client
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bench import system
-from bench.conversations_run import start
 from bench.run import HERE, stop
 
 SCENARIOS = {
@@ -41,6 +44,26 @@ SCENARIOS = {
     "&from=2026-11-01T00:00:00Z&to=2026-11-20T00:00:00Z",
 }
 _JSON = {"content-type": "application/json"}
+
+
+def start(port: int, database_url: str) -> subprocess.Popen[bytes]:
+    """`dashboard-api run` (1 worker, rate limits off) of whatever PYTHONPATH names, up."""
+    env = dict(os.environ) | system.RATE_LIMITS_OFF
+    env |= {"DASHBOARD_DATABASE_URL": database_url, "DASHBOARD_LOG_LEVEL": "warning"}
+    command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--no-migrate"]
+    command += ["--workers", "1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if process.poll() is not None:
+                raise SystemExit(f"the server on {port} exited with {process.returncode}") from None
+            time.sleep(0.3)
+    stop(process)
+    raise SystemExit(f"the server on {port} did not answer /health within 60 s")
 
 
 def _call(client: http.client.HTTPConnection, method: str, path: str, body: object = None) -> bytes:
@@ -72,13 +95,13 @@ def _timed(client: http.client.HTTPConnection, path: str) -> float:
 def measure(args: argparse.Namespace) -> dict[str, dict[str, dict[str, list[float]]]]:
     servers: dict[str, object] = {}
     baseline_env = os.environ.get("PYTHONPATH")
-    servers["this"] = start("real", args.port, args.database_url)
+    servers["this"] = start(args.port, args.database_url)
     try:
         if args.baseline_src:
             os.environ["PYTHONPATH"] = str(Path(args.baseline_src).resolve())
             try:
                 servers["baseline"] = start(
-                    "real", args.port + 1, args.baseline_database_url or args.database_url
+                    args.port + 1, args.baseline_database_url or args.database_url
                 )
             finally:
                 if baseline_env is None:
