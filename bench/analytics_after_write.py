@@ -5,7 +5,8 @@
 
 Both servers (one uvicorn worker each, answer cache on, compactor running) serve the same
 generated database, up at the same time: this code on --port, the baseline (the same entry
-point run with PYTHONPATH=--baseline-src, e.g. a `git worktree` of main) on --port + 1. Each
+point run with PYTHONPATH=--baseline-src, e.g. a `git worktree` of main) on --port + 1, on
+--baseline-database-url if given (a copy of the same database). Each
 round, for each scenario and each server in turn (A B A B ...): one task is registered and
 reported completed through that server (two writes, created now: today's rollups), then the
 scenario is read once ("after write", timed, after --settle seconds) and once more ("hit",
@@ -22,11 +23,15 @@ import http.client
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bench import system
-from bench.run import HERE, start, stop
+from bench.run import HERE, stop
 
 SCENARIOS = {
     "summary": "/api/analytics/summary",
@@ -39,6 +44,26 @@ SCENARIOS = {
     "&from=2026-11-01T00:00:00Z&to=2026-11-20T00:00:00Z",
 }
 _JSON = {"content-type": "application/json"}
+
+
+def start(port: int, database_url: str) -> subprocess.Popen[bytes]:
+    """`dashboard-api run` (1 worker, rate limits off) of whatever PYTHONPATH names, up."""
+    env = dict(os.environ) | system.RATE_LIMITS_OFF
+    env |= {"DASHBOARD_DATABASE_URL": database_url, "DASHBOARD_LOG_LEVEL": "warning"}
+    command = [str(Path(sys.executable).parent / "dashboard-api"), "run", "--no-migrate"]
+    command += ["--workers", "1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if process.poll() is not None:
+                raise SystemExit(f"the server on {port} exited with {process.returncode}") from None
+            time.sleep(0.3)
+    stop(process)
+    raise SystemExit(f"the server on {port} did not answer /health within 60 s")
 
 
 def _call(client: http.client.HTTPConnection, method: str, path: str, body: object = None) -> bytes:
@@ -70,12 +95,14 @@ def _timed(client: http.client.HTTPConnection, path: str) -> float:
 def measure(args: argparse.Namespace) -> dict[str, dict[str, dict[str, list[float]]]]:
     servers: dict[str, object] = {}
     baseline_env = os.environ.get("PYTHONPATH")
-    servers["this"] = start("real", args.port, 1, args.database_url)
+    servers["this"] = start(args.port, args.database_url)
     try:
         if args.baseline_src:
             os.environ["PYTHONPATH"] = str(Path(args.baseline_src).resolve())
             try:
-                servers["baseline"] = start("real", args.port + 1, 1, args.database_url)
+                servers["baseline"] = start(
+                    args.port + 1, args.baseline_database_url or args.database_url
+                )
             finally:
                 if baseline_env is None:
                     os.environ.pop("PYTHONPATH", None)
@@ -117,6 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--baseline-src", help="src directory of the code to compare against")
+    parser.add_argument(
+        "--baseline-database-url",
+        help="a copy of the database for the baseline (CREATE DATABASE ... TEMPLATE ...): a "
+        "release before revision 0012 compacts without the rollup blocks, and this code's "
+        "compactor would refill them after every one of its compactions",
+    )
     parser.add_argument("--port", type=int, default=5140, help="the baseline uses port + 1")
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)

@@ -78,6 +78,7 @@ TABLES = (
     "rollups_daily",
     "rollup_totals_hourly",
     "rollup_totals_daily",
+    "rollup_totals_blocks",
     "rollup_deltas",
     "rollup_day_changes",
     "processed_events",

@@ -9,6 +9,7 @@ from decimal import Decimal
 from dashboard_api.domain.model.rollups import (
     DayRange,
     Figures,
+    FigureSet,
     RollupChange,
     RollupKey,
     RollupQuery,
@@ -283,3 +284,98 @@ async def test_a_rebuild_recomputes_what_the_changes_maintained(backend: Backend
     )
     assert sorted(rebuilt) == sorted(maintained)
     assert await _whole(backend, RollupSource.DAYS) == total(t.figures for t in maintained)
+
+
+async def _grouped(
+    backend: Backend, query: RollupQuery
+) -> dict[tuple[str | None, str | None], Figures]:
+    (totals,) = await backend.rollups.read(query)
+    groups: dict[tuple[str | None, str | None], Figures] = {}
+    for item in totals:
+        key = (item.agent_type, item.model)
+        groups[key] = groups[key] + item.figures if key in groups else item.figures
+    return {key: figures for key, figures in groups.items() if not figures.is_empty}
+
+
+def _only(figures: Figures, asked: FigureSet) -> Figures:
+    return Figures(**{name: getattr(figures, name) for name in asked.names})
+
+
+async def test_reads_not_grouped_by_time_equal_the_tasks_they_cover(backend: Backend) -> None:
+    """Ranges read whole (block rows on PostgreSQL) against the tasks themselves: across a
+    month boundary, unbounded, single days and partial days, after a compaction, with a late
+    change to a closed day pending and compacted, and after a rebuild."""
+    service = _service(backend)
+    month_end = datetime(2026, 10, 31, tzinfo=UTC)
+    created = []
+    for step in range(40):  # every 5 hours from Oct 28 to Nov 5
+        task = await service.register(
+            NewTask(
+                agent_type=("coder", "planner")[step % 2],
+                model=("m", "n", None)[step % 3],
+                created_at=month_end - timedelta(days=3) + timedelta(hours=5 * step, minutes=11),
+            )
+        )
+        created.append(task)
+        status = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.RUNNING)[step % 3]
+        await service.update(
+            task.task_id,
+            TaskPatch(status=status, cost_usd=Decimal(step) / 3, output_tokens=step * 10),
+        )
+    await backend.compact()
+    day = timedelta(days=1)
+    ranges = [
+        (RollupSource.DAYS, None, None),
+        (RollupSource.DAYS, None, month_end + day),
+        (RollupSource.DAYS, month_end - day, None),
+        (RollupSource.DAYS, month_end - 2 * day, month_end + 3 * day),  # across the month
+        (RollupSource.DAYS, month_end, month_end + day),
+        (RollupSource.DAYS, month_end + day, month_end + 2 * day),
+        (RollupSource.HOURS, month_end + timedelta(hours=3), month_end + timedelta(hours=21)),
+        (RollupSource.HOURS, month_end - timedelta(hours=5), month_end + timedelta(hours=30)),
+    ]
+
+    async def check() -> None:
+        for source, start, end in ranges:
+            for agent_type in (None, "coder"):
+                for by_agent_type, by_model in ((False, False), (True, False), (True, True)):
+                    shape = {
+                        "start": start,
+                        "end": end,
+                        "agent_type": agent_type,
+                        "by_agent_type": by_agent_type,
+                        "by_model": by_model,
+                    }
+                    read = await _grouped(backend, RollupQuery(source=source, **shape))
+                    tasks = await _grouped(backend, RollupQuery(source=RollupSource.TASKS, **shape))
+                    assert read == tasks, (source, shape)
+                    for figures in (FigureSet.COSTS, FigureSet.TOTALS):
+                        part = await _grouped(
+                            backend, RollupQuery(source=source, figures=figures, **shape)
+                        )
+                        assert {k: _only(f, figures) for k, f in part.items()} == {
+                            k: _only(f, figures) for k, f in tasks.items()
+                        }
+
+    await check()
+    # A late change to a closed day (Oct 29), pending, then compacted.
+    await service.update(
+        created[3].task_id, TaskPatch(status=TaskStatus.COMPLETED, cost_usd=Decimal("12.34"))
+    )
+    await check()
+    await backend.compact()
+    await check()
+    assert await backend.rollups.rebuild() == 40
+    await check()
+
+
+async def test_rows_that_fall_to_nothing_are_dropped(backend: Backend) -> None:
+    await _record(backend, RollupChange(_key(1), _figures(1, 10)))
+    await backend.compact()
+    await _record(backend, RollupChange(_key(1), _figures(-1, -10)))  # the task moved away
+    await backend.compact()
+    for source in (RollupSource.HOURS, RollupSource.DAYS):
+        (rows,) = await backend.rollups.read(RollupQuery(source=source, by_time=True))
+        assert rows == []
+        (whole,) = await backend.rollups.read(RollupQuery(source=source, by_model=True))
+        assert [t for t in whole if not t.figures.is_empty] == []

@@ -69,6 +69,7 @@ async def _check_on_sql(
             "rollups_daily",
             "rollup_totals_hourly",
             "rollup_totals_daily",
+            "rollup_totals_blocks",
             "rollup_deltas",
         ):
             await connection.execute(text(f"DELETE FROM {table}"))

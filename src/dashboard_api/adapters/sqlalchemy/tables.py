@@ -158,6 +158,23 @@ rollup_state = Table(
     Column("generation", BigInteger, nullable=False),
     Column("rebuilds", BigInteger, nullable=False, server_default="0"),
     Column("counted", BigInteger, nullable=False, server_default="0"),
+    # The generation up to which every compaction also added to rollup_totals_blocks (revision
+    # 0012): a compaction by a release before it bumps the generation alone, and block reads
+    # stand aside (they read day and hour rows) until a compaction of this release refills them.
+    Column("blocked", BigInteger, nullable=False, server_default="0"),
+)
+
+# The figures summed over aligned blocks of 2^k days (k = 0..15) and of 2^k hours (k = 0..4),
+# per agent type and model (revision 0012; rollups/blocks.py numbers them): a read not grouped
+# by time sums a handful of blocks instead of every day and hour row of its range (30 days:
+# ~4 blocks per group instead of 30 day rows). The compactor and the rebuild keep them in step.
+rollup_totals_blocks = Table(
+    "rollup_totals_blocks",
+    metadata,
+    Column("block", BigInteger, primary_key=True),
+    Column("agent_type", String(NAME_CHARS), primary_key=True),
+    Column("model", String(LABEL_CHARS), primary_key=True),
+    *rollup_figure_columns(),
 )
 
 # Per UTC day, the deltas the compactor folded (in the transaction that removes them): plus the

@@ -70,6 +70,33 @@ def _combine(left: Figures, right: Figures, sign: int) -> Figures:
     return Figures(*scalars, durations)  # type: ignore[call-arg]  # mypy cannot count *scalars
 
 
+def costs_of(figures: Figures) -> Figures:
+    """The figures a cost histogram shows (tasks, errors, cost, tokens), the others 0."""
+    return Figures(
+        tasks=figures.tasks,
+        failed=figures.failed,
+        cost_micros=figures.cost_micros,
+        input_tokens=figures.input_tokens,
+        output_tokens=figures.output_tokens,
+    )
+
+
+class FigureSet(StrEnum):
+    """Which figures a read needs: a store may leave the others out (0)."""
+
+    ALL = "all"
+    TOTALS = "totals"  # all but the duration histogram (a summary)
+    COSTS = "costs"  # what a cost histogram shows (`costs_of`)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The Figures fields it holds (`durations` for the duration histogram)."""
+        if self is FigureSet.COSTS:
+            return ("tasks", "failed", "cost_micros", "input_tokens", "output_tokens")
+        scalars = tuple(name for name in Figures.__struct_fields__ if name != "durations")
+        return scalars if self is FigureSet.TOTALS else (*scalars, "durations")
+
+
 def total(figures: Iterable[Figures]) -> Figures:
     result = EMPTY
     for item in figures:
@@ -218,6 +245,9 @@ class RollupQuery(msgspec.Struct, frozen=True, kw_only=True):
     by_model: bool = False
     # Figures to take away, not add: the hours outside a window of a day read whole.
     negate: bool = False
+    # The figures asked for: a store may leave the others out (0), so only those may be read
+    # from its totals.
+    figures: FigureSet = FigureSet.ALL
 
     @property
     def days(self) -> DayRange:

@@ -29,12 +29,14 @@ from dashboard_api.domain.model.rollups import (
     NO_MODEL,
     DayRange,
     Figures,
+    FigureSet,
     PendingChanges,
     RollupQuery,
     RollupSource,
     RollupState,
     RollupTotal,
     Watermark,
+    costs_of,
 )
 from dashboard_api.domain.model.session_analytics import (
     SessionCursor,
@@ -122,8 +124,12 @@ class AnalyticsService:
 
         def plan() -> list[RollupQuery]:
             # Today is one whole day: one read, the last.
-            (today_read,) = _queries(today, today + timedelta(days=1), agent_type=agent_type)
-            return [*_queries(start, end, agent_type=agent_type, now=self._clock()), today_read]
+            totals = FigureSet.TOTALS  # no duration histogram
+            (today_read,) = _queries(
+                today, today + timedelta(days=1), agent_type=agent_type, figures=totals
+            )
+            window = _queries(start, end, agent_type=agent_type, now=self._clock(), figures=totals)
+            return [*window, today_read]
 
         def answer(results: list[list[RollupTotal]]) -> Summary:
             window = _sum(results[:-1])
@@ -164,6 +170,7 @@ class AnalyticsService:
                 by_time=True,
                 by_agent_type=group_by is HistogramGroup.AGENT_TYPE,
                 by_model=group_by is HistogramGroup.MODEL,
+                figures=FigureSet.COSTS,
             ),
             lambda results: _cost_histogram(start, end, granularity, group_by, _flat(results)),
         )
@@ -392,6 +399,7 @@ def _queries(
     by_time: bool = False,
     by_agent_type: bool = False,
     by_model: bool = False,
+    figures: FigureSet = FigureSet.ALL,
 ) -> list[RollupQuery]:
     return [
         msgspec.structs.replace(
@@ -400,6 +408,7 @@ def _queries(
             by_time=by_time,
             by_agent_type=by_agent_type,
             by_model=by_model,
+            figures=figures,
         )
         for read in metric.plan_reads(start, end, use_days=use_days, now=now)
     ]
@@ -523,8 +532,9 @@ def _cost_histogram(
         # Adding to EMPTY is a copy: most cells hold one total (30 of 60 additions saved).
         cell[key] = cell[key] + total.figures if key in cell else total.figures
     for cell in sums.values():
-        # A group whose tasks all moved to another group (a model correction) sums to zero.
-        for group in [group for group, figures in cell.items() if figures.is_empty]:
+        # A group whose tasks all moved to another group (a model correction) sums to zero. Its
+        # cost figures are what says so: a read of FigureSet.COSTS may leave the others out.
+        for group in [group for group, figures in cell.items() if costs_of(figures).is_empty]:
             del cell[group]
     buckets = []
     moment = truncate(start)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dashboard_api.adapters.sqlalchemy.rollups.columns import (
@@ -19,10 +19,11 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     TASK_FIGURE_COLUMNS,
     figure_values,
 )
-from dashboard_api.adapters.sqlalchemy.rollups.compactor import bump_generation
+from dashboard_api.adapters.sqlalchemy.rollups.compactor import bump_generation, fill_blocks
 from dashboard_api.adapters.sqlalchemy.tables import (
     rollup_deltas,
     rollup_state,
+    rollup_totals_blocks,
     rollup_totals_daily,
     rollup_totals_hourly,
     rollups_daily,
@@ -53,6 +54,7 @@ async def rebuild(connection: AsyncConnection) -> int:
         rollups_daily,
         rollup_totals_hourly,
         rollup_totals_daily,
+        rollup_totals_blocks,
     ):
         await connection.execute(delete(table))
     if connection.dialect.name == "postgresql":
@@ -60,7 +62,14 @@ async def rebuild(connection: AsyncConnection) -> int:
     else:
         counted = await _rebuild_streaming(connection)
     await fill_totals(connection)
-    await bump_generation(connection)
+    await fill_blocks(connection)
+    if connection.dialect.name == "postgresql":
+        # Fresh statistics for the read tables: the reads' plans depend on them (a block read's
+        # estimate; store.py), and autovacuum may be minutes away or off.
+        await connection.execute(
+            text("ANALYZE rollup_totals_blocks, rollup_totals_daily, rollup_totals_hourly")
+        )
+    await bump_generation(connection, blocks_whole=true())
     # It deleted deltas uncounted: every rollup version moves (SqlRollupStore.state).
     await connection.execute(
         update(rollup_state)
