@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from dashboard_api.bootstrap import build_services, memory_adapters, running
-from dashboard_api.bootstrap.workers import FailureLog
+from dashboard_api.bootstrap.failures import FailureLog
 from dashboard_api.settings import Settings
 
 

@@ -9,7 +9,10 @@ and on the native asyncpg read path, wherever in a request it surfaces.
 
 from __future__ import annotations
 
+import logging
 import socket
+import time
+from collections.abc import Callable
 
 import asyncpg
 import redis.exceptions
@@ -83,3 +86,59 @@ def _chain(error: BaseException) -> list[BaseException]:
         chain.append(seen)
         seen = getattr(seen, "orig", None) or seen.__cause__
     return chain
+
+
+class FailureLog:
+    """How a background loop reports its failed rounds: a defect (any unexpected error) with
+    its traceback every time; an outage (a database or Redis unreachable, restarting or
+    saturated) with its message only, when it starts, then at most every `repeat_seconds`
+    while it lasts (with the count of rounds failed meanwhile), and once more when a round
+    succeeds again. A PostgreSQL restart used to print a full traceback per loop per round."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        repeat_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger,
+    ) -> None:
+        self._what = what
+        self._repeat = repeat_seconds
+        self._clock = clock
+        self._log = logger
+        self._since: float | None = None  # when the outage began
+        self._said_at = 0.0
+        self._failed = 0  # rounds failed since the outage began
+
+    def failed(self, error: Exception) -> None:
+        if not is_unavailable(error):
+            self._log.warning("%s failed", self._what, exc_info=error)
+            return
+        now = self._clock()
+        self._failed += 1
+        reason = f"{type(error).__name__}: {error}"[:300]
+        if self._since is None:
+            self._since = self._said_at = now
+            self._log.warning(
+                "%s paused: a backing service is unavailable (%s)", self._what, reason
+            )
+        elif now - self._said_at >= self._repeat:
+            self._said_at = now
+            self._log.warning(
+                "%s still paused after %.0fs (%d rounds failed): %s",
+                self._what,
+                now - self._since,
+                self._failed,
+                reason,
+            )
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            self._log.warning(
+                "%s resumed after %.0fs (%d rounds failed)",
+                self._what,
+                self._clock() - self._since,
+                self._failed,
+            )
+            self._since, self._failed = None, 0

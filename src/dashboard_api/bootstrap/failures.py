@@ -3,8 +3,9 @@ a value it cannot store: the root knows the concrete adapters, so the HTTP layer
 
 from dashboard_api.adapters.unavailable import (
     UNAVAILABLE_ERRORS,
+    FailureLog,
     is_unavailable,
     is_unstorable_text,
 )
 
-__all__ = ["UNAVAILABLE_ERRORS", "is_unavailable", "is_unstorable_text"]
+__all__ = ["UNAVAILABLE_ERRORS", "FailureLog", "is_unavailable", "is_unstorable_text"]

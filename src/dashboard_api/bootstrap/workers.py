@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 from dashboard_api.adapters.demo.engine import DemoEngine
-from dashboard_api.bootstrap.failures import is_unavailable
+from dashboard_api.bootstrap.failures import FailureLog
 from dashboard_api.bootstrap.services import Services
 from dashboard_api.engine import EnginePublisher
 
@@ -42,62 +41,6 @@ class Workers:
                 await task
 
 
-class FailureLog:
-    """How a background loop reports its failed rounds: a defect (any unexpected error) with
-    its traceback every time; an outage (a database or Redis unreachable, restarting or
-    saturated) with its message only, when it starts, then at most every `repeat_seconds`
-    while it lasts (with the count of rounds failed meanwhile), and once more when a round
-    succeeds again. A PostgreSQL restart used to print a full traceback per loop per round."""
-
-    def __init__(
-        self,
-        what: str,
-        *,
-        repeat_seconds: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        logger: logging.Logger = _log,
-    ) -> None:
-        self._what = what
-        self._repeat = repeat_seconds
-        self._clock = clock
-        self._log = logger
-        self._since: float | None = None  # when the outage began
-        self._said_at = 0.0
-        self._failed = 0  # rounds failed since the outage began
-
-    def failed(self, error: Exception) -> None:
-        if not is_unavailable(error):
-            self._log.warning("%s failed", self._what, exc_info=error)
-            return
-        now = self._clock()
-        self._failed += 1
-        reason = f"{type(error).__name__}: {error}"[:300]
-        if self._since is None:
-            self._since = self._said_at = now
-            self._log.warning(
-                "%s paused: a backing service is unavailable (%s)", self._what, reason
-            )
-        elif now - self._said_at >= self._repeat:
-            self._said_at = now
-            self._log.warning(
-                "%s still paused after %.0fs (%d rounds failed): %s",
-                self._what,
-                now - self._since,
-                self._failed,
-                reason,
-            )
-
-    def succeeded(self) -> None:
-        if self._since is not None:
-            self._log.warning(
-                "%s resumed after %.0fs (%d rounds failed)",
-                self._what,
-                self._clock() - self._since,
-                self._failed,
-            )
-            self._since, self._failed = None, 0
-
-
 def every(
     seconds: float, round_: Callable[[], Awaitable[object]], what: str, *, first_wait: bool = False
 ) -> Coroutine[Any, Any, None]:
@@ -105,7 +48,7 @@ def every(
     (`FailureLog`) and the next one tries again."""
 
     async def loop() -> None:
-        failures = FailureLog(what)
+        failures = FailureLog(what, logger=_log)
         if first_wait:
             await asyncio.sleep(seconds)
         while True:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections import defaultdict
 from typing import Any
 
 import msgspec
-import structlog
 from sqlalchemy import (
     ColumnElement,
     Table,
@@ -50,9 +50,8 @@ from dashboard_api.adapters.sqlalchemy.tables import (
     rollups_daily,
     rollups_hourly,
 )
+from dashboard_api.adapters.unavailable import FailureLog
 from dashboard_api.domain.model.rollups import EMPTY, Figures
-
-_log = structlog.get_logger("dashboard_api.rollups")
 
 _Key = tuple[Any, ...]  # (hour or day, agent type, model[, status])
 
@@ -281,9 +280,15 @@ class RollupCompactor:
 
     async def run(self) -> None:
         """The loop itself, for a supervisor that owns the task (bootstrap/workers.py)."""
+        failures = FailureLog(
+            "rollup compaction (deltas stay readable)",
+            logger=logging.getLogger("dashboard_api.rollups"),
+        )
         while True:
             await asyncio.sleep(self._interval)
             try:
                 await self.run_once()
-            except Exception:
-                _log.exception("rollup compaction failed; deltas stay readable, will retry")
+            except Exception as exc:
+                failures.failed(exc)
+            else:
+                failures.succeeded()
