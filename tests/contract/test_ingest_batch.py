@@ -4,6 +4,7 @@ every adapter."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -236,5 +237,105 @@ async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend:
     assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
     commit_fails = False
     await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
+    assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
+    assert await bus.staged("dashboard:ingest:announcing") == []
+
+
+async def test_only_the_applied_events_of_a_batch_stay_marked(backend: Backend) -> None:
+    """The batch claims every event's mark first; those that waited or were refused are
+    released in the same transaction: applied later (their task arrived), they apply."""
+    p = "claims-"
+    await _seed(backend, p)
+    service = TaskService(
+        unit_of_work=backend.unit_of_work,
+        reads=backend.reads,
+        bus=RecordingBus(),
+        clock=lambda: NOW,
+    )
+    events = _events(p)
+    verdicts = await service.ingest_batch(events)
+    kinds = {e: v.kind for (e, _), v in zip(events, verdicts, strict=True)}
+    unapplied = [f"{p}e{n}" for n in (5, 10, 11, 13, 15)]
+    assert {kinds[event_id] for event_id in unapplied} == {"waiting", "refused"}
+    async with backend.unit_of_work() as uow:
+        marked = await uow.processed_events.seen([event_id for event_id, _ in events])
+    assert marked == {event_id for event_id, _ in events} - set(unapplied)
+    created = (f"{p}e16", NewTask(agent_type="coder", task_id=f"{p}t9", created_at=NOW))
+    waited = [event for event in events if event[0] in (f"{p}e10", f"{p}e11")]
+    later = await service.ingest_batch([created, *waited])
+    assert [verdict.kind for verdict in later] == ["applied"] * 3
+    assert (await service.get(f"{p}t9")).status is TaskStatus.COMPLETED
+
+
+class SlowStage(RecordingBus):
+    """Staging takes a while (a Redis round trip), so it is still under way while the batch's
+    rows are written; `fails` makes it fail at the end."""
+
+    fails = False
+
+    async def stage(self, outbox: str, token: str, events: Any) -> None:
+        await asyncio.sleep(0.05)
+        if self.fails:
+            raise ConnectionError("Redis went away while staging")
+        await super().stage(outbox, token, events)
+
+
+async def test_a_batch_whose_stage_fails_is_rolled_back(backend: Backend) -> None:
+    p = "stagefails-"
+    bus = SlowStage()
+    bus.fails = True
+    service = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    with pytest.raises(ConnectionError):
+        await service.ingest_batch(_lifecycle(p))
+    assert await backend.reads.get(f"{p}a") is None
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen([event_id for event_id, _ in _lifecycle(p)]) == set()
+    bus.fails = False
+    verdicts = await service.ingest_batch(_lifecycle(p))
+    assert {verdict.kind for verdict in verdicts} == {"applied"}
+    assert [(e["task_id"], e["version"]) for e in bus.on("tasks")][-1] == (f"{p}b", 2)
+
+
+class FailsToWrite(FailsToCommit):
+    """A unit of work whose batch write of the tasks fails (a statement refused)."""
+
+    @property
+    def tasks(self) -> Any:
+        return FailingWrites(self._inner.tasks)
+
+
+class FailingWrites:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def save_many(self, *args: Any) -> None:
+        raise ConnectionError("the write failed")
+
+    add_many = replace_many = save_many
+
+
+async def test_a_write_failing_while_the_stage_is_under_way_leaves_nothing_announced(
+    backend: Backend,
+) -> None:
+    """The stage runs beside the writes: when a write fails, the stage is waited for (it may
+    have landed) and its announcements are dropped by the next batch (no mark: not committed)."""
+    p = "writefails-"
+    bus = SlowStage()
+    failing = True
+
+    def unit_of_work() -> Any:
+        inner = backend.unit_of_work()
+        return FailsToWrite(inner) if failing else inner
+
+    service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
+    with pytest.raises(ConnectionError):
+        await service.ingest_batch(_lifecycle(p))
+    assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]  # it did land
+    assert await backend.reads.get(f"{p}a") is None
+    failing = False
+    await service.ingest_batch(_lifecycle(p)[:1])
     assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
     assert await bus.staged("dashboard:ingest:announcing") == []

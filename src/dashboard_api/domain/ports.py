@@ -423,6 +423,16 @@ class ProcessedEvents(Protocol):
         """Mark several events at once (one statement); `Conflict` if one was marked."""
         ...
 
+    async def claim(self, event_ids: Sequence[str], processed_at: datetime) -> set[str]:
+        """Mark those of `event_ids` not marked yet, in one statement, and return them (an id
+        given twice is marked once); the others were marked before. Inside a unit of work, a
+        mark another unit is writing is waited for: claimed here only if that one rolls back."""
+        ...
+
+    async def release(self, event_ids: Sequence[str]) -> None:
+        """Remove marks this unit of work claimed (events it decided not to apply after all)."""
+        ...
+
     async def forget_before(self, moment: datetime) -> int:
         """Drop the marks of events processed before `moment` (retention); returns how many."""
         ...

@@ -192,6 +192,15 @@ class MemoryProcessedEvents:
             raise Conflict("an event of the batch was already processed")
         self._pending.update(dict.fromkeys(event_ids, processed_at))
 
+    async def claim(self, event_ids: Sequence[str], processed_at: datetime) -> set[str]:
+        fresh = {event_id for event_id in event_ids if not await self.contains(event_id)}
+        self._pending.update(dict.fromkeys(fresh, processed_at))
+        return fresh
+
+    async def release(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            self._pending.pop(event_id, None)  # only this unit's own marks
+
     async def add(self, event_id: str, processed_at: datetime) -> None:
         if await self.contains(event_id):
             raise Conflict(f"event {event_id} was already processed", event_id=event_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -168,7 +169,12 @@ class TaskService:
         verdicts: list[Verdict] = []
         steps: list[Task] = []  # each applied change, announced in order after the commit
         async with self._uow() as uow:
-            seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            # The marks are claimed first (one statement instead of a read and an insert);
+            # those of events that end up waiting or refused are released below, in this
+            # transaction, so only what the batch applied stays marked.
+            event_ids = [event_id for event_id, _ in events]
+            claimed = await uow.processed_events.claim(event_ids, self._clock())
+            seen = set(event_ids) - claimed
             found = await uow.tasks.get_many([_task_id_of(change) for _, change in events])
             stored: dict[str, Task | None] = {}  # as the batch found them
             latest: dict[str, Task | None] = {}
@@ -200,11 +206,28 @@ class TaskService:
                 if task is not current:
                     steps.append(task)
                 verdicts.append(APPLIED)
-            await self._store_batch(uow, stored, latest)
-            await uow.processed_events.add_many(marked, self._clock())
             token = marked[0] if steps else None  # committed with the batch: its mark
+            # The announcements are staged while the batch's rows are written (their round
+            # trips overlap), and the commit waits for the stage: a failed stage rolls the
+            # batch back, as a failed write does.
+            staging = None
             if token is not None:
-                await self._bus.stage(self._outbox, token, _announcements(steps))
+                staging = asyncio.create_task(
+                    self._bus.stage(self._outbox, token, _announcements(steps))
+                )
+            try:
+                await self._store_batch(uow, stored, latest)
+                unmarked = claimed.difference(marked)
+                if unmarked:
+                    await uow.processed_events.release(list(unmarked))
+            except BaseException:
+                if staging is not None:  # left to recovery: its token has no mark
+                    await asyncio.wait([staging])
+                    if not staging.cancelled():
+                        staging.exception()
+                raise
+            if staging is not None:
+                await staging
             await uow.commit()
         return BatchOutcome(
             verdicts, functools.partial(self._announce_steps, token) if token else None
