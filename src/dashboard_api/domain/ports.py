@@ -71,6 +71,11 @@ class TaskStore(Protocol):
         """Add new tasks at once (one statement); `Conflict` if one exists."""
         ...
 
+    async def save_many(self, added: Sequence[Task], replaced: Sequence[Task]) -> None:
+        """`add_many(added)` and `replace_many(replaced)` in one statement where the backend
+        can (an ingest batch's tasks); `Conflict` if an added one exists."""
+        ...
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         """Store `task` if the stored one still has `expected_version`; False if it moved on."""
         ...

@@ -64,6 +64,10 @@ class MemoryTaskStore:
         for task in tasks:
             self._write(task)
 
+    async def save_many(self, added: Sequence[Task], replaced: Sequence[Task]) -> None:
+        await self.add_many(added)
+        await self.replace_many(replaced)
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         stored = self._view().get(task.task_id)
         if stored is None or stored.version != expected_version:

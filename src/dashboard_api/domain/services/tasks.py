@@ -281,8 +281,10 @@ class TaskService:
             if after is not None and after is not before:
                 # get_many locked the rows it found: `before` is still what is stored.
                 moves.append((before, after))
-        await uow.tasks.add_many([after for before, after in moves if before is None])
-        await uow.tasks.replace_many([after for before, after in moves if before is not None])
+        await uow.tasks.save_many(
+            [after for before, after in moves if before is None],
+            [after for before, after in moves if before is not None],
+        )
         await uow.rollups.record(moved_changes(moves))
         await record_tasks_in_conversations(uow, moves)
         await record_tasks_spend(uow, moves)
