@@ -223,19 +223,26 @@ class FailsToCommit:
 async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend: Backend) -> None:
     """The same process applies the batch again (its entries stay pending): what it staged the
     first time is dropped, never published beside what it stages now."""
-    p = "uncommitted-"
-    bus = RecordingBus()
-    commit_fails = True
+    await _applied_again_after_a_failure(backend, "uncommitted-", RecordingBus(), FailsToCommit)
+
+
+async def _applied_again_after_a_failure(
+    backend: Backend, p: str, bus: RecordingBus, failing: type[FailsToCommit]
+) -> None:
+    """The batch fails once (its unit of work wrapped in `failing`) after its stage landed;
+    applied again, only the new stage's announcement is published: the first is dropped."""
+    fails = True
 
     def unit_of_work() -> Any:
         inner = backend.unit_of_work()
-        return FailsToCommit(inner) if commit_fails else inner
+        return failing(inner) if fails else inner
 
     service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
     with pytest.raises(ConnectionError):
         await service.ingest_batch(_lifecycle(p))
     assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
-    commit_fails = False
+    assert await backend.reads.get(f"{p}a") is None
+    fails = False
     await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
     assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
     assert await bus.staged("dashboard:ingest:announcing") == []
@@ -322,20 +329,4 @@ async def test_a_write_failing_while_the_stage_is_under_way_leaves_nothing_annou
 ) -> None:
     """The stage runs beside the writes: when a write fails, the stage is waited for (it may
     have landed) and its announcements are dropped by the next batch (no mark: not committed)."""
-    p = "writefails-"
-    bus = SlowStage()
-    failing = True
-
-    def unit_of_work() -> Any:
-        inner = backend.unit_of_work()
-        return FailsToWrite(inner) if failing else inner
-
-    service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
-    with pytest.raises(ConnectionError):
-        await service.ingest_batch(_lifecycle(p))
-    assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]  # it did land
-    assert await backend.reads.get(f"{p}a") is None
-    failing = False
-    await service.ingest_batch(_lifecycle(p)[:1])
-    assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
-    assert await bus.staged("dashboard:ingest:announcing") == []
+    await _applied_again_after_a_failure(backend, "writefails-", SlowStage(), FailsToWrite)
