@@ -223,14 +223,17 @@ class FailsToCommit:
 async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend: Backend) -> None:
     """The same process applies the batch again (its entries stay pending): what it staged the
     first time is dropped, never published beside what it stages now."""
-    await _applied_again_after_a_failure(backend, "uncommitted-", RecordingBus(), FailsToCommit)
+    await _applied_again_after_a_failure(
+        backend, "uncommitted-", RecordingBus(), FailsToCommit, left=True
+    )
 
 
 async def _applied_again_after_a_failure(
-    backend: Backend, p: str, bus: RecordingBus, failing: type[FailsToCommit]
+    backend: Backend, p: str, bus: RecordingBus, failing: type[FailsToCommit], *, left: bool
 ) -> None:
     """The batch fails once (its unit of work wrapped in `failing`) after its stage landed;
-    applied again, only the new stage's announcement is published: the first is dropped."""
+    applied again, only the new stage's announcement is published: the first is dropped (at
+    once when the failure was before the commit, else by the recovery: `left`)."""
     fails = True
 
     def unit_of_work() -> Any:
@@ -240,7 +243,7 @@ async def _applied_again_after_a_failure(
     service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
     with pytest.raises(ConnectionError):
         await service.ingest_batch(_lifecycle(p))
-    assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
+    assert await bus.staged("dashboard:ingest:announcing") == ([f"{p}a1"] if left else [])
     assert await backend.reads.get(f"{p}a") is None
     fails = False
     await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
@@ -329,4 +332,27 @@ async def test_a_write_failing_while_the_stage_is_under_way_leaves_nothing_annou
 ) -> None:
     """The stage runs beside the writes: when a write fails, the stage is waited for (it may
     have landed) and its announcements are dropped by the next batch (no mark: not committed)."""
-    await _applied_again_after_a_failure(backend, "writefails-", SlowStage(), FailsToWrite)
+    await _applied_again_after_a_failure(
+        backend, "writefails-", SlowStage(), FailsToWrite, left=False
+    )
+    assert (await backend.reads.get("writefails-a")).version == 1  # type: ignore[union-attr]
+
+
+async def test_a_batch_applied_again_without_recovery_publishes_only_its_own_stage(
+    backend: Backend,
+) -> None:
+    """The ingestor applies a batch that failed before its commit again at once, one event at
+    a time, to find the one the database refuses: no recovery runs in between. The stage of
+    the failed batch (same token: its first event) must not be published with the new one,
+    even if it could not be dropped."""
+    p = "again-"
+    bus = RecordingBus()
+    failed = list(_lifecycle(p))
+    await bus.stage("dashboard:ingest:announcing", f"{p}a1", [("tasks", {"stale": True})])
+    service = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    verdicts, announce = await service.apply_batch(failed[:1])
+    assert [verdict.kind for verdict in verdicts] == ["applied"]
+    assert announce is not None
+    await announce()
+    assert [(e.get("task_id"), e.get("version")) for e in bus.on("tasks")] == [(f"{p}a", 1)]
+    assert await bus.staged("dashboard:ingest:announcing") == []

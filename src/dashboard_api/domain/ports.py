@@ -327,7 +327,8 @@ class EventBus(Protocol):
         """Keep `events` in `outbox` under `token` until `publish_staged` or `drop_staged`:
         kept where the bus keeps history, and written before the change they announce
         commits, so that a process that dies between that commit and the publish leaves them
-        to whoever applies next (who publishes them if the change committed)."""
+        to whoever applies next (who publishes them if the change committed). Replaces what
+        `token` held (a stage whose change did not commit), and puts it last."""
         ...
 
     async def staged(self, outbox: str) -> list[str]:

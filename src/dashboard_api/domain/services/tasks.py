@@ -221,10 +221,11 @@ class TaskService:
                 if unmarked:
                     await uow.processed_events.release(list(unmarked))
             except BaseException:
-                if staging is not None:  # left to recovery: its token has no mark
+                if staging is not None:  # not committed: what it staged is dropped
                     await asyncio.wait([staging])
                     if not staging.cancelled():
                         staging.exception()
+                    await self._drop_stage(token)
                 raise
             if staging is not None:
                 await staging
@@ -232,6 +233,18 @@ class TaskService:
         return BatchOutcome(
             verdicts, functools.partial(self._announce_steps, token) if token else None
         )
+
+    async def _drop_stage(self, token: str | None) -> None:
+        """Drop what a batch that failed before its commit staged (the ingestor may apply the
+        same events again at once, one by one, to find one the database refuses). If Redis
+        fails here, recovery drops it at the next pass (its token has no mark), and a new
+        stage under the same token replaces it."""
+        if token is None:
+            return
+        try:
+            await self._bus.drop_staged(self._outbox, token)
+        except Exception as exc:
+            _log.warning("a failed batch's stage is left to recovery: %s", exc)
 
     async def _announce_steps(self, token: str) -> None:
         """Every change of the batch, each on `task:{id}` and `tasks`, staged before the
