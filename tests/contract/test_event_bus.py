@@ -313,3 +313,18 @@ async def test_announcements_a_dead_process_left_half_published_are_finished_onc
         await client.delete(HISTORY_PREFIX + channel, EPOCH_PREFIX + channel)
         await client.aclose()
         await other.close()
+
+
+async def test_staging_a_token_again_replaces_what_it_held(bus: EventBus) -> None:
+    """A batch that did not commit is applied again under the same token (its first event):
+    only the new stage is published, and the token moves behind those staged since."""
+    outbox, channel = unique("test:outbox:"), unique("task:restaged-")
+    await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": n}) for n in range(3)])
+    await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})])
+    await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": 7})])
+    assert await bus.staged(outbox) == ["b2", "b1"]
+    await bus.publish_staged(outbox, "b2")
+    await bus.publish_staged(outbox, "b1")
+    history = await bus.history(channel, after=None, limit=10)
+    assert [decode(message)["n"] for message in history] == [9, 7]
+    assert await bus.staged(outbox) == []

@@ -4,6 +4,7 @@ every adapter."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -222,19 +223,136 @@ class FailsToCommit:
 async def test_announcements_of_a_batch_that_did_not_commit_are_dropped(backend: Backend) -> None:
     """The same process applies the batch again (its entries stay pending): what it staged the
     first time is dropped, never published beside what it stages now."""
-    p = "uncommitted-"
-    bus = RecordingBus()
-    commit_fails = True
+    await _applied_again_after_a_failure(
+        backend, "uncommitted-", RecordingBus(), FailsToCommit, left=True
+    )
+
+
+async def _applied_again_after_a_failure(
+    backend: Backend, p: str, bus: RecordingBus, failing: type[FailsToCommit], *, left: bool
+) -> None:
+    """The batch fails once (its unit of work wrapped in `failing`) after its stage landed;
+    applied again, only the new stage's announcement is published: the first is dropped (at
+    once when the failure was before the commit, else by the recovery: `left`)."""
+    fails = True
 
     def unit_of_work() -> Any:
         inner = backend.unit_of_work()
-        return FailsToCommit(inner) if commit_fails else inner
+        return failing(inner) if fails else inner
 
     service = TaskService(unit_of_work=unit_of_work, reads=backend.reads, bus=bus)
     with pytest.raises(ConnectionError):
         await service.ingest_batch(_lifecycle(p))
-    assert await bus.staged("dashboard:ingest:announcing") == [f"{p}a1"]
-    commit_fails = False
+    assert await bus.staged("dashboard:ingest:announcing") == ([f"{p}a1"] if left else [])
+    assert await backend.reads.get(f"{p}a") is None
+    fails = False
     await service.ingest_batch(_lifecycle(p)[:1])  # applied now: only its own announcement
     assert [(e["task_id"], e["version"]) for e in bus.on("tasks")] == [(f"{p}a", 1)]
+    assert await bus.staged("dashboard:ingest:announcing") == []
+
+
+async def test_only_the_applied_events_of_a_batch_stay_marked(backend: Backend) -> None:
+    """The batch claims every event's mark first; those that waited or were refused are
+    released in the same transaction: applied later (their task arrived), they apply."""
+    p = "claims-"
+    await _seed(backend, p)
+    service = TaskService(
+        unit_of_work=backend.unit_of_work,
+        reads=backend.reads,
+        bus=RecordingBus(),
+        clock=lambda: NOW,
+    )
+    events = _events(p)
+    verdicts = await service.ingest_batch(events)
+    kinds = {e: v.kind for (e, _), v in zip(events, verdicts, strict=True)}
+    unapplied = [f"{p}e{n}" for n in (5, 10, 11, 13, 15)]
+    assert {kinds[event_id] for event_id in unapplied} == {"waiting", "refused"}
+    async with backend.unit_of_work() as uow:
+        marked = await uow.processed_events.seen([event_id for event_id, _ in events])
+    assert marked == {event_id for event_id, _ in events} - set(unapplied)
+    created = (f"{p}e16", NewTask(agent_type="coder", task_id=f"{p}t9", created_at=NOW))
+    waited = [event for event in events if event[0] in (f"{p}e10", f"{p}e11")]
+    later = await service.ingest_batch([created, *waited])
+    assert [verdict.kind for verdict in later] == ["applied"] * 3
+    assert (await service.get(f"{p}t9")).status is TaskStatus.COMPLETED
+
+
+class SlowStage(RecordingBus):
+    """Staging takes a while (a Redis round trip), so it is still under way while the batch's
+    rows are written; `fails` makes it fail at the end."""
+
+    fails = False
+
+    async def stage(self, outbox: str, token: str, events: Any) -> None:
+        await asyncio.sleep(0.05)
+        if self.fails:
+            raise ConnectionError("Redis went away while staging")
+        await super().stage(outbox, token, events)
+
+
+async def test_a_batch_whose_stage_fails_is_rolled_back(backend: Backend) -> None:
+    p = "stagefails-"
+    bus = SlowStage()
+    bus.fails = True
+    service = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    with pytest.raises(ConnectionError):
+        await service.ingest_batch(_lifecycle(p))
+    assert await backend.reads.get(f"{p}a") is None
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen([event_id for event_id, _ in _lifecycle(p)]) == set()
+    bus.fails = False
+    verdicts = await service.ingest_batch(_lifecycle(p))
+    assert {verdict.kind for verdict in verdicts} == {"applied"}
+    assert [(e["task_id"], e["version"]) for e in bus.on("tasks")][-1] == (f"{p}b", 2)
+
+
+class FailsToWrite(FailsToCommit):
+    """A unit of work whose batch write of the tasks fails (a statement refused)."""
+
+    @property
+    def tasks(self) -> Any:
+        return FailingWrites(self._inner.tasks)
+
+
+class FailingWrites:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def save_many(self, *args: Any) -> None:
+        raise ConnectionError("the write failed")
+
+    add_many = replace_many = save_many
+
+
+async def test_a_write_failing_while_the_stage_is_under_way_leaves_nothing_announced(
+    backend: Backend,
+) -> None:
+    """The stage runs beside the writes: when a write fails, the stage is waited for (it may
+    have landed) and its announcements are dropped by the next batch (no mark: not committed)."""
+    await _applied_again_after_a_failure(
+        backend, "writefails-", SlowStage(), FailsToWrite, left=False
+    )
+    assert (await backend.reads.get("writefails-a")).version == 1  # type: ignore[union-attr]
+
+
+async def test_a_batch_applied_again_without_recovery_publishes_only_its_own_stage(
+    backend: Backend,
+) -> None:
+    """The ingestor applies a batch that failed before its commit again at once, one event at
+    a time, to find the one the database refuses: no recovery runs in between. The stage of
+    the failed batch (same token: its first event) must not be published with the new one,
+    even if it could not be dropped."""
+    p = "again-"
+    bus = RecordingBus()
+    failed = list(_lifecycle(p))
+    await bus.stage("dashboard:ingest:announcing", f"{p}a1", [("tasks", {"stale": True})])
+    service = TaskService(unit_of_work=backend.unit_of_work, reads=backend.reads, bus=bus)
+    verdicts, announce = await service.apply_batch(failed[:1])
+    assert [verdict.kind for verdict in verdicts] == ["applied"]
+    assert announce is not None
+    await announce()
+    assert [(e.get("task_id"), e.get("version")) for e in bus.on("tasks")] == [(f"{p}a", 1)]
     assert await bus.staged("dashboard:ingest:announcing") == []

@@ -89,3 +89,47 @@ async def test_a_batch_of_marks_first_in_a_unit_not_committed_is_forgotten(
         await uow.processed_events.add_many(["batch-3"], NOW)
     async with backend.unit_of_work() as uow:
         assert await uow.processed_events.seen(["batch-1", "batch-2", "batch-3"]) == set()
+
+
+async def test_a_claim_marks_and_returns_only_what_was_not_marked(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("event-1", NOW)
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        claimed = await uow.processed_events.claim(
+            ["event-1", "event-2", "event-3", "event-2"], NOW
+        )
+        assert claimed == {"event-2", "event-3"}
+        assert await uow.processed_events.claim(["event-3", "event-4"], NOW) == {"event-4"}
+        assert await uow.processed_events.claim([], NOW) == set()
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen(["event-2", "event-3", "event-4", "event-5"]) == {
+            "event-2",
+            "event-3",
+            "event-4",
+        }
+
+
+async def test_a_claim_not_committed_is_forgotten(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.claim(["event-1"], NOW) == {"event-1"}
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.claim(["event-1"], NOW) == {"event-1"}
+
+
+async def test_released_claims_do_not_stay_marked(backend: Backend) -> None:
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.add("kept", NOW)
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        await uow.processed_events.claim(["event-1", "event-2", "event-3"], NOW)
+        await uow.processed_events.release(["event-1", "event-3"])
+        await uow.processed_events.release([])
+        assert await uow.processed_events.seen(["event-1", "event-2", "event-3"]) == {"event-2"}
+        await uow.commit()
+    async with backend.unit_of_work() as uow:
+        assert await uow.processed_events.seen(["event-1", "event-2", "event-3", "kept"]) == {
+            "event-2",
+            "kept",
+        }

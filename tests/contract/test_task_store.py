@@ -214,3 +214,61 @@ async def test_tasks_of_a_batch_are_read_added_and_replaced_together(backend: Ba
         await uow.tasks.replace_many([moved])
         await uow.commit()
     assert await backend.reads.get(first.task_id) == moved
+
+
+async def test_tasks_of_a_batch_are_added_and_replaced_in_one_call(backend: Backend) -> None:
+    breakdown = CostBreakdown(
+        input=Decimal("0.000003"),
+        output=Decimal("1.5"),
+        reasoning=Decimal(0),
+        cache_read=Decimal(0),
+        cache_write_5m=Decimal(0),
+        cache_write_1h=Decimal(0),
+        pattern="m*",
+        effective_from=EPOCH,
+        tier_above_prompt_tokens=None,
+    )
+    stored = TaskFactory.build()
+    await _add(backend, stored)
+    new = TaskFactory.build(input_message="ünïcode ✓", session_id="s-1")
+    moved = msgspec.structs.replace(
+        TaskFactory.finished(
+            task_id=stored.task_id,
+            created_at=stored.created_at,
+            cost_usd=breakdown.total,
+            cost_source=CostSource.COMPUTED,
+            cost_breakdown=breakdown,
+            reported_cost_usd=Decimal("0.5"),
+            reasoning_tokens=3,
+        ),
+        version=stored.version + 2,
+    )
+    async with backend.unit_of_work() as uow:
+        assert await uow.tasks.get_many([stored.task_id]) == {stored.task_id: stored}
+        await uow.tasks.save_many([new], [moved])
+        await uow.commit()
+    assert await backend.reads.get(new.task_id) == new
+    assert await backend.reads.get(stored.task_id) == moved
+    async with backend.unit_of_work() as uow:
+        await uow.tasks.save_many([], [])
+        await uow.tasks.save_many([TaskFactory.build()], [])
+        await uow.tasks.save_many([], [msgspec.structs.replace(moved, version=moved.version + 1)])
+        await uow.commit()
+
+
+async def test_a_batch_that_adds_an_existing_task_conflicts_and_writes_nothing(
+    backend: Backend,
+) -> None:
+    first, second = TaskFactory.build(), TaskFactory.build()
+    await _add(backend, first, second)
+    moved = msgspec.structs.replace(first, status=TaskStatus.RUNNING, version=first.version + 1)
+    again = msgspec.structs.replace(second, agent_type="other")  # the id is taken
+    fresh = TaskFactory.build()
+    async with backend.unit_of_work() as uow:
+        await uow.tasks.get_many([first.task_id])
+        with pytest.raises(Conflict):
+            await uow.tasks.save_many([fresh, again], [moved])
+    assert await backend.reads.get_many([first.task_id, second.task_id, fresh.task_id]) == {
+        first.task_id: first,
+        second.task_id: second,
+    }

@@ -76,6 +76,28 @@ async def test_only_one_process_holds_the_lease(queue: RedisIngestQueue) -> None
     assert await other.lead() is Lease.ACQUIRED
 
 
+async def test_entries_come_back_whole_and_a_pending_one_trimmed_away_is_acknowledged(
+    queue: RedisIngestQueue,
+) -> None:
+    """The reply of XREADGROUP is read as Redis sends it: the payload of each entry (also of
+    an entry with more fields than `event`), and an entry deleted while pending (no fields)
+    acknowledged instead of delivered."""
+    first = await queue.add(created("t1"))
+    second = await queue._redis.xadd(queue.stream, {"trace": b"x", "event": created("t2")})
+    third = await queue.add(created("t3"))
+    read = await queue.read(limit=10, block_ms=50)
+    assert [(d.entry_id, d.payload) for d in read] == [
+        (first, created("t1")),
+        (second.decode(), created("t2")),
+        (third, created("t3")),
+    ]
+    await queue._redis.xdel(queue.stream, second)
+    pending = await queue.pending(after="0-0", limit=10)
+    assert [d.entry_id for d in pending] == [first, third]
+    assert (await queue._redis.xpending(queue.stream, queue.group))["pending"] == 2
+    assert await queue.read(limit=10, block_ms=10) == []
+
+
 async def until(condition: object, within: float = 10) -> None:
     assert callable(condition)
     for _ in range(int(within / 0.02)):

@@ -71,6 +71,11 @@ class TaskStore(Protocol):
         """Add new tasks at once (one statement); `Conflict` if one exists."""
         ...
 
+    async def save_many(self, added: Sequence[Task], replaced: Sequence[Task]) -> None:
+        """`add_many(added)` and `replace_many(replaced)` in one statement where the backend
+        can (an ingest batch's tasks); `Conflict` if an added one exists."""
+        ...
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         """Store `task` if the stored one still has `expected_version`; False if it moved on."""
         ...
@@ -322,7 +327,8 @@ class EventBus(Protocol):
         """Keep `events` in `outbox` under `token` until `publish_staged` or `drop_staged`:
         kept where the bus keeps history, and written before the change they announce
         commits, so that a process that dies between that commit and the publish leaves them
-        to whoever applies next (who publishes them if the change committed)."""
+        to whoever applies next (who publishes them if the change committed). Replaces what
+        `token` held (a stage whose change did not commit), and puts it last."""
         ...
 
     async def staged(self, outbox: str) -> list[str]:
@@ -421,6 +427,16 @@ class ProcessedEvents(Protocol):
 
     async def add_many(self, event_ids: Sequence[str], processed_at: datetime) -> None:
         """Mark several events at once (one statement); `Conflict` if one was marked."""
+        ...
+
+    async def claim(self, event_ids: Sequence[str], processed_at: datetime) -> set[str]:
+        """Mark those of `event_ids` not marked yet, in one statement, and return them (an id
+        given twice is marked once); the others were marked before. Inside a unit of work, a
+        mark another unit is writing is waited for: claimed here only if that one rolls back."""
+        ...
+
+    async def release(self, event_ids: Sequence[str]) -> None:
+        """Remove marks this unit of work claimed (events it decided not to apply after all)."""
         ...
 
     async def forget_before(self, moment: datetime) -> int:

@@ -95,7 +95,9 @@ class MemoryEventBus:
 
     async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
         """In the process, so lost with it, as everything this bus holds."""
-        self._outboxes.setdefault(outbox, {}).setdefault(token, []).extend(events)
+        tokens = self._outboxes.setdefault(outbox, {})
+        tokens.pop(token, None)  # what it held (a stage that did not commit) is replaced
+        tokens[token] = list(events)
 
     async def staged(self, outbox: str) -> list[str]:
         return list(self._outboxes.get(outbox, {}))

@@ -64,6 +64,10 @@ class MemoryTaskStore:
         for task in tasks:
             self._write(task)
 
+    async def save_many(self, added: Sequence[Task], replaced: Sequence[Task]) -> None:
+        await self.add_many(added)
+        await self.replace_many(replaced)
+
     async def replace(self, task: Task, *, expected_version: int) -> bool:
         stored = self._view().get(task.task_id)
         if stored is None or stored.version != expected_version:
@@ -191,6 +195,15 @@ class MemoryProcessedEvents:
         if len(set(event_ids)) != len(event_ids) or await self.seen(event_ids):
             raise Conflict("an event of the batch was already processed")
         self._pending.update(dict.fromkeys(event_ids, processed_at))
+
+    async def claim(self, event_ids: Sequence[str], processed_at: datetime) -> set[str]:
+        fresh = {event_id for event_id in event_ids if not await self.contains(event_id)}
+        self._pending.update(dict.fromkeys(fresh, processed_at))
+        return fresh
+
+    async def release(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            self._pending.pop(event_id, None)  # only this unit's own marks
 
     async def add(self, event_id: str, processed_at: datetime) -> None:
         if await self.contains(event_id):

@@ -242,13 +242,17 @@ class RedisEventBus:
 
     async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
         """Each chunk's script call, encoded, in the list `{outbox}:{token}`, and `token` in
-        the list `outbox`, in one transaction. Kept in this process too, to publish without
-        reading them back; read back only by a process that finds them left over."""
+        the list `outbox`, in one transaction, replacing what `token` held. Kept in this
+        process too, to publish without reading them back; read back only by a process that
+        finds them left over."""
         calls = self._chunk_calls(events)
         if not calls:
             return
         async with self._redis.pipeline(transaction=True) as pipe:
+            # What the token held (a stage of the same batch that did not commit) is replaced.
+            pipe.delete(f"{outbox}:{token}")
             pipe.rpush(f"{outbox}:{token}", *(msgspec.msgpack.encode(call) for call in calls))
+            pipe.lrem(outbox, 0, token)
             pipe.rpush(outbox, token)
             await pipe.execute()
         self._staged[(outbox, token)] = calls

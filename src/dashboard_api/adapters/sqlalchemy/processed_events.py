@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dashboard_api.adapters.sqlalchemy.store import unit_driver
+from dashboard_api.adapters.sqlalchemy.store import unit_driver, upsert
 from dashboard_api.adapters.sqlalchemy.tables import processed_events
 from dashboard_api.domain.errors import Conflict
 
@@ -22,6 +22,15 @@ _SEEN_SQL = (
 )
 _ADD_MANY_SQL = (
     "INSERT INTO processed_events (event_id, processed_at) SELECT unnest($1::text[]), $2"
+)
+
+# A batch's marks claimed in one round trip: those it returns were not marked yet.
+_CLAIM_SQL = (
+    "INSERT INTO processed_events (event_id, processed_at) SELECT unnest($1::text[]), $2"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_RELEASE_SQL = (
+    "DELETE FROM processed_events p USING unnest($1::text[]) AS u(id) WHERE p.event_id = u.id"
 )
 
 
@@ -62,6 +71,36 @@ class SqlProcessedEvents:
             await self._connection.execute(insert(processed_events), rows)
         except IntegrityError as exc:
             raise Conflict("an event of the batch was already processed") from exc
+
+    async def claim(self, event_ids: Sequence[str], processed_at: datetime) -> set[str]:
+        if not event_ids:
+            return set()
+        driver = await self._asyncpg()
+        if driver is not None:
+            rows = await driver.fetch(_CLAIM_SQL, list(event_ids), processed_at)
+            return {row[0] for row in rows}
+        rows = [
+            {"event_id": event_id, "processed_at": processed_at}
+            for event_id in dict.fromkeys(event_ids)
+        ]
+        statement = (
+            upsert(self._connection, processed_events)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[processed_events.c.event_id])
+            .returning(processed_events.c.event_id)
+        )
+        return set((await self._connection.execute(statement)).scalars().all())
+
+    async def release(self, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        driver = await self._asyncpg()
+        if driver is not None:
+            await driver.execute(_RELEASE_SQL, list(event_ids))
+            return
+        await self._connection.execute(
+            delete(processed_events).where(processed_events.c.event_id.in_(list(event_ids)))
+        )
 
     async def _asyncpg(self) -> asyncpg.Connection | None:
         """The unit's asyncpg connection (same transaction), or None on another backend. A

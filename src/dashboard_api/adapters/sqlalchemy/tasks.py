@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    Column,
     Select,
     String,
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -141,6 +143,18 @@ class SqlTaskStore(SqlStore):
                 await connection.execute(insert(tasks), [_row(task) for task in new])
             except IntegrityError as exc:
                 raise Conflict("a task of the batch already exists") from exc
+
+    async def save_many(self, added: Sequence[Task], replaced: Sequence[Task]) -> None:
+        driver = await self._asyncpg_in_unit()
+        if driver is None or not (added and replaced):
+            await self.add_many(added)
+            await self.replace_many(replaced)
+            return
+        rows = [_values(task) for task in (*added, *replaced)]
+        written = await driver.fetch(_SAVE_SQL, *map(list, zip(*rows, strict=True)))
+        if len(written) != len(rows):
+            # An added task met a row that exists: its version is not older than ours.
+            raise Conflict("a task of the batch already exists")
 
     async def _asyncpg_in_unit(self) -> asyncpg.Connection | None:
         """The unit of work's asyncpg connection (same transaction), or None outside a unit or
@@ -307,6 +321,32 @@ _UPDATE_SQL = "UPDATE tasks SET {} WHERE task_id = $1".format(
     ", ".join(f"{name} = ${n}" for n, name in enumerate(_COLUMNS[1:], start=2))
 )
 
+
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _array_type(column: Column[Any]) -> str:
+    """The PostgreSQL element type of an array parameter for `column` (lengths left out)."""
+    name = column.type.compile(dialect=_POSTGRESQL).lower()
+    return "timestamptz" if name.startswith("timestamp") else name.split("(")[0]
+
+
+# An ingest batch's new and changed tasks in one statement (one round trip instead of an
+# INSERT and an UPDATE): the rows as one array per column. A changed task (read and locked
+# by `get_many`) has a higher version than the stored row, so it replaces it; a new task that
+# meets an existing row (version 1, not higher) writes nothing and is missing from the
+# returned rows: `Conflict`, as `add_many` raises.
+_SAVE_SQL = (
+    "INSERT INTO tasks ({columns}) SELECT * FROM unnest({arrays})"
+    " ON CONFLICT (task_id) DO UPDATE SET {updates} WHERE tasks.version < excluded.version"
+    " RETURNING task_id"
+).format(
+    columns=", ".join(_COLUMNS),
+    arrays=", ".join(
+        f"${n}::{_array_type(column)}[]" for n, column in enumerate(tasks.columns, start=1)
+    ),
+    updates=", ".join(f"{name} = excluded.{name}" for name in _COLUMNS[1:]),
+)
 
 # One C call instead of a generator step per column (~2% of an ingest batch's CPU).
 _IN_ORDER = operator.itemgetter(*_COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -168,7 +169,12 @@ class TaskService:
         verdicts: list[Verdict] = []
         steps: list[Task] = []  # each applied change, announced in order after the commit
         async with self._uow() as uow:
-            seen = await uow.processed_events.seen([event_id for event_id, _ in events])
+            # The marks are claimed first (one statement instead of a read and an insert);
+            # those of events that end up waiting or refused are released below, in this
+            # transaction, so only what the batch applied stays marked.
+            event_ids = [event_id for event_id, _ in events]
+            claimed = await uow.processed_events.claim(event_ids, self._clock())
+            seen = set(event_ids) - claimed
             found = await uow.tasks.get_many([_task_id_of(change) for _, change in events])
             stored: dict[str, Task | None] = {}  # as the batch found them
             latest: dict[str, Task | None] = {}
@@ -200,15 +206,45 @@ class TaskService:
                 if task is not current:
                     steps.append(task)
                 verdicts.append(APPLIED)
-            await self._store_batch(uow, stored, latest)
-            await uow.processed_events.add_many(marked, self._clock())
             token = marked[0] if steps else None  # committed with the batch: its mark
+            # The announcements are staged while the batch's rows are written (their round
+            # trips overlap), and the commit waits for the stage: a failed stage rolls the
+            # batch back, as a failed write does.
+            staging = None
             if token is not None:
-                await self._bus.stage(self._outbox, token, _announcements(steps))
+                staging = asyncio.create_task(
+                    self._bus.stage(self._outbox, token, _announcements(steps))
+                )
+            try:
+                await self._store_batch(uow, stored, latest)
+                unmarked = claimed.difference(marked)
+                if unmarked:
+                    await uow.processed_events.release(list(unmarked))
+            except BaseException:
+                if staging is not None:  # not committed: what it staged is dropped
+                    await asyncio.wait([staging])
+                    if not staging.cancelled():
+                        staging.exception()
+                    await self._drop_stage(token)
+                raise
+            if staging is not None:
+                await staging
             await uow.commit()
         return BatchOutcome(
             verdicts, functools.partial(self._announce_steps, token) if token else None
         )
+
+    async def _drop_stage(self, token: str | None) -> None:
+        """Drop what a batch that failed before its commit staged (the ingestor may apply the
+        same events again at once, one by one, to find one the database refuses). If Redis
+        fails here, recovery drops it at the next pass (its token has no mark), and a new
+        stage under the same token replaces it."""
+        if token is None:
+            return
+        try:
+            await self._bus.drop_staged(self._outbox, token)
+        except Exception as exc:
+            _log.warning("a failed batch's stage is left to recovery: %s", exc)
 
     async def _announce_steps(self, token: str) -> None:
         """Every change of the batch, each on `task:{id}` and `tasks`, staged before the
@@ -258,8 +294,10 @@ class TaskService:
             if after is not None and after is not before:
                 # get_many locked the rows it found: `before` is still what is stored.
                 moves.append((before, after))
-        await uow.tasks.add_many([after for before, after in moves if before is None])
-        await uow.tasks.replace_many([after for before, after in moves if before is not None])
+        await uow.tasks.save_many(
+            [after for before, after in moves if before is None],
+            [after for before, after in moves if before is not None],
+        )
         await uow.rollups.record(moved_changes(moves))
         await record_tasks_in_conversations(uow, moves)
         await record_tasks_spend(uow, moves)
