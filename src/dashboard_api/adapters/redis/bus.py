@@ -61,13 +61,27 @@ end
 return ids
 """
 
-# PUBLISH_MANY_SCRIPT for a chunk staged in a list (its last key): the chunk is popped in the
-# script that publishes it, so a chunk is published once, whatever dies when. (An odd number
-# of keys: the script's loop over key pairs ends before the list.)
-PUBLISH_STAGED_SCRIPT = PUBLISH_MANY_SCRIPT.replace(
-    "\nreturn ids\n", "\nredis.call('LPOP', KEYS[#KEYS])\nreturn ids\n"
+# PUBLISH_MANY_SCRIPT for a chunk staged in a list (its last key), with the chunk's mark as
+# its last argument: it publishes only when the list's head is that chunk (its element starts
+# with the mark and a newline), and pops it in the same step, so a chunk is published once
+# whoever else (a new leader's recovery) holds the same call, whatever dies when. An empty
+# mark (a chunk staged by an older release, without one) pops the head unchecked. (An odd
+# number of keys: the script's loop over key pairs ends before the list.)
+PUBLISH_STAGED_SCRIPT = (
+    """
+local staged, mark = KEYS[#KEYS], ARGV[#ARGV]
+if mark ~= '' then
+  local head = redis.call('LINDEX', staged, 0)
+  if not head or string.sub(head, 1, #mark + 1) ~= mark .. '\\n' then
+    return {}
+  end
+end
+redis.call('LPOP', staged)
+"""
+    + PUBLISH_MANY_SCRIPT
 )
-assert PUBLISH_STAGED_SCRIPT != PUBLISH_MANY_SCRIPT
+# A staged element: b"<mark>\n" and the chunk's (keys, args) as MessagePack.
+_MARKED = b"\n"
 
 # Events per PUBLISH_MANY_SCRIPT call: bounds how long one call holds Redis (a few ms).
 PUBLISH_CHUNK = 250
@@ -173,7 +187,7 @@ class RedisEventBus:
         self._publish_many = redis.register_script(PUBLISH_MANY_SCRIPT)
         self._publish_staged = redis.register_script(PUBLISH_STAGED_SCRIPT)
         # Chunks this process staged, kept to publish without reading them back.
-        self._staged: dict[tuple[str, str], list[tuple[list[Any], list[Any]]]] = {}
+        self._staged: dict[tuple[str, str], list[tuple[str, tuple[list[Any], list[Any]]]]] = {}
         self._replay = redis.register_script(REPLAY_SCRIPT)
         self._feeds: list[RedisEventFeed] = []
 
@@ -248,26 +262,31 @@ class RedisEventBus:
         calls = self._chunk_calls(events)
         if not calls:
             return
+        nonce = new_epoch()  # this stage's marks differ from any earlier stage's
+        marked = [(f"{nonce}.{n}", call) for n, call in enumerate(calls)]
         async with self._redis.pipeline(transaction=True) as pipe:
             # What the token held (a stage of the same batch that did not commit) is replaced.
             pipe.delete(f"{outbox}:{token}")
-            pipe.rpush(f"{outbox}:{token}", *(msgspec.msgpack.encode(call) for call in calls))
+            pipe.rpush(
+                f"{outbox}:{token}",
+                *(mark.encode() + _MARKED + msgspec.msgpack.encode(call) for mark, call in marked),
+            )
             pipe.lrem(outbox, 0, token)
             pipe.rpush(outbox, token)
             await pipe.execute()
-        self._staged[(outbox, token)] = calls
+        self._staged[(outbox, token)] = marked
 
     async def staged(self, outbox: str) -> list[str]:
         return [_text(token) for token in await self._redis.lrange(outbox, 0, -1)]
 
     async def publish_staged(self, outbox: str, token: str) -> None:
         chunks = f"{outbox}:{token}"
-        calls = self._staged.pop((outbox, token), None)
-        if calls is None:
+        marked = self._staged.pop((outbox, token), None)
+        if marked is None:
             raws: list[Any] = await self._redis.lrange(chunks, 0, -1)
-            calls = [msgspec.msgpack.decode(raw, type=tuple[list[Any], list[Any]]) for raw in raws]
-        for keys, args in calls:  # each call pops its chunk (published after a failure: left)
-            await self._publish_staged(keys=[*keys, chunks], args=args)
+            marked = [_staged_chunk(raw) for raw in raws]
+        for mark, (keys, args) in marked:  # each call pops its chunk (after a failure: left)
+            await self._publish_staged(keys=[*keys, chunks], args=[*args, mark])
         await self._redis.lrem(outbox, 0, token)
 
     async def drop_staged(self, outbox: str, token: str) -> None:
@@ -332,3 +351,12 @@ def _text(value: bytes | str) -> str:
 def _pairs(flat: list[Any]) -> list[tuple[Any, Any]]:
     """A stream entry's fields as a script returns them: a flat list of names and values."""
     return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _staged_chunk(raw: bytes) -> tuple[str, tuple[list[Any], list[Any]]]:
+    """A staged element read back: its mark and its call (no mark: staged by a release that
+    wrote the call alone, a MessagePack array, which never starts with an ASCII mark)."""
+    mark, found, body = raw.partition(_MARKED)
+    if not found or not mark.isascii() or raw[:1] == b"\x92":
+        mark, body = b"", raw
+    return mark.decode(), msgspec.msgpack.decode(body, type=tuple[list[Any], list[Any]])
