@@ -108,14 +108,20 @@ async def _history(backend: Backend) -> tuple[TaskService, list[Task]]:
     return service, tasks
 
 
-async def test_a_write_today_leaves_answers_over_closed_days_cached_and_correct(
-    backend: Backend,
-) -> None:
-    service, tasks = await _history(backend)
+def _counted_analytics(backend: Backend) -> tuple[CountingRollups, AnalyticsService]:
+    """An answer cache over the backend's rollups, counting what each answer reads."""
     rollups = CountingRollups(backend.rollups)
     analytics = AnalyticsService(
         rollups=rollups, tasks=backend.reads, clock=lambda: NOW, cache_entries=32
     )
+    return rollups, analytics
+
+
+async def test_a_write_today_leaves_answers_over_closed_days_cached_and_correct(
+    backend: Backend,
+) -> None:
+    service, tasks = await _history(backend)
+    rollups, analytics = _counted_analytics(backend)
     closed = await _answers(analytics, CLOSED)
     await _answers(analytics, MONTH)
     assert await analytics.summary(None, None)
@@ -157,10 +163,7 @@ async def test_a_hit_reads_the_watermark_alone_until_anything_changes(
     backend: Backend,
 ) -> None:
     service, tasks = await _history(backend)
-    rollups = CountingRollups(backend.rollups)
-    analytics = AnalyticsService(
-        rollups=rollups, tasks=backend.reads, clock=lambda: NOW, cache_entries=32
-    )
+    rollups, analytics = _counted_analytics(backend)
     closed, month = await _answers(analytics, CLOSED), await _answers(analytics, MONTH)
     rollups.clear()
     assert await _answers(analytics, CLOSED) == closed
@@ -196,10 +199,7 @@ async def test_a_late_event_invalidates_exactly_the_answers_over_its_day(
     service, tasks = await _history(backend)
     running = await _task(service, MIDNIGHT - 4 * DAY + timedelta(hours=23), finish=False)
     tasks.append(running)
-    rollups = CountingRollups(backend.rollups)
-    analytics = AnalyticsService(
-        rollups=rollups, tasks=backend.reads, clock=lambda: NOW, cache_entries=32
-    )
+    rollups, analytics = _counted_analytics(backend)
     untouched = (MIDNIGHT - 3 * DAY, MIDNIGHT - 2 * DAY)
     before = await _answers(analytics, untouched)
     stale = await _answers(analytics, CLOSED)
