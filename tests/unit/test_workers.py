@@ -32,6 +32,7 @@ async def test_every_loop_starts_in_order_and_shutting_down_stops_them_all() -> 
         "ingestor",
         "handoff-relay",
         "event-retention",
+        "left-over-announcements",
         "retention",
         "alert-checks",
         "demo-engine",

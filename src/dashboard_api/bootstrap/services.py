@@ -101,6 +101,7 @@ def build_services(
         configured_agents=settings.agents,
         prices=prices,
         outbox=f"{settings.ingest_stream}:announcing",
+        api_outbox=f"{settings.ingest_stream}:announcing-api",
     )
     analytics = AnalyticsService(
         rollups=adapters.rollup_reads,

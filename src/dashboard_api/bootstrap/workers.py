@@ -78,6 +78,9 @@ def demo_engine(services: Services) -> DemoEngine:
     )
 
 
+LEFT_OVER_ANNOUNCEMENTS_SECONDS = 2.0
+
+
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[Workers]:
     """Start every loop the services need; on the way out stop them all, in reverse order."""
@@ -107,6 +110,16 @@ async def running(services: Services) -> AsyncIterator[Workers]:
             ),
         )
         workers.start("event-retention", _forget_processed_events(services))
+        # What a REST change staged and its process did not publish (it died after the
+        # commit, or the bus failed): every replica looks, a staged part is published once.
+        workers.start(
+            "left-over-announcements",
+            every(
+                LEFT_OVER_ANNOUNCEMENTS_SECONDS,
+                services.tasks.announce_left_over_by_api,
+                "left-over announcement round",
+            ),
+        )
         if services.retention is not None:
             workers.start(
                 "retention",

@@ -57,7 +57,7 @@ async def backfill_history(
                 for conversation in conversations:
                     await uow.conversations.add(conversation)
             for task in history[first : first + BATCH]:
-                await tasks.stage_new(uow, task)
+                await tasks.store_past(uow, task)
             await uow.commit()
     async with unit_of_work() as uow:
         for message in messages:

@@ -42,7 +42,7 @@ from dashboard_api.domain.ports import (
     UnitOfWorkFactory,
 )
 from dashboard_api.domain.services.handoff import HandoffRelay
-from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.services.tasks import Announcement, TaskService
 
 _log = logging.getLogger(__name__)
 
@@ -160,6 +160,7 @@ class ConversationService:
             raise InvalidInput("a user message creates its own task", field="task_id")
         now = self._clock()
         task: Task | None = None
+        announcement: Announcement | None = None
         async with self._uow() as uow:
             conversation = await uow.conversations.get(conversation_id)
             if conversation is None:
@@ -191,7 +192,7 @@ class ConversationService:
                 task_id=task_id,
             )
             if task is not None:
-                await self._tasks.stage_new(uow, task)
+                announcement = await self._tasks.stage_new(uow, task)
             await uow.messages.add(message)
             await uow.conversations.add_totals(
                 conversation_id, ConversationTotals(messages=1), active_at=now
@@ -206,21 +207,21 @@ class ConversationService:
                     )
                 )
             await uow.commit()
-        await self._after_commit(message, task)
+        await self._after_commit(message, announcement)
         return message
 
-    async def _after_commit(self, message: Message, task: Task | None) -> None:
+    async def _after_commit(self, message: Message, announcement: Announcement | None) -> None:
         # The message is stored: failing the request now would make a client retry post it
-        # twice. Live events are best effort; the hand-off is retried by the relay loop.
+        # twice. The message's live event is best effort; the task's announcement was staged
+        # with the commit (never raises); the hand-off is retried by the relay loop.
         try:
             channel = conversation_channel(message.conversation_id)
             await self._bus.publish(channel, message_event(message))
-            if task is not None:
-                await self._tasks.announce(task)
         except Exception:
             _log.warning("message events not published", exc_info=True)
-        if task is None:
+        if announcement is None:
             return
+        await self._tasks.announce(announcement)
         try:
             await self._relay.deliver_pending()
         except Exception:  # the entry stays in the outbox; the relay's next round delivers it

@@ -133,7 +133,7 @@ class TaskActions:
                 model=original.model,
                 retry_of=original.task_id,
             )
-            await self._tasks.stage_new(uow, retry)
+            announcement = await self._tasks.stage_new(uow, retry)
             await uow.outbox.add(
                 OutboxEntry(
                     entry_id=retry.task_id,
@@ -143,13 +143,13 @@ class TaskActions:
                 )
             )
             await uow.commit()
-        await self._after_commit(retry)
+        await self._tasks.announce(announcement)  # logs a failure, never raises
+        await self._after_commit()
         return retry
 
-    async def _after_commit(self, task: Task) -> None:
+    async def _after_commit(self) -> None:
         # The retry is stored: a failure now must not make the client retry it twice.
         try:
-            await self._tasks.announce(task)
             await self._relay.deliver_pending()
         except Exception:  # the outbox entry stays; the relay loop delivers it
             _log.warning("retry hand-off deferred", exc_info=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -70,6 +71,36 @@ def _announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
     return events
 
 
+class Announcement(msgspec.Struct, frozen=True):
+    """What a REST change announces once it commits: its events, staged in the API outbox
+    under `token` (a processed-event mark written in the change's transaction), or not staged
+    (`token` None: the bus refused the stage; kept in the process and published when the bus
+    takes it again)."""
+
+    token: str | None
+    events: list[tuple[str, Event]]
+
+
+_TOKEN_PREFIX = "announce:"
+# At most this many announcements wait in a process for a bus that refused them.
+UNSENT_ANNOUNCEMENTS = 10_000
+
+
+def _announcement_token(now: datetime, mark: str) -> str:
+    """The outbox token of a change whose processed-event `mark` commits with it: when it
+    was staged (Unix ms) and the mark."""
+    return f"{_TOKEN_PREFIX}{int(now.timestamp() * 1000)}:{mark}"
+
+
+def _token_parts(token: str) -> tuple[datetime, str] | None:
+    """When a token of `_announcement_token` was staged, and its mark; None for other text."""
+    prefix, _, rest = token.partition(_TOKEN_PREFIX)
+    millis, _, mark = rest.partition(":")
+    if prefix or not millis.isdigit() or not mark:
+        return None
+    return datetime.fromtimestamp(int(millis) / 1000, UTC), mark
+
+
 def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
     return (change.task_id or "") if isinstance(change, NewTask) else change[0]
 
@@ -85,10 +116,23 @@ class TaskService:
         configured_agents: Sequence[str] = (),
         prices: PriceTable | None = None,
         outbox: str = "dashboard:ingest:announcing",
+        api_outbox: str = "dashboard:api:announcing",
+        publish_left_after: timedelta = timedelta(seconds=2),
+        drop_unsettled_after: timedelta = timedelta(seconds=120),
     ) -> None:
         self._prices = prices
         # Where an ingest batch's announcements wait between its commit and their publish.
         self._outbox = outbox
+        # Where a REST change's announcements wait: `announce_left_over_by_api` publishes
+        # those of a committed change left `publish_left_after` and drops those of a change
+        # that did not commit once no transaction can still be open (`drop_unsettled_after`).
+        self._api_outbox = api_outbox
+        # Announcements of committed changes the bus refused to stage, oldest first.
+        self._unsent: collections.deque[list[tuple[str, Event]]] = collections.deque(
+            maxlen=UNSENT_ANNOUNCEMENTS
+        )
+        self._publish_left_after = publish_left_after
+        self._drop_unsettled_after = drop_unsettled_after
         self._uow = unit_of_work
         self._reads = reads
         self._bus = bus
@@ -111,8 +155,9 @@ class TaskService:
         task = self._new_task(new)
         async with self._uow() as uow:
             await self._store_new(uow, task)
+            announcement = await self._stage(uow, task)
             await uow.commit()
-        await self._announce(task)
+        await self.announce(announcement)
         return task
 
     async def forget_processed_events(self, older_than: timedelta) -> int:
@@ -140,8 +185,9 @@ class TaskService:
                 if task != current:
                     await self._store_change(uow, current, task)
             await uow.processed_events.add(event_id, self._clock())
+            announcement = await self._stage(uow, task, mark=event_id)
             await uow.commit()
-        await self._announce(task)
+        await self.announce(announcement)
         return task
 
     async def ingest_batch(
@@ -334,8 +380,9 @@ class TaskService:
             if changed == current:
                 return current
             await self._store_change(uow, current, changed)
+            announcement = await self._stage(uow, changed)
             await uow.commit()
-        await self._announce(changed)
+        await self.announce(announcement)
         return changed
 
     async def request_stop(self, task_id: str) -> Task:
@@ -433,25 +480,87 @@ class TaskService:
         await record_task_in_conversation(uow, before, after)
         await record_task_spend(uow, before, after)
 
-    async def stage_new(self, uow: UnitOfWork, task: Task) -> None:
-        """Write a new task inside a caller's unit of work (a message and its task together);
-        the caller commits, then calls `announce`."""
+    async def stage_new(self, uow: UnitOfWork, task: Task) -> Announcement:
+        """Write a new task inside a caller's unit of work (a message and its task together)
+        and stage its announcement; the caller commits, then calls `announce` with it."""
+        await self._store_new(uow, task)
+        return await self._stage(uow, task)
+
+    async def store_past(self, uow: UnitOfWork, task: Task) -> None:
+        """Write a task of the past (the demo's history) inside a caller's unit of work: no
+        live announcement."""
         await self._store_new(uow, task)
 
-    async def announce(self, task: Task) -> None:
-        await self._announce(task)
-
-    async def _announce(self, task: Task) -> None:
-        # After the commit the change is done and REST shows it: a bus that is down costs a
-        # live notification (docs/design.md, "Events"), not an error for a change that happened
-        # (a 503 would make a client retry a create and meet a 409).
-        event = status_event(task)
+    async def _stage(self, uow: UnitOfWork, task: Task, *, mark: str | None = None) -> Announcement:
+        """Stage the change's announcement in the API outbox under a token naming a
+        processed-event mark that commits with the change (`mark`, an engine event's, or one
+        written here): a process that dies between the commit and the publish leaves it to
+        `announce_left_over_by_api`. A bus that refuses the stage does not fail the change
+        (REST shows it; a 503 would make a client retry a create and meet a 409)."""
+        events = _announcements([task])
+        now = self._clock()
+        own_mark = mark is None
+        mark = mark or f"{_TOKEN_PREFIX}{uuid7()}"
+        token = _announcement_token(now, mark)
         try:
-            await self._bus.publish_many(
-                [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
-            )
-        except Exception:
-            _log.warning("task %s: status event not published", task.task_id, exc_info=True)
+            await self._bus.stage(self._api_outbox, token, events)
+        except Exception as exc:
+            _log.warning("task %s: announcement not staged: %s", task.task_id, exc)
+            return Announcement(None, events)
+        if own_mark:
+            await uow.processed_events.add(mark, now)
+        return Announcement(token, events)
+
+    async def announce(self, announcement: Announcement) -> None:
+        """Publish a committed change's announcement. A failure is logged, never raised: the
+        change is done; what was staged is published by `announce_left_over_by_api`."""
+        if announcement.token is None:  # the bus just refused it: retried by the next round
+            if len(self._unsent) == self._unsent.maxlen:
+                _log.error(
+                    "an unsent task announcement is dropped: over %d wait", len(self._unsent)
+                )
+            self._unsent.append(announcement.events)
+            return
+        try:
+            await self._bus.publish_staged(self._api_outbox, announcement.token)
+        except Exception as exc:
+            _log.warning("task status event left to recovery: %s", exc)
+
+    async def announce_left_over_by_api(self) -> int:
+        """What REST changes staged and did not publish (their process died, or the bus failed
+        after the commit): published when the change committed (its token is marked) and it
+        has waited `publish_left_after`, dropped when it did not commit and no transaction
+        can still commit it. Safe to run in every replica at once: a staged part is removed
+        in the step that publishes it. First publishes, in order, what this process could not
+        stage (until the bus refuses again). Returns how many were published."""
+        published = 0
+        while self._unsent:
+            await self._bus.publish_many(self._unsent[0])
+            self._unsent.popleft()
+            published += 1
+        tokens = await self._bus.staged(self._api_outbox)
+        if not tokens:
+            return published
+        now = self._clock()
+        due: dict[str, tuple[timedelta, str]] = {}  # token: (its age, its mark)
+        for token in tokens:
+            parts = _token_parts(token)
+            if parts is None:  # not a token of ours: nothing can ever publish it
+                await self._bus.drop_staged(self._api_outbox, token)
+            elif now - parts[0] >= self._publish_left_after:
+                due[token] = (now - parts[0], parts[1])
+        if not due:
+            return published
+        async with self._uow() as uow:
+            committed = await uow.processed_events.seen([mark for _, mark in due.values()])
+        for token, (age, mark) in due.items():
+            if mark in committed:
+                _log.info("publishing the task announcement left over by %s", token)
+                await self._bus.publish_staged(self._api_outbox, token)
+                published += 1
+            elif age >= self._drop_unsettled_after:
+                await self._bus.drop_staged(self._api_outbox, token)
+        return published
 
 
 async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
