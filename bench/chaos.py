@@ -17,6 +17,9 @@ persistence (port 6480), and two server processes (`python -m dashboard_api run`
   with `since` and `epoch` after any close, on whichever replica answers;
 - a recorder reading the `tasks` channel's history stream (what was announced, in order);
 - a watcher asking each server for `/ready` every 0.5 s, `/metrics` every 2 s, and REST reads;
+- a REST writer (`--rest-rate` tasks a second, 0 for none) taking tasks through `POST`, a
+  `running` `PATCH` and a `completed` `PATCH` on a random replica, each step retried on the
+  other replica until answered (a 409 after a retry means the lost attempt committed);
 - faults at random moments (`--every` seconds apart): SIGKILL one replica and restart it
   (`kill`), SIGKILL both and restart them (`kill_all`), Redis killed and started empty
   (`redis`), PostgreSQL stopped (`pg_fast`: `-m fast`, `pg_immediate`: `-m immediate`) and
@@ -35,7 +38,8 @@ doubled, final status, version = number of applied events, cost to the micro-dol
 analytics summary against the rows), dead letters against the malformed events sent,
 `/ready` during and after each outage, `/metrics` (ingest lag and dead letters), REST 500s,
 and for each WebSocket client every announced event received or a notice (`recovered:
-false`, an epoch change, a 1013 close) covering it, never a silent gap, never out of order.
+false`, an epoch change, a 1013 close) covering it, never a silent gap, never out of order;
+every version of every task (the REST writer's too) announced.
 Exits 1 on any loss, double, out-of-order, silent gap, 500 or readiness failure.
 Results: bench/results/chaos-<seed>.json, server logs beside it.
 """
@@ -626,6 +630,72 @@ class Watcher:
                 self.five_hundreds.append(f"{server.name} {path}: 503 not a problem document")
 
 
+@dataclass
+class RestWriter:
+    """Tasks taken through their lifecycle over REST while the faults happen: what a REST
+    change commits must be announced too (the API outbox, docs/realtime.md)."""
+
+    servers: list[Server]
+    prefix: str
+    done: int = 0
+    retries: int = 0
+    answers: dict[str, int] = field(default_factory=dict)
+    five_hundreds: list[str] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event, rate: float, rng: random.Random) -> None:
+        if rate <= 0:
+            return
+        async with httpx.AsyncClient(timeout=15) as http:
+            jobs: list[asyncio.Task[None]] = []
+            n = 0
+            while not stop.is_set():
+                jobs.append(asyncio.create_task(self.task(http, f"{self.prefix}rest-{n}", rng)))
+                n += 1
+                await asyncio.sleep(1 / rate)
+            await asyncio.gather(*jobs)
+
+    async def task(self, http: httpx.AsyncClient, task_id: str, rng: random.Random) -> None:
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("POST", "/api/tasks", {"task_id": task_id, "agent_type": "chaos-rest"}),
+            ("PATCH", f"/api/tasks/{task_id}", {"status": "running"}),
+            ("PATCH", f"/api/tasks/{task_id}", {"status": "completed", "cost_usd": "0.012345"}),
+        ]
+        for method, path, body in steps:
+            await self.step(http, method, path, body, rng)
+            await asyncio.sleep(rng.uniform(0.05, 0.5))
+        self.done += 1
+
+    async def step(
+        self, http: httpx.AsyncClient, method: str, path: str, body: dict[str, Any],
+        rng: random.Random,
+    ) -> None:  # fmt: skip
+        retried = False
+        for _ in range(600):  # a few minutes at most: every outage of the run is shorter
+            up = [s for s in self.servers if s.alive and s.up_since is not None]
+            if not up:
+                await asyncio.sleep(0.5)
+                continue
+            server = rng.choice(up)
+            try:
+                response = await http.request(method, f"{server.url}{path}", json=body)
+            except httpx.HTTPError as exc:
+                self.answers[type(exc).__name__] = self.answers.get(type(exc).__name__, 0) + 1
+                retried = True
+                self.retries += 1
+                await asyncio.sleep(0.3)
+                continue
+            code = response.status_code
+            self.answers[str(code)] = self.answers.get(str(code), 0) + 1
+            if code in (200, 201) or (code == 409 and retried):
+                return
+            if code >= 500 and code != 503:
+                self.five_hundreds.append(f"{server.name} {method} {path}: {response.text[:300]}")
+            retried = True
+            self.retries += 1
+            await asyncio.sleep(0.3)
+        self.five_hundreds.append(f"{method} {path}: never answered")
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -654,6 +724,7 @@ class Chaos:
         self.at_risk_payloads: set[bytes] = set()
         self.dead_letters: list[bytes] = []  # read before each Redis kill, and at the end
         self.watcher = Watcher(self.servers)
+        self.rest_writer = RestWriter(self.servers, self.prefix)
         self.http = httpx.AsyncClient(timeout=10)
         self.t0 = now()
 
@@ -823,12 +894,19 @@ class Chaos:
         task_ids = [f"{self.prefix}{n}" for n in range(args.tasks)]
         watcher = asyncio.create_task(self.watcher.run(stop_watch, task_ids[:200]))
         faults = asyncio.create_task(self.faults_loop(stop_faults))
+        stop_rest = asyncio.Event()
+        rest = asyncio.create_task(
+            self.rest_writer.run(stop_rest, args.rest_rate, random.Random(args.seed * 11 + 3))
+        )
         sending_started = now()
         await self.engine.run(args.tasks, args.rate, args.malformed, args.burst, args.burst_every)
         sending_seconds = now() - sending_started
         self.say(f"engine done: {len(self.engine.sent)} events in {sending_seconds:.0f}s")
+        stop_rest.set()
         stop_faults.set()
         await faults
+        await rest
+        self.say(f"REST writer done: {self.rest_writer.done} tasks")
         # Every replica up again, then wait for ingestion to settle.
         for server in self.servers:
             if not server.alive:
@@ -1055,6 +1133,19 @@ class Chaos:
             failures.append(
                 f"{len(self.watcher.five_hundreds)} 5xx: {self.watcher.five_hundreds[:5]}"
             )
+        if self.rest_writer.five_hundreds:
+            failures.append(f"REST writer: {self.rest_writer.five_hundreds[:5]}")
+        rest_rows = [r for t, r in rows.items() if t.startswith(f"{self.prefix}rest-")]
+        rest_wrong = [
+            f"{r['task_id']}: {r['status']} v{r['version']}"
+            for r in rest_rows
+            if r["status"] != "completed" or r["version"] != 3
+        ]
+        if len(rest_rows) != self.rest_writer.done or rest_wrong:
+            failures.append(
+                f"REST writer: {self.rest_writer.done} tasks done, {len(rest_rows)} rows,"
+                f" wrong: {rest_wrong[:5]}"
+            )
         unhandled, tracebacks = self.logged_errors()
         if unhandled:
             failures.append(f"unhandled errors in server logs: {unhandled[:5]}")
@@ -1093,6 +1184,11 @@ class Chaos:
             "metrics_last": last_metrics,
             "metrics": final_metrics,
             "rest": self.watcher.rest,
+            "rest_writer": {
+                "tasks": self.rest_writer.done,
+                "retries": self.rest_writer.retries,
+                "answers": self.rest_writer.answers,
+            },
             "server_exits": {s.name: s.exits for s in self.servers},
             # REST 503s outside every outage (and the 10 s after it): a pooled connection the
             # restart dropped fails one request (docs/design.md), anything else is news.
@@ -1235,6 +1331,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1500)
     parser.add_argument("--rate", type=float, default=15.0, help="tasks started per second")
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument(
+        "--rest-rate", type=float, default=3.0, help="tasks a second taken through REST (0: none)"
+    )
     parser.add_argument("--malformed", type=int, default=8)
     parser.add_argument(
         "--faults", type=lambda v: v.split(","),

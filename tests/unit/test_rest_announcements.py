@@ -168,3 +168,24 @@ async def test_an_engine_event_over_rest_is_announced_with_its_own_mark(
     assert await world.statuses(task_id) == ["queued"]
     # The engine event's mark is the token's: no second mark was written for it.
     assert await world.a.forget_processed_events(older_than=timedelta(0)) == 1
+
+
+async def test_a_later_change_of_the_task_publishes_what_a_dead_process_left_first(
+    buses: tuple[EventBus, EventBus],
+) -> None:
+    world = Replicas(buses)
+    task_id = f"t-{uuid.uuid4().hex[:8]}"
+    other_task = f"t-{uuid.uuid4().hex[:8]}"
+    await world.a.register(NewTask(agent_type="coder", task_id=task_id))
+    await world.a.register(NewTask(agent_type="coder", task_id=other_task))
+    world.bus.refuse.add("publish_staged")  # A dies after committing `running`
+    await world.a.update(task_id, TaskPatch(status=TaskStatus.RUNNING))
+    await world.a.update(other_task, TaskPatch(status=TaskStatus.RUNNING))
+    # The client retries on B at once (no change), then finishes the task there.
+    await world.b.update(task_id, TaskPatch(status=TaskStatus.RUNNING))
+    await world.b.update(task_id, TaskPatch(status=TaskStatus.COMPLETED))
+    assert await world.statuses(task_id) == ["queued", "running", "completed"]
+    assert await world.statuses(other_task) == ["queued"]  # another task's: left to the round
+    world.clock.advance(seconds=3)
+    assert await world.b.announce_left_over_by_api() == 1
+    assert await world.statuses(other_task) == ["queued", "running"]

@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -81,24 +81,47 @@ class Announcement(msgspec.Struct, frozen=True):
     events: list[tuple[str, Event]]
 
 
-_TOKEN_PREFIX = "announce:"
+_MARK_PREFIX = "announce:"  # a processed-event mark written for a REST change's announcement
 # At most this many announcements wait in a process for a bus that refused them.
 UNSENT_ANNOUNCEMENTS = 10_000
 
 
-def _announcement_token(now: datetime, mark: str) -> str:
-    """The outbox token of a change whose processed-event `mark` commits with it: when it
-    was staged (Unix ms) and the mark."""
-    return f"{_TOKEN_PREFIX}{int(now.timestamp() * 1000)}:{mark}"
+class StagedToken(NamedTuple):
+    """What an API outbox token says: when it was staged, the task it announces, and the
+    processed-event mark that commits with the change. Written as `announce/<Unix ms>/<task
+    id>/<mark>` (a task id never holds a `/`; the mark is the rest)."""
+
+    staged_at: datetime
+    task_id: str
+    mark: str
+
+    def text(self) -> str:
+        millis = int(self.staged_at.timestamp() * 1000)
+        return f"announce/{millis}/{self.task_id}/{self.mark}"
+
+    @classmethod
+    def parse(cls, token: str) -> StagedToken | None:
+        """The token's parts; None for text that is not such a token."""
+        parts = token.split("/", 3)
+        if len(parts) != 4 or parts[0] != "announce" or not parts[1].isdigit():
+            return None
+        _, millis, task_id, mark = parts
+        if not task_id or not mark:
+            return None
+        return cls(datetime.fromtimestamp(int(millis) / 1000, UTC), task_id, mark)
 
 
-def _token_parts(token: str) -> tuple[datetime, str] | None:
-    """When a token of `_announcement_token` was staged, and its mark; None for other text."""
-    prefix, _, rest = token.partition(_TOKEN_PREFIX)
-    millis, _, mark = rest.partition(":")
-    if prefix or not millis.isdigit() or not mark:
-        return None
-    return datetime.fromtimestamp(int(millis) / 1000, UTC), mark
+def _earlier_of_its_task(tokens: Sequence[str], token: str) -> list[str]:
+    """The tokens staged before `token` (the outbox keeps them in staging order) for the
+    same task."""
+    own = StagedToken.parse(token)
+    if own is None or token not in tokens:
+        return []
+    return [
+        other
+        for other in tokens[: tokens.index(token)]
+        if (parsed := StagedToken.parse(other)) is not None and parsed.task_id == own.task_id
+    ]
 
 
 def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
@@ -499,21 +522,23 @@ class TaskService:
         (REST shows it; a 503 would make a client retry a create and meet a 409)."""
         events = _announcements([task])
         now = self._clock()
-        own_mark = mark is None
-        mark = mark or f"{_TOKEN_PREFIX}{uuid7()}"
-        token = _announcement_token(now, mark)
+        staged = StagedToken(now, task.task_id, mark or f"{_MARK_PREFIX}{uuid7()}")
+        token = staged.text()
         try:
             await self._bus.stage(self._api_outbox, token, events)
         except Exception as exc:
             _log.warning("task %s: announcement not staged: %s", task.task_id, exc)
             return Announcement(None, events)
-        if own_mark:
-            await uow.processed_events.add(mark, now)
+        if mark is None:
+            await uow.processed_events.add(staged.mark, now)
         return Announcement(token, events)
 
     async def announce(self, announcement: Announcement) -> None:
-        """Publish a committed change's announcement. A failure is logged, never raised: the
-        change is done; what was staged is published by `announce_left_over_by_api`."""
+        """Publish a committed change's announcement, after whatever this process could not
+        stage and the earlier changes of the same task left over (a process that died after
+        its commit, in any replica): so a task's changes are announced in the order they
+        committed. A failure is logged, never raised: the change is done; what was staged is
+        published by `announce_left_over_by_api`."""
         if announcement.token is None:  # the bus just refused it: retried by the next round
             if len(self._unsent) == self._unsent.maxlen:
                 _log.error(
@@ -522,45 +547,65 @@ class TaskService:
             self._unsent.append(announcement.events)
             return
         try:
+            await self._publish_unsent()
+            earlier = _earlier_of_its_task(
+                await self._bus.staged(self._api_outbox), announcement.token
+            )
+            if earlier:
+                await self._publish_committed(earlier)
             await self._bus.publish_staged(self._api_outbox, announcement.token)
         except Exception as exc:
             _log.warning("task status event left to recovery: %s", exc)
 
     async def announce_left_over_by_api(self) -> int:
         """What REST changes staged and did not publish (their process died, or the bus failed
-        after the commit): published when the change committed (its token is marked) and it
-        has waited `publish_left_after`, dropped when it did not commit and no transaction
-        can still commit it. Safe to run in every replica at once: a staged part is removed
-        in the step that publishes it. First publishes, in order, what this process could not
-        stage (until the bus refuses again). Returns how many were published."""
+        after the commit): published, oldest first, when the change committed (its mark
+        exists) and it has waited `publish_left_after`; dropped when it did not commit and no
+        transaction can still commit it. Safe to run in every replica at once: a staged part
+        is removed in the step that publishes it. First publishes, in order, what this
+        process could not stage (until the bus refuses again). Returns how many it published
+        (unsent and left over)."""
+        published = await self._publish_unsent()
+        tokens = await self._bus.staged(self._api_outbox)
+        now = self._clock()
+        due: list[str] = []
+        for token in tokens:
+            parsed = StagedToken.parse(token)
+            if parsed is None:  # not a token of ours: nothing can ever publish it
+                await self._bus.drop_staged(self._api_outbox, token)
+            elif now - parsed.staged_at >= self._publish_left_after:
+                due.append(token)
+        if not due:
+            return published
+        left = await self._publish_committed(due)
+        for token in left:
+            parsed = StagedToken.parse(token)
+            if parsed is not None and now - parsed.staged_at >= self._drop_unsettled_after:
+                await self._bus.drop_staged(self._api_outbox, token)
+        return published + len(due) - len(left)
+
+    async def _publish_unsent(self) -> int:
         published = 0
         while self._unsent:
             await self._bus.publish_many(self._unsent[0])
             self._unsent.popleft()
             published += 1
-        tokens = await self._bus.staged(self._api_outbox)
-        if not tokens:
-            return published
-        now = self._clock()
-        due: dict[str, tuple[timedelta, str]] = {}  # token: (its age, its mark)
-        for token in tokens:
-            parts = _token_parts(token)
-            if parts is None:  # not a token of ours: nothing can ever publish it
-                await self._bus.drop_staged(self._api_outbox, token)
-            elif now - parts[0] >= self._publish_left_after:
-                due[token] = (now - parts[0], parts[1])
-        if not due:
-            return published
+        return published
+
+    async def _publish_committed(self, tokens: Sequence[str]) -> list[str]:
+        """Publish, in the order given, the staged announcements whose change committed (their
+        mark exists); returns the others."""
+        marks = {token: parsed.mark for token in tokens if (parsed := StagedToken.parse(token))}
         async with self._uow() as uow:
-            committed = await uow.processed_events.seen([mark for _, mark in due.values()])
-        for token, (age, mark) in due.items():
-            if mark in committed:
+            committed = await uow.processed_events.seen(list(marks.values()))
+        left: list[str] = []
+        for token in tokens:
+            if marks.get(token) in committed:
                 _log.info("publishing the task announcement left over by %s", token)
                 await self._bus.publish_staged(self._api_outbox, token)
-                published += 1
-            elif age >= self._drop_unsettled_after:
-                await self._bus.drop_staged(self._api_outbox, token)
-        return published
+            else:
+                left.append(token)
+        return left
 
 
 async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
