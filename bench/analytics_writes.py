@@ -130,6 +130,18 @@ class _NullBus:
     async def publish_many(self, events: Any) -> list[str]:
         return ["0" for _ in events]
 
+    async def stage(self, outbox: str, token: str, events: Any) -> list[str]:
+        return []
+
+    async def staged(self, outbox: str) -> list[str]:
+        return []
+
+    async def publish_staged(self, outbox: str, token: str) -> None:
+        return None
+
+    async def drop_staged(self, outbox: str, token: str) -> None:
+        return None
+
 
 async def _recreate(url: str) -> None:
     server, _, name = url.replace("+asyncpg", "").rpartition("/")

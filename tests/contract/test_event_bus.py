@@ -274,8 +274,10 @@ async def test_staged_events_are_published_once_in_order_or_dropped(bus: EventBu
     """An outbox: nothing is live before `publish_staged`; each token is published once, in
     order; a dropped one never is."""
     outbox, channel = unique("test:outbox:"), unique("task:staged-")
-    await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": n}) for n in range(3)])
-    await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})])
+    first = [(channel, {"type": "task_status", "n": n}) for n in range(3)]
+    assert await bus.stage(outbox, "b1", first) == []
+    # A stage says what the outbox held before it (read in the same step).
+    assert await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})]) == ["b1"]
     assert await bus.history(channel, after=None, limit=10) == []
     assert await bus.staged(outbox) == ["b1", "b2"]
     await bus.drop_staged(outbox, "b2")
@@ -374,8 +376,10 @@ async def test_staging_a_token_again_replaces_what_it_held(bus: EventBus) -> Non
     """A batch that did not commit is applied again under the same token (its first event):
     only the new stage is published, and the token moves behind those staged since."""
     outbox, channel = unique("test:outbox:"), unique("task:restaged-")
-    await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": n}) for n in range(3)])
-    await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})])
+    first = [(channel, {"type": "task_status", "n": n}) for n in range(3)]
+    assert await bus.stage(outbox, "b1", first) == []
+    # A stage says what the outbox held before it (read in the same step).
+    assert await bus.stage(outbox, "b2", [(channel, {"type": "task_status", "n": 9})]) == ["b1"]
     await bus.stage(outbox, "b1", [(channel, {"type": "task_status", "n": 7})])
     assert await bus.staged(outbox) == ["b2", "b1"]
     await bus.publish_staged(outbox, "b2")

@@ -35,10 +35,12 @@ class FailingBus:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+    async def stage(
+        self, outbox: str, token: str, events: Sequence[tuple[str, Event]]
+    ) -> list[str]:
         if "stage" in self.refuse:
             raise ConnectionError("bus down")
-        await self.inner.stage(outbox, token, events)
+        return await self.inner.stage(outbox, token, events)
 
     async def publish_staged(self, outbox: str, token: str) -> None:
         if "publish_staged" in self.refuse:

@@ -323,12 +323,15 @@ class EventBus(Protocol):
         the earlier ones published (each stays whole: in history and live, or in neither)."""
         ...
 
-    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+    async def stage(
+        self, outbox: str, token: str, events: Sequence[tuple[str, Event]]
+    ) -> list[str]:
         """Keep `events` in `outbox` under `token` until `publish_staged` or `drop_staged`:
         kept where the bus keeps history, and written before the change they announce
         commits, so that a process that dies between that commit and the publish leaves them
         to whoever applies next (who publishes them if the change committed). Replaces what
-        `token` held (a stage whose change did not commit), and puts it last."""
+        `token` held (a stage whose change did not commit), and puts it last. Returns the
+        other tokens `outbox` holds, oldest first (read in the same step)."""
         ...
 
     async def staged(self, outbox: str) -> list[str]:

@@ -93,11 +93,15 @@ class MemoryEventBus:
         """Each event as `publish` does it, in the given order (nothing to batch in-process)."""
         return [await self.publish(channel, event) for channel, event in events]
 
-    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+    async def stage(
+        self, outbox: str, token: str, events: Sequence[tuple[str, Event]]
+    ) -> list[str]:
         """In the process, so lost with it, as everything this bus holds."""
         tokens = self._outboxes.setdefault(outbox, {})
         tokens.pop(token, None)  # what it held (a stage that did not commit) is replaced
+        before = list(tokens)
         tokens[token] = list(events)
+        return before
 
     async def staged(self, outbox: str) -> list[str]:
         return list(self._outboxes.get(outbox, {}))

@@ -254,14 +254,16 @@ class RedisEventBus:
             calls.append((keys, [self._history_length, self._ttl_ms, new_epoch(), plan]))
         return calls
 
-    async def stage(self, outbox: str, token: str, events: Sequence[tuple[str, Event]]) -> None:
+    async def stage(
+        self, outbox: str, token: str, events: Sequence[tuple[str, Event]]
+    ) -> list[str]:
         """Each chunk's script call, encoded, in the list `{outbox}:{token}`, and `token` in
         the list `outbox`, in one transaction, replacing what `token` held. Kept in this
         process too, to publish without reading them back; read back only by a process that
         finds them left over."""
         calls = self._chunk_calls(events)
         if not calls:
-            return
+            return await self.staged(outbox)
         nonce = new_epoch()  # this stage's marks differ from any earlier stage's
         marked = [(f"{nonce}.{n}", call) for n, call in enumerate(calls)]
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -272,9 +274,11 @@ class RedisEventBus:
                 *(mark.encode() + _MARKED + msgspec.msgpack.encode(call) for mark, call in marked),
             )
             pipe.lrem(outbox, 0, token)
+            pipe.lrange(outbox, 0, -1)
             pipe.rpush(outbox, token)
-            await pipe.execute()
+            *_, before, _ = await pipe.execute()
         self._staged[(outbox, token)] = marked
+        return [_text(held) for held in before]
 
     async def staged(self, outbox: str) -> list[str]:
         return [_text(token) for token in await self._redis.lrange(outbox, 0, -1)]

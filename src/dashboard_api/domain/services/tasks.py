@@ -79,6 +79,9 @@ class Announcement(msgspec.Struct, frozen=True):
 
     token: str | None
     events: list[tuple[str, Event]]
+    # Tokens of the same task the outbox held when this one was staged (left over by a
+    # process that died after its commit, normally none): published first if committed.
+    earlier: list[str] = []
 
 
 _MARK_PREFIX = "announce:"  # a processed-event mark written for a REST change's announcement
@@ -111,16 +114,11 @@ class StagedToken(NamedTuple):
         return cls(datetime.fromtimestamp(int(millis) / 1000, UTC), task_id, mark)
 
 
-def _earlier_of_its_task(tokens: Sequence[str], token: str) -> list[str]:
-    """The tokens staged before `token` (the outbox keeps them in staging order) for the
-    same task."""
-    own = StagedToken.parse(token)
-    if own is None or token not in tokens:
-        return []
+def _of_task(tokens: Sequence[str], task_id: str) -> list[str]:
     return [
-        other
-        for other in tokens[: tokens.index(token)]
-        if (parsed := StagedToken.parse(other)) is not None and parsed.task_id == own.task_id
+        token
+        for token in tokens
+        if (parsed := StagedToken.parse(token)) is not None and parsed.task_id == task_id
     ]
 
 
@@ -525,13 +523,13 @@ class TaskService:
         staged = StagedToken(now, task.task_id, mark or f"{_MARK_PREFIX}{uuid7()}")
         token = staged.text()
         try:
-            await self._bus.stage(self._api_outbox, token, events)
+            held = await self._bus.stage(self._api_outbox, token, events)
         except Exception as exc:
             _log.warning("task %s: announcement not staged: %s", task.task_id, exc)
             return Announcement(None, events)
-        if mark is None:
-            await uow.processed_events.add(staged.mark, now)
-        return Announcement(token, events)
+        if mark is None:  # (`add_many`: one prepared statement on asyncpg, not SQLAlchemy's)
+            await uow.processed_events.add_many([staged.mark], now)
+        return Announcement(token, events, _of_task(held, task.task_id))
 
     async def announce(self, announcement: Announcement) -> None:
         """Publish a committed change's announcement, after whatever this process could not
@@ -548,11 +546,8 @@ class TaskService:
             return
         try:
             await self._publish_unsent()
-            earlier = _earlier_of_its_task(
-                await self._bus.staged(self._api_outbox), announcement.token
-            )
-            if earlier:
-                await self._publish_committed(earlier)
+            if announcement.earlier:
+                await self._publish_committed(announcement.earlier)
             await self._bus.publish_staged(self._api_outbox, announcement.token)
         except Exception as exc:
             _log.warning("task status event left to recovery: %s", exc)
