@@ -14,12 +14,21 @@ import pytest
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.adapters.memory.bus import MemoryEventBus
 from dashboard_api.adapters.redis.bus import RedisEventBus
-from dashboard_api.domain.model.channels import Event, task_channel
+from dashboard_api.domain.model.channels import (
+    TASKS_CHANNEL,
+    Event,
+    conversation_channel,
+    task_channel,
+)
+from dashboard_api.domain.model.conversations import MessageRole
 from dashboard_api.domain.model.tasks import NewTask, TaskPatch, TaskStatus
 from dashboard_api.domain.ports import EventBus
+from dashboard_api.domain.services.announcing import Announcer
+from dashboard_api.domain.services.conversations import NewConversation, NewMessage
 from dashboard_api.domain.services.tasks import TaskService
 from tests.redis_support import require_shared_redis
 from tests.unit.fakes import SteppingClock
+from tests.unit.world import build_world
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -94,7 +103,12 @@ class Replicas:
             reads=MemoryTaskStore(self.db),
             bus=bus,  # type: ignore[arg-type]
             clock=self.clock,
-            api_outbox=self.outbox,
+            announcer=Announcer(
+                unit_of_work=self._uow,
+                bus=bus,  # type: ignore[arg-type]
+                clock=self.clock,
+                outbox=self.outbox,
+            ),
         )
 
     async def statuses(self, task_id: str) -> list[str]:
@@ -113,10 +127,10 @@ async def test_a_change_committed_by_a_process_that_died_is_announced_once_by_an
     assert running.status is TaskStatus.RUNNING
     assert await world.statuses(task_id) == ["queued"]
     # Too fresh to tell a dead process from one about to publish: left alone.
-    assert await world.b.announce_left_over_by_api() == 0
+    assert await world.b.announcer.announce_left_over() == 0
     world.clock.advance(seconds=3)
-    assert await world.b.announce_left_over_by_api() == 1
-    assert await world.a.announce_left_over_by_api() == 0  # never twice
+    assert await world.b.announcer.announce_left_over() == 1
+    assert await world.a.announcer.announce_left_over() == 0  # never twice
     assert await world.statuses(task_id) == ["queued", "running"]
     assert await world.bus.staged(world.outbox) == []
 
@@ -133,10 +147,10 @@ async def test_a_change_that_did_not_commit_is_never_announced(
     assert len(await world.bus.staged(world.outbox)) == 1
     world.clock.advance(seconds=3)
     # Not committed, but a slow transaction might still commit it: kept a while.
-    assert await world.b.announce_left_over_by_api() == 0
+    assert await world.b.announcer.announce_left_over() == 0
     assert len(await world.bus.staged(world.outbox)) == 1
     world.clock.advance(seconds=120)
-    assert await world.b.announce_left_over_by_api() == 0
+    assert await world.b.announcer.announce_left_over() == 0
     assert await world.bus.staged(world.outbox) == []
     assert await world.statuses(task_id) == []
 
@@ -151,11 +165,11 @@ async def test_a_bus_that_refuses_the_stage_does_not_fail_the_change_and_catches
     await world.a.update(task_id, TaskPatch(status=TaskStatus.RUNNING))
     assert (await world.a.get(task_id)).status is TaskStatus.RUNNING
     with pytest.raises(ConnectionError):  # still down: the round fails, nothing is lost
-        await world.a.announce_left_over_by_api()
+        await world.a.announcer.announce_left_over()
     world.bus.refuse.clear()
-    assert await world.a.announce_left_over_by_api() == 2
+    assert await world.a.announcer.announce_left_over() == 2
     assert await world.statuses(task_id) == ["queued", "running"]
-    assert await world.a.announce_left_over_by_api() == 0
+    assert await world.a.announcer.announce_left_over() == 0
 
 
 async def test_an_engine_event_over_rest_is_announced_with_its_own_mark(
@@ -166,7 +180,7 @@ async def test_an_engine_event_over_rest_is_announced_with_its_own_mark(
     world.bus.refuse.add("publish_staged")
     await world.a.ingest("evt-1", NewTask(agent_type="coder", task_id=task_id))
     world.clock.advance(seconds=3)
-    assert await world.b.announce_left_over_by_api() == 1
+    assert await world.b.announcer.announce_left_over() == 1
     assert await world.statuses(task_id) == ["queued"]
     # The engine event's mark is the token's: no second mark was written for it.
     assert await world.a.forget_processed_events(older_than=timedelta(0)) == 1
@@ -189,5 +203,37 @@ async def test_a_later_change_of_the_task_publishes_what_a_dead_process_left_fir
     assert await world.statuses(task_id) == ["queued", "running", "completed"]
     assert await world.statuses(other_task) == ["queued"]  # another task's: left to the round
     world.clock.advance(seconds=3)
-    assert await world.b.announce_left_over_by_api() == 1
+    assert await world.b.announcer.announce_left_over() == 1
     assert await world.statuses(other_task) == ["queued", "running"]
+
+
+async def test_a_message_whose_process_died_after_its_commit_is_announced_with_its_task() -> None:
+    world = build_world()
+    conversation = await world.conversations.start(NewConversation(agent_type="coder"))
+    channel = conversation_channel(conversation.conversation_id)
+    publish_staged = world.bus.publish_staged
+
+    async def dies(outbox: str, token: str) -> None:
+        raise ConnectionError("the process died after its commit")
+
+    world.bus.publish_staged = dies  # type: ignore[method-assign]
+    user = await world.conversations.post_message(
+        conversation.conversation_id, NewMessage(role=MessageRole.USER, content="go")
+    )
+    note = await world.conversations.post_message(
+        conversation.conversation_id, NewMessage(role=MessageRole.ASSISTANT, content="on it")
+    )
+    assert world.bus.on(channel) == []
+    world.bus.publish_staged = publish_staged  # type: ignore[method-assign]
+    world.clock.advance(seconds=3)
+    assert await world.tasks.announcer.announce_left_over() == 2
+    assert [event["message_id"] for event in world.bus.on(channel)] == [
+        user.message_id,
+        note.message_id,
+    ]
+    # The message's event went out before its task's, in one step.
+    assert [name for name, _ in world.bus.published][:3] == [
+        channel,
+        task_channel(str(user.task_id)),
+        TASKS_CHANNEL,
+    ]

@@ -67,7 +67,6 @@ def build_world() -> World:
             conversations=stores.conversations,
             messages=stores.messages,
             tasks=tasks,
-            bus=bus,
             relay=relay,
             engine_queue=ENGINE,
             clock=clock,

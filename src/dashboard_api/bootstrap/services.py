@@ -25,6 +25,7 @@ from dashboard_api.domain.ports import TicketStore
 from dashboard_api.domain.realtime.hub import Hub
 from dashboard_api.domain.services.alerts import AlertService
 from dashboard_api.domain.services.analytics import AnalyticsService
+from dashboard_api.domain.services.announcing import Announcer
 from dashboard_api.domain.services.conversations import ConversationService
 from dashboard_api.domain.services.groote import GrooteBridge
 from dashboard_api.domain.services.groote_conversations import FlowConversations
@@ -93,6 +94,12 @@ def build_services(
     if prices is None:
         prices = load_prices(settings.prices_file)
     alerts = alerts if alerts is not None else alerts_config(settings)
+    announcer = Announcer(
+        unit_of_work=adapters.unit_of_work,
+        bus=adapters.bus,
+        clock=clock,
+        outbox=f"{settings.ingest_stream}:announcing-api",
+    )
     tasks = TaskService(
         unit_of_work=adapters.unit_of_work,
         reads=adapters.task_reads,
@@ -101,7 +108,7 @@ def build_services(
         configured_agents=settings.agents,
         prices=prices,
         outbox=f"{settings.ingest_stream}:announcing",
-        api_outbox=f"{settings.ingest_stream}:announcing-api",
+        announcer=announcer,
     )
     analytics = AnalyticsService(
         rollups=adapters.rollup_reads,
@@ -115,7 +122,7 @@ def build_services(
         conversations=adapters.conversations,
         messages=adapters.messages,
         tasks=tasks,
-        bus=adapters.bus,
+        announcer=announcer,
         relay=relay,
         engine_queue=settings.engine_queue,
         clock=clock,

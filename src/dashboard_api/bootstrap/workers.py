@@ -116,7 +116,7 @@ async def running(services: Services) -> AsyncIterator[Workers]:
             "left-over-announcements",
             every(
                 LEFT_OVER_ANNOUNCEMENTS_SECONDS,
-                services.tasks.announce_left_over_by_api,
+                services.tasks.announcer.announce_left_over,
                 "left-over announcement round",
             ),
         )

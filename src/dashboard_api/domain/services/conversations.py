@@ -37,12 +37,12 @@ from dashboard_api.domain.model.tasks import UNSET, Task, TaskStatus, UnsetType
 from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import (
     ConversationStore,
-    EventBus,
     MessageStore,
     UnitOfWorkFactory,
 )
+from dashboard_api.domain.services.announcing import Announcement, Announcer
 from dashboard_api.domain.services.handoff import HandoffRelay
-from dashboard_api.domain.services.tasks import Announcement, TaskService
+from dashboard_api.domain.services.tasks import TaskService
 
 _log = logging.getLogger(__name__)
 
@@ -74,19 +74,20 @@ class ConversationService:
         conversations: ConversationStore,
         messages: MessageStore,
         tasks: TaskService,
-        bus: EventBus,
         relay: HandoffRelay,
         engine_queue: str,
         clock: Clock = utc_now,
+        announcer: Announcer | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._conversations = conversations
         self._messages = messages
         self._tasks = tasks
-        self._bus = bus
         self._relay = relay
         self._engine_queue = engine_queue
         self._clock = clock
+        # A message's live event is staged with its commit, as a task change's is.
+        self._announcer = announcer or tasks.announcer
 
     async def start(self, new: NewConversation) -> Conversation:
         check_id(new.conversation_id, "conversation_id")
@@ -160,7 +161,6 @@ class ConversationService:
             raise InvalidInput("a user message creates its own task", field="task_id")
         now = self._clock()
         task: Task | None = None
-        announcement: Announcement | None = None
         async with self._uow() as uow:
             conversation = await uow.conversations.get(conversation_id)
             if conversation is None:
@@ -191,8 +191,11 @@ class ConversationService:
                 created_at=now,
                 task_id=task_id,
             )
-            if task is not None:
-                announcement = await self._tasks.stage_new(uow, task)
+            event = (conversation_channel(conversation_id), message_event(message))
+            if task is not None:  # the message's event first, then its task's, in one stage
+                announcement = await self._tasks.stage_new(uow, task, with_events=[event])
+            else:
+                announcement = await self._announcer.stage(uow, conversation_id, [event])
             await uow.messages.add(message)
             await uow.conversations.add_totals(
                 conversation_id, ConversationTotals(messages=1), active_at=now
@@ -207,21 +210,16 @@ class ConversationService:
                     )
                 )
             await uow.commit()
-        await self._after_commit(message, announcement)
+        await self._after_commit(announcement, task is not None)
         return message
 
-    async def _after_commit(self, message: Message, announcement: Announcement | None) -> None:
+    async def _after_commit(self, announcement: Announcement, with_task: bool) -> None:
         # The message is stored: failing the request now would make a client retry post it
-        # twice. The message's live event is best effort; the task's announcement was staged
-        # with the commit (never raises); the hand-off is retried by the relay loop.
-        try:
-            channel = conversation_channel(message.conversation_id)
-            await self._bus.publish(channel, message_event(message))
-        except Exception:
-            _log.warning("message events not published", exc_info=True)
-        if announcement is None:
+        # twice. Its live events were staged with the commit (`announce` never raises); the
+        # hand-off is retried by the relay loop.
+        await self._announcer.announce(announcement)
+        if not with_task:
             return
-        await self._tasks.announce(announcement)
         try:
             await self._relay.deliver_pending()
         except Exception:  # the entry stays in the outbox; the relay's next round delivers it

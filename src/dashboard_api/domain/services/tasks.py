@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -44,6 +43,7 @@ from dashboard_api.domain.model.tasks import (
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.pagination import Page
 from dashboard_api.domain.ports import EventBus, TaskStore, UnitOfWork, UnitOfWorkFactory
+from dashboard_api.domain.services.announcing import Announcement, Announcer
 from dashboard_api.domain.services.ingestion import (
     APPLIED,
     BatchOutcome,
@@ -71,57 +71,6 @@ def _announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
     return events
 
 
-class Announcement(msgspec.Struct, frozen=True):
-    """What a REST change announces once it commits: its events, staged in the API outbox
-    under `token` (a processed-event mark written in the change's transaction), or not staged
-    (`token` None: the bus refused the stage; kept in the process and published when the bus
-    takes it again)."""
-
-    token: str | None
-    events: list[tuple[str, Event]]
-    # Tokens of the same task the outbox held when this one was staged (left over by a
-    # process that died after its commit, normally none): published first if committed.
-    earlier: list[str] = []
-
-
-_MARK_PREFIX = "announce:"  # a processed-event mark written for a REST change's announcement
-# At most this many announcements wait in a process for a bus that refused them.
-UNSENT_ANNOUNCEMENTS = 10_000
-
-
-class StagedToken(NamedTuple):
-    """What an API outbox token says: when it was staged, the task it announces, and the
-    processed-event mark that commits with the change. Written as `announce/<Unix ms>/<task
-    id>/<mark>` (a task id never holds a `/`; the mark is the rest)."""
-
-    staged_at: datetime
-    task_id: str
-    mark: str
-
-    def text(self) -> str:
-        millis = int(self.staged_at.timestamp() * 1000)
-        return f"announce/{millis}/{self.task_id}/{self.mark}"
-
-    @classmethod
-    def parse(cls, token: str) -> StagedToken | None:
-        """The token's parts; None for text that is not such a token."""
-        parts = token.split("/", 3)
-        if len(parts) != 4 or parts[0] != "announce" or not parts[1].isdigit():
-            return None
-        _, millis, task_id, mark = parts
-        if not task_id or not mark:
-            return None
-        return cls(datetime.fromtimestamp(int(millis) / 1000, UTC), task_id, mark)
-
-
-def _of_task(tokens: Sequence[str], task_id: str) -> list[str]:
-    return [
-        token
-        for token in tokens
-        if (parsed := StagedToken.parse(token)) is not None and parsed.task_id == task_id
-    ]
-
-
 def _task_id_of(change: NewTask | tuple[str, TaskPatch]) -> str:
     return (change.task_id or "") if isinstance(change, NewTask) else change[0]
 
@@ -137,23 +86,13 @@ class TaskService:
         configured_agents: Sequence[str] = (),
         prices: PriceTable | None = None,
         outbox: str = "dashboard:ingest:announcing",
-        api_outbox: str = "dashboard:api:announcing",
-        publish_left_after: timedelta = timedelta(seconds=2),
-        drop_unsettled_after: timedelta = timedelta(seconds=120),
+        announcer: Announcer | None = None,
     ) -> None:
         self._prices = prices
         # Where an ingest batch's announcements wait between its commit and their publish.
         self._outbox = outbox
-        # Where a REST change's announcements wait: `announce_left_over_by_api` publishes
-        # those of a committed change left `publish_left_after` and drops those of a change
-        # that did not commit once no transaction can still be open (`drop_unsettled_after`).
-        self._api_outbox = api_outbox
-        # Announcements of committed changes the bus refused to stage, oldest first.
-        self._unsent: collections.deque[list[tuple[str, Event]]] = collections.deque(
-            maxlen=UNSENT_ANNOUNCEMENTS
-        )
-        self._publish_left_after = publish_left_after
-        self._drop_unsettled_after = drop_unsettled_after
+        # Where a REST change's announcements wait between its commit and their publish.
+        self.announcer = announcer or Announcer(unit_of_work=unit_of_work, bus=bus, clock=clock)
         self._uow = unit_of_work
         self._reads = reads
         self._bus = bus
@@ -501,11 +440,15 @@ class TaskService:
         await record_task_in_conversation(uow, before, after)
         await record_task_spend(uow, before, after)
 
-    async def stage_new(self, uow: UnitOfWork, task: Task) -> Announcement:
+    async def stage_new(
+        self, uow: UnitOfWork, task: Task, *, with_events: Sequence[tuple[str, Event]] = ()
+    ) -> Announcement:
         """Write a new task inside a caller's unit of work (a message and its task together)
-        and stage its announcement; the caller commits, then calls `announce` with it."""
+        and stage its announcement, after `with_events` (the message's); the caller commits,
+        then calls `announce` with it."""
         await self._store_new(uow, task)
-        return await self._stage(uow, task)
+        events = [*with_events, *_announcements([task])]
+        return await self.announcer.stage(uow, task.task_id, events)
 
     async def store_past(self, uow: UnitOfWork, task: Task) -> None:
         """Write a task of the past (the demo's history) inside a caller's unit of work: no
@@ -513,94 +456,12 @@ class TaskService:
         await self._store_new(uow, task)
 
     async def _stage(self, uow: UnitOfWork, task: Task, *, mark: str | None = None) -> Announcement:
-        """Stage the change's announcement in the API outbox under a token naming a
-        processed-event mark that commits with the change (`mark`, an engine event's, or one
-        written here): a process that dies between the commit and the publish leaves it to
-        `announce_left_over_by_api`. A bus that refuses the stage does not fail the change
-        (REST shows it; a 503 would make a client retry a create and meet a 409)."""
-        events = _announcements([task])
-        now = self._clock()
-        staged = StagedToken(now, task.task_id, mark or f"{_MARK_PREFIX}{uuid7()}")
-        token = staged.text()
-        try:
-            held = await self._bus.stage(self._api_outbox, token, events)
-        except Exception as exc:
-            _log.warning("task %s: announcement not staged: %s", task.task_id, exc)
-            return Announcement(None, events)
-        if mark is None:  # (`add_many`: one prepared statement on asyncpg, not SQLAlchemy's)
-            await uow.processed_events.add_many([staged.mark], now)
-        return Announcement(token, events, _of_task(held, task.task_id))
+        """Stage the change's `task_status` (on `task:{id}` and `tasks`) with its commit."""
+        return await self.announcer.stage(uow, task.task_id, _announcements([task]), mark=mark)
 
     async def announce(self, announcement: Announcement) -> None:
-        """Publish a committed change's announcement, after whatever this process could not
-        stage and the earlier changes of the same task left over (a process that died after
-        its commit, in any replica): so a task's changes are announced in the order they
-        committed. A failure is logged, never raised: the change is done; what was staged is
-        published by `announce_left_over_by_api`."""
-        if announcement.token is None:  # the bus just refused it: retried by the next round
-            if len(self._unsent) == self._unsent.maxlen:
-                _log.error(
-                    "an unsent task announcement is dropped: over %d wait", len(self._unsent)
-                )
-            self._unsent.append(announcement.events)
-            return
-        try:
-            await self._publish_unsent()
-            if announcement.earlier:
-                await self._publish_committed(announcement.earlier)
-            await self._bus.publish_staged(self._api_outbox, announcement.token)
-        except Exception as exc:
-            _log.warning("task status event left to recovery: %s", exc)
-
-    async def announce_left_over_by_api(self) -> int:
-        """What REST changes staged and did not publish (their process died, or the bus failed
-        after the commit): published, oldest first, when the change committed (its mark
-        exists) and it has waited `publish_left_after`; dropped when it did not commit and no
-        transaction can still commit it. Safe to run in every replica at once: a staged part
-        is removed in the step that publishes it. First publishes, in order, what this
-        process could not stage (until the bus refuses again). Returns how many it published
-        (unsent and left over)."""
-        published = await self._publish_unsent()
-        tokens = await self._bus.staged(self._api_outbox)
-        now = self._clock()
-        due: list[str] = []
-        for token in tokens:
-            parsed = StagedToken.parse(token)
-            if parsed is None:  # not a token of ours: nothing can ever publish it
-                await self._bus.drop_staged(self._api_outbox, token)
-            elif now - parsed.staged_at >= self._publish_left_after:
-                due.append(token)
-        if not due:
-            return published
-        left = await self._publish_committed(due)
-        for token in left:
-            parsed = StagedToken.parse(token)
-            if parsed is not None and now - parsed.staged_at >= self._drop_unsettled_after:
-                await self._bus.drop_staged(self._api_outbox, token)
-        return published + len(due) - len(left)
-
-    async def _publish_unsent(self) -> int:
-        published = 0
-        while self._unsent:
-            await self._bus.publish_many(self._unsent[0])
-            self._unsent.popleft()
-            published += 1
-        return published
-
-    async def _publish_committed(self, tokens: Sequence[str]) -> list[str]:
-        """Publish, in the order given, the staged announcements whose change committed (their
-        mark exists); returns the others."""
-        marks = {token: parsed.mark for token in tokens if (parsed := StagedToken.parse(token))}
-        async with self._uow() as uow:
-            committed = await uow.processed_events.seen(list(marks.values()))
-        left: list[str] = []
-        for token in tokens:
-            if marks.get(token) in committed:
-                _log.info("publishing the task announcement left over by %s", token)
-                await self._bus.publish_staged(self._api_outbox, token)
-            else:
-                left.append(token)
-        return left
+        """Publish a committed change's announcement (`Announcer.announce`): never raises."""
+        await self.announcer.announce(announcement)
 
 
 async def record_task_in_conversation(uow: UnitOfWork, before: Task | None, after: Task) -> None:
