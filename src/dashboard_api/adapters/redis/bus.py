@@ -65,8 +65,10 @@ return ids
 # its last argument: it publishes only when the list's head is that chunk (its element starts
 # with the mark and a newline), and pops it in the same step, so a chunk is published once
 # whoever else (a new leader's recovery) holds the same call, whatever dies when. An empty
-# mark (a chunk staged by an older release, without one) pops the head unchecked. (An odd
-# number of keys: the script's loop over key pairs ends before the list.)
+# mark (a chunk staged by an older release, without one) pops the head unchecked. Given the
+# outbox (the key before the list) and the token (the argument before the mark), the call that
+# pops the last chunk also takes the token off the outbox (one round trip less per stage).
+# (The publishing part reads only the key pairs of the chunk's channels.)
 PUBLISH_STAGED_SCRIPT = (
     """
 local staged, mark = KEYS[#KEYS], ARGV[#ARGV]
@@ -77,6 +79,9 @@ if mark ~= '' then
   end
 end
 redis.call('LPOP', staged)
+if #ARGV > 5 and redis.call('LLEN', staged) == 0 then
+  redis.call('LREM', KEYS[#KEYS - 1], 0, ARGV[#ARGV - 1])
+end
 """
     + PUBLISH_MANY_SCRIPT
 )
@@ -289,9 +294,15 @@ class RedisEventBus:
         if marked is None:
             raws: list[Any] = await self._redis.lrange(chunks, 0, -1)
             marked = [_staged_chunk(raw) for raw in raws]
-        for mark, (keys, args) in marked:  # each call pops its chunk (after a failure: left)
-            await self._publish_staged(keys=[*keys, chunks], args=[*args, mark])
-        await self._redis.lrem(outbox, 0, token)
+        if not marked:
+            await self._redis.lrem(outbox, 0, token)
+        for n, (mark, (keys, args)) in enumerate(marked, 1):
+            # Each call pops its chunk (after a failure: left); the last one, the token too.
+            last = n == len(marked)
+            await self._publish_staged(
+                keys=[*keys, outbox, chunks] if last else [*keys, chunks],
+                args=[*args, token, mark] if last else [*args, mark],
+            )
 
     async def drop_staged(self, outbox: str, token: str) -> None:
         self._staged.pop((outbox, token), None)
