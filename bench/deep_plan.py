@@ -1,8 +1,8 @@
-"""PostgreSQL CPU per task page, first page against page 10,000 deep, one statement shape per
+"""PostgreSQL CPU per list page, first page against a deep one, one statement shape per
 connection (issue 15 item 2; docs/benchmarks.md "The cursor statement planned once").
 
     .venv/bin/python -m bench.deep_plan --database-url postgresql://postgres@127.0.0.1/DB \
-        [--rounds 7] [--statements 2000] [--deep-offset 500000]
+        [--rounds 7] [--statements 2000] [--deep-offset 500000] [--list tasks|conversations]
 
 Each variant runs on a connection of its own (its own plan cache), warmed up past PostgreSQL's
 five custom plans; then rounds of --statements executions alternate between the variants.
@@ -24,6 +24,8 @@ from typing import Any
 import asyncpg
 
 from dashboard_api.adapters.sqlalchemy import task_sql
+from dashboard_api.adapters.sqlalchemy.conversations import _conversations_sql
+from dashboard_api.domain.model.conversations import ConversationCursor, ConversationQuery
 from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery
 
 PAGE = 50
@@ -53,32 +55,19 @@ $body$
 """
 
 
-def cpu_ns(pid: int) -> int:
-    with open(f"/proc/{pid}/schedstat") as stat:
-        return int(stat.read().split()[0])
+Variants = dict[str, tuple[str, tuple[Any, ...], dict[str, str]]]
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--statements", type=int, default=2000)
-    parser.add_argument("--deep-offset", type=int, default=500_000)
-    options = parser.parse_args()
-    url = options.database_url.replace("+asyncpg", "")
-
-    setup = await asyncpg.connect(url)
+async def _task_variants(setup: asyncpg.Connection, deep_offset: int) -> Variants:
     at, task_id = await setup.fetchrow(
         "SELECT created_at, task_id FROM tasks ORDER BY created_at DESC, task_id DESC "
         "OFFSET $1 LIMIT 1",
-        options.deep_offset - 1,
+        deep_offset - 1,
     )
-    await setup.close()
     first_sql, _ = task_sql.find_tasks(TaskQuery(limit=PAGE + 1))
     cursor = TaskCursor(at, task_id)
     deep_sql, deep_args = task_sql.find_tasks(TaskQuery(limit=PAGE + 1, after=cursor))
-
-    variants: dict[str, tuple[str, tuple[Any, ...], dict[str, str]]] = {
+    return {
         "first page": (first_sql, (), {}),
         "deep, as before (custom plan)": (_PLANNED, (at, task_id), {}),
         "deep, force_generic_plan": (
@@ -93,10 +82,58 @@ async def main() -> None:
         ),
         "deep, as now (task_sql)": (deep_sql, tuple(deep_args), {}),
     }
+
+
+async def _conversation_variants(setup: asyncpg.Connection, deep_offset: int) -> Variants:
+    """The conversation list (bench/conversations_generate.py data) before and now."""
+    at, conversation_id = await setup.fetchrow(
+        "SELECT updated_at, conversation_id FROM conversations "
+        "ORDER BY updated_at DESC, conversation_id DESC OFFSET $1 LIMIT 1",
+        deep_offset - 1,
+    )
+    columns = "SELECT * FROM conversations "
+    order = "ORDER BY updated_at DESC, conversation_id DESC "
+    after = "WHERE (updated_at, conversation_id) < ($1, $2) "
+    first_sql, *_ = _conversations_sql(ConversationQuery(limit=PAGE + 1))
+    cursor = ConversationCursor(at, conversation_id)
+    deep_sql, *deep_args = _conversations_sql(ConversationQuery(limit=PAGE + 1, after=cursor))
+    return {
+        "first page, as before (LIMIT $1)": (f"{columns}{order}LIMIT $1", (PAGE + 1,), {}),
+        "first page, as now": (first_sql, (), {}),
+        "deep, as before": (
+            f"{columns}{after}{order}LIMIT $3",
+            (at, conversation_id, PAGE + 1),
+            {},
+        ),
+        "deep, as now": (deep_sql, tuple(deep_args), {}),
+    }
+
+
+def cpu_ns(pid: int) -> int:
+    with open(f"/proc/{pid}/schedstat") as stat:
+        return int(stat.read().split()[0])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--statements", type=int, default=2000)
+    parser.add_argument("--deep-offset", type=int, default=500_000)
+    parser.add_argument("--list", choices=("tasks", "conversations"), default="tasks")
+    options = parser.parse_args()
+    url = options.database_url.replace("+asyncpg", "")
+
+    setup = await asyncpg.connect(url)
+    if options.list == "conversations":
+        variants = await _conversation_variants(setup, options.deep_offset)
+    else:
+        variants = await _task_variants(setup, options.deep_offset)
+    await setup.close()
     connections: dict[str, tuple[asyncpg.Connection, int]] = {}
     for name, (sql, args, settings) in variants.items():
         connection = await asyncpg.connect(url, server_settings=settings)
-        if "function" in name:
+        if "function" in name:  # only for tasks
             await connection.execute(_FUNCTION)
         pid = connection.get_server_pid()
         for _ in range(20):
@@ -133,7 +170,7 @@ async def main() -> None:
 
     print(f"load average {os.getloadavg()}, {options.rounds} rounds x {options.statements}")
     print("variant | PostgreSQL CPU us/page | client CPU us/page | PG deep/first per round | plans")
-    first = server["first page"]
+    first = server[names[0]]
     for name in names:
         ratios = [s / f for s, f in zip(server[name], first, strict=True)]
         print(
