@@ -259,8 +259,9 @@ def _conversations_sql(query: ConversationQuery) -> tuple[Any, ...]:
         conditions.append(f"archived = ${len(args)}")
     order = "ORDER BY updated_at DESC, conversation_id DESC"
     if conditions:
-        # Filtered: planned for its values on every page (`LIMIT $n` keeps PostgreSQL from
-        # settling on a generic plan, which for `archived = $1` walks the updated_at index).
+        # Filtered: unchanged, plain parameters, so that PostgreSQL can plan a page for its
+        # values where they matter (a generic plan of `archived = $1` walks the updated_at
+        # index, fine for the common value, not for a rare one).
         if query.after is not None:
             args += [query.after.updated_at, query.after.conversation_id]
             conditions.append(f"(updated_at, conversation_id) < (${len(args) - 1}, ${len(args)})")
