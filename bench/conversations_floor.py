@@ -36,15 +36,13 @@ CONVERSATION_COLUMNS = (
     "conversation_id, title, agent_type, user_id, archived, created_at, updated_at, "
     "message_count, task_count, cost_micros, input_tokens, output_tokens"
 )
-CONVERSATIONS_FIRST = (
+# The page size as a literal and the cursor's values as InitPlans, as the service sends an
+# unfiltered page (adapters/sqlalchemy/conversations.py): PostgreSQL keeps one plan for each.
+_CONVERSATIONS = (
     f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
-    "ORDER BY updated_at DESC, conversation_id DESC LIMIT $1"
+    "{where}ORDER BY updated_at DESC, conversation_id DESC LIMIT {limit}"
 )
-CONVERSATIONS_NEXT = (
-    f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
-    "WHERE (updated_at, conversation_id) < ($1, $2) "
-    "ORDER BY updated_at DESC, conversation_id DESC LIMIT $3"
-)
+_AFTER = "WHERE (updated_at, conversation_id) < ((SELECT $1::timestamptz), (SELECT $2::text)) "
 MESSAGES_NEXT = (
     "SELECT message_id, conversation_id, role, content, task_id, created_at FROM messages "
     "WHERE conversation_id = $1 AND (created_at, message_id) > ($2, $3) "
@@ -80,9 +78,10 @@ async def conversation_page(
     limit: int, updated_at: datetime | None, conversation_id: str | None
 ) -> bytes:
     if updated_at is not None and conversation_id is not None:
-        rows = await pool.fetch(CONVERSATIONS_NEXT, updated_at, conversation_id, limit + 1)
+        sql = _CONVERSATIONS.format(where=_AFTER, limit=int(limit) + 1)
+        rows = await pool.fetch(sql, updated_at, conversation_id)
     else:
-        rows = await pool.fetch(CONVERSATIONS_FIRST, limit + 1)
+        rows = await pool.fetch(_CONVERSATIONS.format(where="", limit=int(limit) + 1))
     return _page(rows, limit, "updated_at", "conversation_id")
 
 

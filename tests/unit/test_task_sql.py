@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from dashboard_api.adapters.sqlalchemy import task_sql
 from dashboard_api.adapters.sqlalchemy.tasks import _SUMMARY_COLUMNS, _summary
-from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery, TaskSummary
+from dashboard_api.domain.model.tasks import TaskCursor, TaskQuery, TaskStatus, TaskSummary
 
 
 def test_native_and_core_list_columns_are_in_the_same_order() -> None:
@@ -39,9 +39,23 @@ def test_the_first_page_is_a_statement_without_parameters() -> None:
     sql, args = task_sql.find_tasks(TaskQuery(limit=51))
     assert args == []
     assert sql.endswith(" LIMIT 51")
+
+
+def test_an_unfiltered_cursor_goes_in_as_initplans_a_filtered_one_as_parameters() -> None:
+    # Unfiltered, PostgreSQL keeps a generic plan only when the planner cannot see the cursor's
+    # values (tests/integration/test_task_list_plans_postgres.py); filtered, each page is
+    # planned for its values (a rare status near the table's end wants another plan).
     cursor = TaskCursor(datetime(2026, 11, 30, tzinfo=UTC), "t1")
     sql, args = task_sql.find_tasks(TaskQuery(limit=51, after=cursor))
     assert args == [cursor.created_at, "t1"]
     assert sql.endswith(
-        "(created_at, task_id) < ($1, $2) ORDER BY created_at DESC, task_id DESC LIMIT 51"
+        "(created_at, task_id) < ((SELECT $1::timestamptz), (SELECT $2::text)) "
+        "ORDER BY created_at DESC, task_id DESC LIMIT 51"
+    )
+    sql, args = task_sql.find_tasks(
+        TaskQuery(limit=51, after=cursor, statuses=(TaskStatus.QUEUED,))
+    )
+    assert args == [["queued"], cursor.created_at, "t1"]
+    assert sql.endswith(
+        "(created_at, task_id) < ($2, $3) ORDER BY created_at DESC, task_id DESC LIMIT 51"
     )

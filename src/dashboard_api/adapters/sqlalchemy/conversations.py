@@ -257,16 +257,31 @@ def _conversations_sql(query: ConversationQuery) -> tuple[Any, ...]:
     if query.archived is not None:
         args.append(query.archived)
         conditions.append(f"archived = ${len(args)}")
+    order = "ORDER BY updated_at DESC, conversation_id DESC"
+    if conditions:
+        # Filtered: unchanged, plain parameters, so that PostgreSQL can plan a page for its
+        # values where they matter (a generic plan of `archived = $1` walks the updated_at
+        # index, fine for the common value, not for a rare one).
+        if query.after is not None:
+            args += [query.after.updated_at, query.after.conversation_id]
+            conditions.append(f"(updated_at, conversation_id) < (${len(args) - 1}, ${len(args)})")
+        args.append(query.limit)
+        where = f"WHERE {' AND '.join(conditions)} "
+        return (
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}{order} LIMIT ${len(args)}",
+            *args,
+        )
+    # Unfiltered: one good plan whatever the page, kept by PostgreSQL as the task list's
+    # (task_sql.find_tasks): the page size as a literal and the cursor's values as InitPlans.
+    # With `LIMIT $n` and `< ($1, $2)` every page was planned again (docs/benchmarks.md).
+    where = ""
     if query.after is not None:
         args += [query.after.updated_at, query.after.conversation_id]
-        conditions.append(f"(updated_at, conversation_id) < (${len(args) - 1}, ${len(args)})")
-    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    args.append(query.limit)
-    sql = (
-        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}"
-        f"ORDER BY updated_at DESC, conversation_id DESC LIMIT ${len(args)}"
-    )
-    return (sql, *args)
+        where = (
+            "WHERE (updated_at, conversation_id) < ((SELECT $1::timestamptz), (SELECT $2::text)) "
+        )
+    limit = f"LIMIT {int(query.limit)}"
+    return (f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}{order} {limit}", *args)
 
 
 def _messages_sql(query: MessageQuery) -> tuple[Any, ...]:

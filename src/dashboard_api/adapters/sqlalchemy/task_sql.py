@@ -51,8 +51,24 @@ def find_tasks(query: TaskQuery) -> tuple[str, list[Any]]:
         pattern = "%" + escape_like(query.text) + "%"
         clauses.append(f"input_message ILIKE {bind(pattern)} ESCAPE '\\'")
     if query.after is not None:
-        position = f"({bind(query.after.created_at)}, {bind(query.after.task_id)})"
-        clauses.append(f"(created_at, task_id) < {position}")
+        at, task_id = bind(query.after.created_at), bind(query.after.task_id)
+        if clauses:
+            # Filtered: plain parameters, so that PostgreSQL can plan a page for its values
+            # where they matter (a rare status near the end of the table wants another plan
+            # than near its head; a generic plan cannot tell, docs/benchmarks.md).
+            clauses.append(f"(created_at, task_id) < ({at}, {task_id})")
+        else:
+            # Unfiltered (the deep page): one good plan whatever the cursor, the index scan
+            # from the cursor backwards; the cursor's values go in as one-row subqueries
+            # (InitPlans) so that PostgreSQL keeps it. With `< ($1, $2)` the generic plan's
+            # estimate (a third of the table) was dearer than a custom plan for the actual
+            # values, so it planned every deep page again (~60 us of its CPU). An InitPlan's
+            # value is unknown to the planner in both plans: they cost the same, and from the
+            # sixth execution on a connection the generic plan is kept (docs/benchmarks.md).
+            # Typed: a parameter alone in a subquery would be taken for text.
+            clauses.append(
+                f"(created_at, task_id) < ((SELECT {at}::timestamptz), (SELECT {task_id}::text))"
+            )
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     order = " ORDER BY created_at DESC, task_id DESC"
     # The page size as a literal, not a parameter: PostgreSQL's generic plan of `LIMIT $n`
