@@ -160,7 +160,7 @@ def resilient_client(url: str, *, timeout: float = 5.0, blocking_seconds: float 
 
 
 def encode_event(event: Event) -> bytes:
-    payload = msgspec.json.encode(dict(event))
+    payload = msgspec.json.encode(event if type(event) is dict else dict(event))
     if payload == b"{}":
         raise ValueError("an event is a non-empty JSON object (it needs at least a type)")
     return payload
