@@ -4,7 +4,8 @@ worker on PostgreSQL, beside a floor, and the XADD-to-row lag under a steady loa
     .venv/bin/python -m bench.ingest_run [--tasks 10000] [--rate 2000] [--batch 500]
 
 - drain: `--tasks` tasks x 3 events (created, started, completed with a cost) are XADDed
-  first, then one ingestor (the app's: `build_adapters` + `build_services`) drains the stream;
+  first, then one ingestor (the app's: `build_adapters` + `build_services`, then the cyclic
+  GC frozen as the server freezes it after start-up; since 2026-11-30 19:00 UTC) drains the stream;
   events/s = events / drain time (until the last event's mark is committed and every entry
   acknowledged, so the last batch's announcements are in it), CPU per event = this process's
   CPU time / events.
