@@ -10,13 +10,12 @@ connection (`RedisEventFeed`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.connection import HiredisRespSerializer
@@ -164,16 +163,24 @@ def resilient_client(url: str, *, timeout: float = 5.0, blocking_seconds: float 
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
-@functools.cache
-def _packed_in_c(connection_class: type[Connection]) -> type[Connection]:
+def _packed_in_c(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
     """`connection_class` packing commands with hiredis (C), as redis-py's synchronous client
-    does when hiredis is installed; its asyncio connection packs every argument in Python,
-    which was the largest part of announcing an ingest batch (a publish script call passes
-    two keys per channel, ~500 per chunk) and of acknowledging it (one id per entry). The
-    bytes sent are the same (floats included; tests/unit/test_redis_packing.py)."""
+    does when hiredis is installed; its asyncio connection packs every argument in Python, a
+    large part of announcing an ingest batch (a publish script call passes two keys per
+    channel, ~500 per chunk) and of acknowledging it (one id per entry). The bytes sent are
+    the same (floats included; tests/unit/test_redis_packing.py)."""
     if not HIREDIS_AVAILABLE:
         return connection_class
-    return type(connection_class.__name__, (_HiredisPacking, connection_class), {})
+    packed = _PACKED_IN_C.get(connection_class)
+    if packed is None:
+        name = connection_class.__name__
+        packed = _PACKED_IN_C[connection_class] = type(
+            name, (_HiredisPacking, connection_class), {}
+        )
+    return packed
+
+
+_PACKED_IN_C: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
 class _HiredisPacking:
