@@ -4,7 +4,8 @@ worker on PostgreSQL, beside a floor, and the XADD-to-row lag under a steady loa
     .venv/bin/python -m bench.ingest_run [--tasks 10000] [--rate 2000] [--batch 500]
 
 - drain: `--tasks` tasks x 3 events (created, started, completed with a cost) are XADDed
-  first, then one ingestor (the app's: `build_adapters` + `build_services`) drains the stream;
+  first, then one ingestor (the app's: `build_adapters` + `build_services`, then the cyclic
+  GC frozen as the server freezes it after start-up; since 2026-11-30 19:00 UTC) drains the stream;
   events/s = events / drain time (until the last event's mark is committed and every entry
   acknowledged, so the last batch's announcements are in it), CPU per event = this process's
   CPU time / events.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -180,7 +182,14 @@ async def build(url: str, stream: str, batch: int, *, silent: bool = False) -> t
     )
     adapters = await build_adapters(settings)
     wired = dataclasses.replace(adapters, bus=SilentBus()) if silent else adapters
-    return build_services(wired, settings).ingestor, adapters
+    ingestor = build_services(wired, settings).ingestor
+    # As the server does after start-up (`app_from_env`, freeze_gc): what start-up built is
+    # kept out of the cyclic collector. Without it every full pass during the drain walks the
+    # bench's ~140k start-up objects (migrations, SQLAlchemy): ~20 us of CPU per event that a
+    # served ingestor does not spend (measured 2026-11-30, docs/benchmarks-realtime.md).
+    gc.collect()
+    gc.freeze()
+    return ingestor, adapters
 
 
 async def drain(

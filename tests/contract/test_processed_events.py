@@ -102,6 +102,7 @@ async def test_a_claim_marks_and_returns_only_what_was_not_marked(backend: Backe
         assert claimed == {"event-2", "event-3"}
         assert await uow.processed_events.claim(["event-3", "event-4"], NOW) == {"event-4"}
         assert await uow.processed_events.claim([], NOW) == set()
+        assert await uow.processed_events.claim(["event-1", "event-4"], NOW) == set()
         await uow.commit()
     async with backend.unit_of_work() as uow:
         assert await uow.processed_events.seen(["event-2", "event-3", "event-4", "event-5"]) == {

@@ -230,7 +230,10 @@ async def test_tasks_of_a_batch_are_added_and_replaced_in_one_call(backend: Back
     )
     stored = TaskFactory.build()
     await _add(backend, stored)
-    new = TaskFactory.build(input_message="ünïcode ✓", session_id="s-1")
+    # Text that a batch's encoding must carry exactly (quotes, escapes, control characters,
+    # JSON-looking text, characters outside the BMP).
+    tricky = 'ünïcode ✓ "quoted" \\ back\\slash\nline\ttab\x01 {"a": [1, null]} 😀'
+    new = TaskFactory.build(input_message=tricky, session_id="s-1", output=tricky[::-1])
     moved = msgspec.structs.replace(
         TaskFactory.finished(
             task_id=stored.task_id,

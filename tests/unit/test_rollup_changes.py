@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -123,3 +124,39 @@ def test_a_batch_of_moves_records_what_each_change_would_merged_per_row() -> Non
     )
     assert sorted(moved_changes(moves)) == sorted(expected)
     assert moved_changes([(QUEUED, running), (running, QUEUED)]) == []
+
+
+def test_moved_changes_equal_the_merged_changes_of_random_batches() -> None:
+    rng = random.Random(5)
+    statuses = list(TaskStatus)
+    for _ in range(300):
+        moves: list[tuple[Task | None, Task]] = []
+        for _ in range(rng.randrange(0, 20)):
+            before = msgspec.structs.replace(
+                QUEUED,
+                task_id=rng.choice("abc"),
+                agent_type=rng.choice(["coder", "writer"]),
+                model=rng.choice([None, "m1"]),
+                created_at=CREATED + timedelta(hours=rng.randrange(3)),
+            )
+            finished = rng.random() < 0.5
+            seconds = rng.choice([0, 1, 2, 14_400, 14_401, rng.randrange(100_000)])
+            after = msgspec.structs.replace(
+                before,
+                status=rng.choice(statuses),
+                cost_usd=Decimal(rng.randrange(10**7)).scaleb(-7),
+                input_tokens=rng.randrange(50),
+                output_tokens=rng.randrange(50),
+                cache_read_tokens=rng.randrange(5),
+                cache_write_tokens=rng.randrange(5),
+                completed_at=(
+                    before.created_at + timedelta(seconds=seconds, microseconds=rng.randrange(2))
+                    if finished
+                    else None
+                ),
+            )
+            moves.append((rng.choice([None, before]), after))
+        expected = merged_changes(
+            change for before, after in moves for change in rollup_changes(before, after)
+        )
+        assert sorted(moved_changes(moves)) == sorted(expected)

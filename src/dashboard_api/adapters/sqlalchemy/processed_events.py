@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import msgspec
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,11 +25,17 @@ _ADD_MANY_SQL = (
     "INSERT INTO processed_events (event_id, processed_at) SELECT unnest($1::text[]), $2"
 )
 
-# A batch's marks claimed in one round trip: those it returns were not marked yet.
+# A batch's marks claimed in one round trip: those it returns were not marked yet. The ids go
+# as one JSON array: as a text[] parameter asyncpg checked each of the 500 against
+# collections.abc (~2% of an ingested event's instructions, callgrind).
+# The claimed ids come back as one array (decoded in asyncpg's C code), not a row each.
 _CLAIM_SQL = (
-    "INSERT INTO processed_events (event_id, processed_at) SELECT unnest($1::text[]), $2"
-    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    "WITH claimed AS (INSERT INTO processed_events (event_id, processed_at)"
+    " SELECT json_array_elements_text($1::json), $2"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"
+    " SELECT coalesce(array_agg(event_id), '{}') FROM claimed"
 )
+_IDS_JSON = msgspec.json.Encoder().encode
 _RELEASE_SQL = (
     "DELETE FROM processed_events p USING unnest($1::text[]) AS u(id) WHERE p.event_id = u.id"
 )
@@ -77,8 +84,8 @@ class SqlProcessedEvents:
             return set()
         driver = await self._asyncpg()
         if driver is not None:
-            rows = await driver.fetch(_CLAIM_SQL, list(event_ids), processed_at)
-            return {row[0] for row in rows}
+            claimed = await driver.fetchval(_CLAIM_SQL, _IDS_JSON(event_ids).decode(), processed_at)
+            return set(claimed)
         rows = [
             {"event_id": event_id, "processed_at": processed_at}
             for event_id in dict.fromkeys(event_ids)

@@ -3,12 +3,21 @@ that holds a rank."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 
 def hour_of(moment: datetime) -> datetime:
+    return _hour_of(moment, moment.tzinfo, moment.fold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hour_of(moment: datetime, tzinfo: tzinfo | None, fold: int) -> datetime:
+    """Kept for the moments seen last (keyed with the zone and fold, which equality ignores):
+    `replace` with keywords costs ~1.5 us, and an ingest batch asks for the hour of each
+    task's creation four times (rollups and spend, before and after), ~3 us per event."""
     return moment.replace(minute=0, second=0, microsecond=0)
 
 

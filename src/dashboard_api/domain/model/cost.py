@@ -40,7 +40,7 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
         return self.input + self.cache_read + self.cache_write
 
 
-class CostBreakdown(msgspec.Struct, frozen=True, kw_only=True):
+class CostBreakdown(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # scalars: as Task
     """USD per usage type, in micro-dollars, and the price that produced them.
 
     The total is the exact sum rounded once (half-even) to the micro-dollar; the parts are

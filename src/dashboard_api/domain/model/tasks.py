@@ -52,8 +52,12 @@ ALLOWED_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 
-class Task(msgspec.Struct, kw_only=True, frozen=True):
-    """One unit of work an agent runs. `version` counts persisted changes (optimistic locking)."""
+class Task(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """One unit of work an agent runs. `version` counts persisted changes (optimistic locking).
+
+    `gc=False`: a task holds only scalars (and a breakdown of scalars), so it can never be part
+    of a reference cycle; untracked, the thousands an ingest batch builds do not trigger and
+    lengthen the cyclic collector's passes (docs/benchmarks-realtime.md, "Durable ingestion")."""
 
     task_id: str
     status: TaskStatus
@@ -205,7 +209,7 @@ UNSET = msgspec.UNSET
 UnsetType = msgspec.UnsetType
 
 
-class NewTask(msgspec.Struct, kw_only=True, frozen=True):
+class NewTask(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # scalars only: as Task
     agent_type: str
     input_message: str = ""
     task_id: str | None = None
@@ -218,8 +222,8 @@ class NewTask(msgspec.Struct, kw_only=True, frozen=True):
     created_at: datetime | None = None
 
 
-class TaskPatch(msgspec.Struct, kw_only=True, frozen=True):
-    """A partial change: fields left UNSET keep their value."""
+class TaskPatch(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A partial change: fields left UNSET keep their value. Scalars only: untracked, as Task."""
 
     status: TaskStatus | UnsetType = UNSET
     assigned_agent: str | UnsetType | None = UNSET

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -10,12 +9,10 @@ from typing import TYPE_CHECKING
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.model.buckets import hour_of
 from dashboard_api.domain.model.spend import (
-    SpendChange,
     SpendDimension,
-    SpendFigures,
-    SpendKey,
+    SpendPart,
     SpendTotal,
-    spend_changes,
+    summed_spend_changes,
 )
 from dashboard_api.domain.model.tasks import Task
 
@@ -55,14 +52,12 @@ async def record_tasks_spend(uow: UnitOfWork, moves: Sequence[tuple[Task | None,
         for conversation_id in linked
     }
     users[None] = None
-    deltas: dict[SpendKey, SpendFigures] = defaultdict(SpendFigures)
+    parts: list[SpendPart] = []
     for before, after in moves:
-        user_before = users[before.conversation_id] if before else None
-        for change in spend_changes(before, after, user_before, users[after.conversation_id]):
-            deltas[change.key] = deltas[change.key] + change.delta
-    changes = [
-        SpendChange(key, delta) for key, delta in sorted(deltas.items()) if delta != SpendFigures()
-    ]
+        if before is not None:
+            parts.append((before, users[before.conversation_id], -1))
+        parts.append((after, users[after.conversation_id], 1))
+    changes = summed_spend_changes(parts)
     if changes:
         await uow.spend.add(changes)
 

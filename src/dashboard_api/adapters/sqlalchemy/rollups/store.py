@@ -46,7 +46,7 @@ from dashboard_api.adapters.sqlalchemy.rollups.columns import (
     figure_values,
     figures_of,
 )
-from dashboard_api.adapters.sqlalchemy.store import SqlStore
+from dashboard_api.adapters.sqlalchemy.store import SqlStore, insert_json_sql, json_rows
 from dashboard_api.adapters.sqlalchemy.tables import (
     DURATION_COLUMNS,
     rollup_day_changes,
@@ -176,6 +176,10 @@ _PENDING_STATEMENT = select(
 ).group_by(*(rollup_deltas.c[name] for name in _PENDING_COLUMNS))
 
 
+# `record` on asyncpg: a batch's deltas as one JSON parameter (delta_id from its sequence).
+_RECORD_SQL = insert_json_sql(rollup_deltas, skip=("delta_id",))
+
+
 class SqlRollupStore(SqlStore):
     """Bound to a unit of work's connection for writes, or to an engine for reads."""
 
@@ -193,6 +197,10 @@ class SqlRollupStore(SqlStore):
             }
             for key, figures in changes
         ]
+        driver = await self._unit_asyncpg()
+        if driver is not None:  # an ingest batch's deltas: one statement, no SQLAlchemy
+            await driver.execute(_RECORD_SQL, json_rows(rows))
+            return
         async with self._connection() as connection:
             await connection.execute(insert(rollup_deltas), rows)
 
