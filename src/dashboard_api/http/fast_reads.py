@@ -55,7 +55,7 @@ _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
 _PLAIN_VALUE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
 
-_KEY = "dashboard.fast_read"  # the scope key of the answer on its way to `_serve`
+_KEY = "dashboard.fast_read"  # the scope key of the answer (then of its error) on its way
 
 Answer = Callable[[Services, Any], Awaitable[bytes]]
 Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordinary path
@@ -125,9 +125,6 @@ class FastReads(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self) -> None:
-        self._answer = wrap_in_exception_handler(self._serve)
-
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: Any = scope.get("route_handler")
         found = _ANSWERS.get(getattr(handler.fn, "__func__", None)) if handler else None
@@ -146,12 +143,18 @@ class FastReads(ASGIMiddleware):
                 await next_app(scope, receive, send)
                 return
         cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
-        await self._answer(scope, receive, send)
+        await self._serve(scope, receive, send)
 
     @staticmethod
     async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
         runtime, answer, parameters = cast("dict[str, Any]", scope)[_KEY]
-        body = await answer(runtime, parameters)
+        try:
+            body = await answer(runtime, parameters)
+        except Exception as exc:
+            # Nothing was sent yet: the app's exception handlers answer, as for the handler.
+            cast("dict[str, Any]", scope)[_KEY] = exc
+            await _FAIL(scope, receive, send)
+            return
         # What Litestar's response for the handler's struct sends, byte for byte.
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",
@@ -163,6 +166,15 @@ class FastReads(ASGIMiddleware):
         }
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _raise(scope: Scope, receive: Receive, send: Send) -> None:
+    raise cast("dict[str, Any]", scope).pop(_KEY)
+
+
+# A failed answer's error raised inside Litestar's exception handling, which answers it as it
+# would the handler's: only a failure pays for that wrapper's send hook and scope state.
+_FAIL = wrap_in_exception_handler(_raise)
 
 
 _TASKS = "/api/tasks"

@@ -6,12 +6,12 @@ otherwise); the contract is one line per request without bodies, so this small m
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
+from random import getrandbits
 from typing import Any
 
 import structlog
@@ -202,7 +202,10 @@ def request_id_of(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(text):
                 return text
             break
-    return os.urandom(16).hex()  # 6x cheaper than uuid4().hex, as random
+    # 128 random bits from the process's generator (seeded from the OS, and again in a forked
+    # child): a request id needs to be unique, not unguessable. `os.urandom` is a system call
+    # per request (getrandom, seen in `strace -c` of a by-id read): 0.75 against 0.25 us.
+    return getrandbits(128).to_bytes(16, "big").hex()
 
 
 async def _observe_http(
