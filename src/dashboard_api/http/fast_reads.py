@@ -36,6 +36,7 @@ import msgspec
 from litestar import Litestar
 from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
 from litestar.enums import ScopeType
+from litestar.exceptions import LitestarException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
@@ -159,6 +160,9 @@ class FastReads(ASGIMiddleware):
             cast("dict[str, Any]", scope)[_KEY] = exc
             await _FAIL(scope, receive, send)
             return
+        # Recorded as the send hook of Litestar's exception middleware records it, which
+        # `DashboardApp` does not put around a direct answer.
+        ScopeState.from_scope(scope).response_started = True
         # What Litestar's response for the handler's struct sends, byte for byte.
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",
@@ -216,17 +220,35 @@ class HotRoutes:
         if route is None:
             await self.router(scope, receive, send)
             return
-        stack, handler, template, exception_handlers = route
-        # What the router sets for this route (litestar/_asgi/asgi_router.py).
-        ScopeState.from_scope(scope).exception_handlers = exception_handlers
-        scope["route_handler"] = handler
-        scope["path_template"] = template
-        inner = self._direct.inner(scope, handler) if self._direct is not None else None
+        stack = self._routed(scope, route)
+        inner = self._direct.inner(scope, scope["route_handler"]) if self._direct else None
         if inner is not None:
             assert self._direct is not None
             await self._direct.observer.handle(scope, receive, send, inner)
             return
         await stack(scope, receive, send)
+
+    def direct(self, scope: Scope) -> ASGIApp | None:
+        """For `DashboardApp`: what the request observer is to call for a hot read that
+        takes the collapsed stack (`_Direct`), with the scope set as the router would set
+        it; None for any other request (for a hot path the route's keys are then set, and
+        set again the same by the router's stand-in)."""
+        if self._direct is None:
+            return None
+        route = self._hot(scope)
+        if route is None:
+            return None
+        self._routed(scope, route)
+        return self._direct.inner(scope, route[1])
+
+    @staticmethod
+    def _routed(scope: Scope, route: tuple[ASGIApp, Any, str, Any]) -> ASGIApp:
+        stack, handler, template, exception_handlers = route
+        # What the router sets for this route (litestar/_asgi/asgi_router.py).
+        ScopeState.from_scope(scope).exception_handlers = exception_handlers
+        scope["route_handler"] = handler
+        scope["path_template"] = template
+        return stack
 
     def _hot(self, scope: Scope) -> tuple[ASGIApp, Any, str, Any] | None:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or scope.get("root_path"):
@@ -328,4 +350,41 @@ def route_hot_reads(app: Litestar) -> None:
         layer = getattr(layer, "app", None)
         if layer is None:
             raise RuntimeError("Litestar's ASGI handler does not end in its router")
-    layer.app = HotRoutes(app.asgi_router, app)
+    hot = layer.app = HotRoutes(app.asgi_router, app)
+    # Litestar's entry skipped for the direct answers only when nothing stands between it
+    # and `HotRoutes` but its exception handler (no CORS layer) and it has no send hooks.
+    if isinstance(app, DashboardApp) and layer is app.asgi_handler and not app.before_send:
+        app.hot_routes = hot
+
+
+class DashboardApp(Litestar):
+    """Litestar, with the direct answers of `HotRoutes` (a plain hot read the browser rules
+    pass, no token to check) taken at its entry point.
+
+    Litestar's entry sets the app in the scope, wraps `send` for its `before_send` hooks
+    (none here) and calls its exception handler, which wraps `send` once more to record that
+    the response started and answers an exception raised before that with the app's
+    exception handlers; `HotRoutes` then routes. For a direct answer this does the same
+    with a plain `try`: the answer records the start itself (`FastReads._serve`), and an
+    exception is answered by the same exception handler (`_FAIL`) or, after the start,
+    raised as Litestar raises it. Every other request goes to Litestar's entry unchanged."""
+
+    hot_routes: HotRoutes | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hot = self.hot_routes
+        if hot is not None and scope["type"] == ScopeType.HTTP:
+            scope["app"] = scope["litestar_app"] = self
+            scope.setdefault("state", {})
+            inner = hot.direct(scope)
+            if inner is not None:
+                assert hot._direct is not None
+                try:
+                    await hot._direct.observer.handle(scope, receive, send, inner)
+                except Exception as exc:
+                    if ScopeState.from_scope(scope).response_started:
+                        raise LitestarException("Exception caught after response started") from exc
+                    cast("dict[str, Any]", scope)[_KEY] = exc
+                    await _FAIL(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
