@@ -6,6 +6,7 @@ otherwise); the contract is one line per request without bodies, so this small m
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import weakref
@@ -242,6 +243,24 @@ def request_id_of(scope: Scope) -> str:
     return getrandbits(128).to_bytes(16, "big").hex()
 
 
+_ACCESS_ON: bool | None = None
+
+
+def _access_wanted() -> bool:
+    """False once structlog has cached the access logger (it does on first use when
+    configured to, as http/logs.py does) at a level that drops info lines: the line is then
+    not built at all (its arguments and structlog's lazy proxy cost ~1.5 us a request).
+    Until the logger is cached, every line is handed to it."""
+    global _ACCESS_ON
+    if _ACCESS_ON is None:
+        bound = _access_log.bind()
+        if "bind" not in vars(_access_log):  # not cached: the configuration may still change
+            return True
+        enabled = getattr(bound, "is_enabled_for", None)
+        _ACCESS_ON = True if enabled is None else bool(enabled(logging.INFO))
+    return _ACCESS_ON
+
+
 def _observed_http(scope: Scope, status: int, elapsed: float) -> None:
     """The metrics and the access line of an HTTP request."""
     route = scope.get("path_template") or "unmatched"
@@ -251,7 +270,7 @@ def _observed_http(scope: Scope, status: int, elapsed: float) -> None:
     _PENDING.append((method, route, status, elapsed))
     if len(_PENDING) >= _BATCH:
         flush_request_metrics()
-    if route not in _QUIET_ROUTES:
+    if route not in _QUIET_ROUTES and _access_wanted():
         _access_log.info(
             "request",
             method=method,
