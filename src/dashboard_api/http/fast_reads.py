@@ -11,6 +11,11 @@ Two pieces, each standing in for one part of Litestar and nothing else:
   router unchanged.
 - `FastReads`, the innermost middleware of that stack, answers the request in place of the
   handler (below).
+- For a plain read that the browser rules pass and that needs no token check, `_Direct`
+  collapses the stack to the request observer (and the rate limits when a budget counts the
+  request) around `FastReads._serve`, and `DashboardApp` takes such a read at Litestar's entry
+  point when no CORS layer stands between the entry and the router (docs/benchmarks.md, "A
+  read by id without a greenlet, and the stack collapsed").
 
 In a profile of a by-id read, three quarters of the service's CPU above a bare handler was
 Litestar's per-request work: the signature model parsed for the handler and again for the
