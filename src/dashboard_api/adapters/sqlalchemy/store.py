@@ -120,7 +120,7 @@ async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
     waiters = _WAITERS.get(pool)
     if waiters is None:
         waiters = _WAITERS[pool] = _PoolWaiters(pool)
-    return await waiters.checkout(engine)
+    return await waiters.checkout(engine, pool)
 
 
 def _pool_full(pool: QueuePool) -> bool:
@@ -148,33 +148,36 @@ class _PoolWaiters:
     (`sqlalchemy.exc.TimeoutError`, a 503)."""
 
     def __init__(self, pool: QueuePool) -> None:
-        self.pool = pool
+        # Weak: the pool holds this object (its listener), and `_WAITERS` must not keep the
+        # pool of a disposed engine alive.
+        self._pool = weakref.ref(pool)
         self.waiting: deque[asyncio.Future[bool]] = deque()
         event.listen(pool, "checkin", self._checked_in)
 
     def _checked_in(self, *_: Any) -> None:
         # Fired just before the connection goes back into the pool's queue; a woken read runs
         # after that.
-        if not self.waiting or _ordinary_waiters(self.pool):
+        pool = self._pool()
+        if not self.waiting or pool is None or _ordinary_waiters(pool):
             return
         _wake_first(self.waiting)
 
-    async def checkout(self, engine: AsyncEngine) -> PoolProxiedConnection:
+    async def checkout(self, engine: AsyncEngine, pool: QueuePool) -> PoolProxiedConnection:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.pool.timeout()
+        deadline = loop.time() + pool.timeout()
         while True:
             pooled = _idle_connection(engine)
             if pooled is not None:
                 return pooled
-            if not _pool_full(self.pool) or self.pool.checkedin():
+            if not _pool_full(pool) or pool.checkedin():
                 # Room for a new connection, or an idle one that must reconnect first.
                 return await engine.raw_connection()
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise PoolTimeoutError(
-                    f"QueuePool limit of size {self.pool.size()} overflow "
-                    f"{self.pool.overflow()} reached, connection timed out, timeout "
-                    f"{self.pool.timeout():.2f}",
+                    f"QueuePool limit of size {pool.size()} overflow "
+                    f"{pool.overflow()} reached, connection timed out, timeout "
+                    f"{pool.timeout():.2f}",
                     code="3o7r",
                 )
             waiter: asyncio.Future[bool] = loop.create_future()
