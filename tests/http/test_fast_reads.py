@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from dashboard_api.bootstrap import memory_adapters
 from dashboard_api.http import create_app
-from dashboard_api.http.fast_reads import FastReads, HotRoutes
+from dashboard_api.http.fast_reads import FastReads, HotRoutes, _Direct
 from dashboard_api.settings import Settings
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -122,7 +122,9 @@ def _answers(tokens: str, cors: bool, database_url: str | None) -> list[tuple[An
     return answers
 
 
-@pytest.mark.parametrize(("tokens", "cors"), [("", False), (TOKENS, False), (TOKENS, True)])
+@pytest.mark.parametrize(
+    ("tokens", "cors"), [("", False), ("", True), (TOKENS, False), (TOKENS, True)]
+)
 def test_task_reads_answer_as_the_router_and_handlers_do(
     monkeypatch: pytest.MonkeyPatch, tokens: str, cors: bool
 ) -> None:
@@ -135,7 +137,7 @@ def compare_paths(
     """Every request of `_answers` through the short paths, then through the router and the
     handlers: the same answers."""
     taken: Counter[str] = Counter()
-    hot, serve = HotRoutes._hot, FastReads._serve
+    hot, serve, direct = HotRoutes._hot, FastReads._serve, _Direct.inner
 
     def counted_hot(self: HotRoutes, scope: Any) -> Any:
         route = hot(self, scope)
@@ -146,12 +148,24 @@ def compare_paths(
         taken["answered"] += 1
         await serve(scope, receive, send)
 
+    def counted_direct(self: _Direct, scope: Any, handler: Any) -> Any:
+        inner = direct(self, scope, handler)
+        taken["direct"] += inner is not None
+        return inner
+
     monkeypatch.setattr(HotRoutes, "_hot", counted_hot)
+    monkeypatch.setattr(_Direct, "inner", counted_direct)
     monkeypatch.setattr(FastReads, "_serve", staticmethod(counted_serve))
     fast = _answers(tokens, cors, database_url)
     # The short paths were taken, for the plain reads only.
     assert taken["routed"] >= len(PATHS) // 2
     assert 0 < taken["answered"] < taken["routed"]
+    # Without tokens most answers skip the inner layers (a refused host, a query to validate
+    # take the stack); with tokens every one goes through the stack, which checks them.
+    if tokens:
+        assert taken["direct"] == 0
+    else:
+        assert 0 < taken["direct"] < taken["answered"]
 
     async def through_router(self: HotRoutes, scope: Any, receive: Any, send: Any) -> None:
         await self.router(scope, receive, send)
@@ -162,6 +176,7 @@ def compare_paths(
         await next_app(scope, receive, send)
 
     monkeypatch.setattr(HotRoutes, "__call__", through_router)
+    monkeypatch.setattr(HotRoutes, "direct", lambda *_: None)
     monkeypatch.setattr(FastReads, "handle", through_handler)
     taken.clear()
     ordinary = _answers(tokens, cors, database_url)

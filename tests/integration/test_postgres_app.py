@@ -120,3 +120,76 @@ async def test_native_reads_reuse_idle_connections_and_reconnect_invalidated_one
         assert pool.checkedout() == 0
     finally:
         await engine.dispose()
+
+
+async def test_native_reads_wait_for_a_full_pool_without_a_greenlet(
+    postgres_url: str, clean_postgres: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full pool a native read waits for a connection to come back on a future of its
+    own, not in the ordinary (greenlet) checkout; reads cancelled while waiting, or after
+    being woken, leave no connection idle while others wait; the pool's timeout still ends
+    a wait with SQLAlchemy's TimeoutError (a 503)."""
+    import sqlalchemy.exc
+    from sqlalchemy.ext.asyncio import AsyncEngine as Engine
+
+    engine = create_engine(postgres_url, pool_size=2)
+    pool = engine.sync_engine.pool
+    store = SqlTaskStore(engine)
+    ordinary = 0
+    raw_connection = Engine.raw_connection
+
+    async def counted(self: Engine) -> object:
+        nonlocal ordinary
+        ordinary += 1
+        return await raw_connection(self)
+
+    try:
+        await asyncio.gather(store.get("none"), store.get("none"))  # both connections open
+        assert pool.checkedin() == 2
+        monkeypatch.setattr(Engine, "raw_connection", counted)
+        assert await asyncio.gather(*(store.get("none") for _ in range(50))) == [None] * 50
+        assert ordinary == 0
+        assert pool.checkedout() == 0
+
+        # Waiting reads cancelled, some of them already woken: the others still finish.
+        reads = [asyncio.ensure_future(store.get("none")) for _ in range(30)]
+        await asyncio.sleep(0)
+        for read in reads[2:30:3]:
+            read.cancel()
+        done = await asyncio.gather(*reads, return_exceptions=True)
+        assert all(r is None or isinstance(r, asyncio.CancelledError) for r in done)
+        assert pool.checkedout() == 0
+
+        # Both connections held elsewhere: a read waits the pool's timeout, then fails.
+        monkeypatch.setattr(pool, "_timeout", 0.2)
+        held = [await raw_connection(engine), await raw_connection(engine)]
+        with pytest.raises(sqlalchemy.exc.TimeoutError):
+            await store.get("none")
+        for pooled in held:
+            pooled.close()
+        assert await store.get("none") is None
+    finally:
+        await engine.dispose()
+
+
+async def test_native_reads_let_ordinary_checkouts_waiting_first_go_first(
+    postgres_url: str, clean_postgres: AsyncEngine
+) -> None:
+    """A connection checked in while an ordinary checkout waits in the pool's queue is the
+    ordinary checkout's: native reads do not starve the SQLAlchemy path."""
+    engine = create_engine(postgres_url, pool_size=1)
+    store = SqlTaskStore(engine)
+    try:
+        assert await store.get("none") is None
+        held = await engine.raw_connection()
+        ordinary = asyncio.ensure_future(engine.raw_connection())
+        await asyncio.sleep(0.05)  # waiting in the pool's queue
+        reads = [asyncio.ensure_future(store.get("none")) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        held.close()
+        second = await asyncio.wait_for(ordinary, 5)
+        assert not any(read.done() for read in reads)
+        second.close()
+        assert await asyncio.gather(*reads) == [None] * 5
+    finally:
+        await engine.dispose()

@@ -34,7 +34,7 @@ from dashboard_api.http.controllers.webhooks import WebhookController
 from dashboard_api.http.dependencies import DEPENDENCIES, install
 from dashboard_api.http.docs import docs_assets_router, openapi_config
 from dashboard_api.http.encoding import JSONResponse
-from dashboard_api.http.fast_reads import FastReads, route_hot_reads
+from dashboard_api.http.fast_reads import DashboardApp, FastReads, route_hot_reads
 from dashboard_api.http.logs import configure_logging
 from dashboard_api.http.middleware_chain import MiddlewareChain
 from dashboard_api.http.money_metrics import MONEY_METRICS
@@ -94,7 +94,7 @@ def create_app(
             if owned:
                 await ready.close()
 
-    app = Litestar(
+    app = DashboardApp(
         route_handlers=[
             *task_and_conversation_controllers(settings),
             ExportController,

@@ -11,6 +11,11 @@ Two pieces, each standing in for one part of Litestar and nothing else:
   router unchanged.
 - `FastReads`, the innermost middleware of that stack, answers the request in place of the
   handler (below).
+- For a plain read that the browser rules pass and that needs no token check, `_Direct`
+  collapses the stack to the request observer (and the rate limits when a budget counts the
+  request) around `FastReads._serve`, and `DashboardApp` takes such a read at Litestar's entry
+  point when no CORS layer stands between the entry and the router (docs/benchmarks.md, "A
+  read by id without a greenlet, and the stack collapsed").
 
 In a profile of a by-id read, three quarters of the service's CPU above a bare handler was
 Litestar's per-request work: the signature model parsed for the handler and again for the
@@ -36,6 +41,7 @@ import msgspec
 from litestar import Litestar
 from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
 from litestar.enums import ScopeType
+from litestar.exceptions import LitestarException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
@@ -46,16 +52,20 @@ from dashboard_api.domain.model.access import Scope as AccessScope
 from dashboard_api.domain.model.tasks import TaskCursor
 from dashboard_api.domain.pagination import MAX_PAGE_SIZE, decode_cursor
 from dashboard_api.http.auth import caller_of
+from dashboard_api.http.browser import BrowserSafety
 from dashboard_api.http.controllers.tasks import TaskController, task_query
 from dashboard_api.http.dependencies import services_of
 from dashboard_api.http.encoding import encode_json
+from dashboard_api.http.middleware_chain import MiddlewareChain
+from dashboard_api.http.observability import RequestObserver
+from dashboard_api.http.rate_limits import RateLimits
 from dashboard_api.http.schemas.tasks import TaskDetail
 
 _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
 _PLAIN_VALUE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
 
-_KEY = "dashboard.fast_read"  # the scope key of the answer on its way to `_serve`
+_KEY = "dashboard.fast_read"  # the scope key of the answer (then of its error) on its way
 
 Answer = Callable[[Services, Any], Awaitable[bytes]]
 Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordinary path
@@ -125,9 +135,6 @@ class FastReads(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self) -> None:
-        self._answer = wrap_in_exception_handler(self._serve)
-
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler: Any = scope.get("route_handler")
         found = _ANSWERS.get(getattr(handler.fn, "__func__", None)) if handler else None
@@ -146,12 +153,21 @@ class FastReads(ASGIMiddleware):
                 await next_app(scope, receive, send)
                 return
         cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
-        await self._answer(scope, receive, send)
+        await self._serve(scope, receive, send)
 
     @staticmethod
     async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
         runtime, answer, parameters = cast("dict[str, Any]", scope)[_KEY]
-        body = await answer(runtime, parameters)
+        try:
+            body = await answer(runtime, parameters)
+        except Exception as exc:
+            # Nothing was sent yet: the app's exception handlers answer, as for the handler.
+            cast("dict[str, Any]", scope)[_KEY] = exc
+            await _FAIL(scope, receive, send)
+            return
+        # Recorded as the send hook of Litestar's exception middleware records it, which
+        # `DashboardApp` does not put around a direct answer.
+        ScopeState.from_scope(scope).response_started = True
         # What Litestar's response for the handler's struct sends, byte for byte.
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",
@@ -163,6 +179,15 @@ class FastReads(ASGIMiddleware):
         }
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _raise(scope: Scope, receive: Receive, send: Send) -> None:
+    raise cast("dict[str, Any]", scope).pop(_KEY)
+
+
+# A failed answer's error raised inside Litestar's exception handling, which answers it as it
+# would the handler's: only a failure pays for that wrapper's send hook and scope state.
+_FAIL = wrap_in_exception_handler(_raise)
 
 
 _TASKS = "/api/tasks"
@@ -177,6 +202,7 @@ class HotRoutes:
         self.router = router
         self._list = self._route(app, _TASKS)
         self._one = self._route(app, _TASK_PREFIX + "_")
+        self._direct = _Direct.of(app, *(route[1] for route in (self._list, self._one) if route))
         # A static segment beside `{task_id}` (none today) is the router's to pick.
         self._static = frozenset(
             segment
@@ -199,12 +225,35 @@ class HotRoutes:
         if route is None:
             await self.router(scope, receive, send)
             return
+        stack = self._routed(scope, route)
+        inner = self._direct.inner(scope, scope["route_handler"]) if self._direct else None
+        if inner is not None:
+            assert self._direct is not None
+            await self._direct.observer.handle(scope, receive, send, inner)
+            return
+        await stack(scope, receive, send)
+
+    def direct(self, scope: Scope) -> ASGIApp | None:
+        """For `DashboardApp`: what the request observer is to call for a hot read that
+        takes the collapsed stack (`_Direct`), with the scope set as the router would set
+        it; None for any other request (for a hot path the route's keys are then set, and
+        set again the same by the router's stand-in)."""
+        if self._direct is None:
+            return None
+        route = self._hot(scope)
+        if route is None:
+            return None
+        self._routed(scope, route)
+        return self._direct.inner(scope, route[1])
+
+    @staticmethod
+    def _routed(scope: Scope, route: tuple[ASGIApp, Any, str, Any]) -> ASGIApp:
         stack, handler, template, exception_handlers = route
         # What the router sets for this route (litestar/_asgi/asgi_router.py).
         ScopeState.from_scope(scope).exception_handlers = exception_handlers
         scope["route_handler"] = handler
         scope["path_template"] = template
-        await stack(scope, receive, send)
+        return stack
 
     def _hot(self, scope: Scope) -> tuple[ASGIApp, Any, str, Any] | None:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or scope.get("root_path"):
@@ -238,6 +287,66 @@ def _valid_host(scope: Scope) -> bool:
     return True
 
 
+class _Direct:
+    """The route's middleware stack collapsed for a request the browser rules pass and
+    `FastReads` answers: the request observer runs as in the stack, then (through the rate
+    limits when a budget counts the request) `FastReads._serve` answers.
+
+    In the stack, the browser rules, the rate limits and `FastReads` each cost a call, a
+    coroutine and their own checks around a database wait; in-process (32 concurrent reads
+    on a pool of 8) those three layers took ~17 us of a by-id read's ~130 (docs/benchmarks.md,
+    "A read by id without a greenlet"). Here their checks run once, up front, with the same
+    code (`BrowserSafety.refusal`, the plain-parameter tests, `RateLimits.unlimited`, else
+    `RateLimits.handle` itself): a request the browser rules or `FastReads` would act on
+    otherwise (a refusal, a token to check, a query the handler must validate) takes the
+    whole stack, which then answers it exactly as before. Only for the app's own chain
+    (observer, browser rules, rate limits, `FastReads`) and routes without middleware of
+    their own; anything else keeps the stack."""
+
+    def __init__(self, observer: RequestObserver, browser: BrowserSafety, limits: RateLimits):
+        self.observer = observer
+        self.browser = browser
+        self.limits = limits
+
+    @classmethod
+    def of(cls, app: Litestar, *handlers: Any) -> _Direct | None:
+        chains = [layer for layer in app.middleware if isinstance(layer, MiddlewareChain)]
+        if len(chains) != 1 or len(app.middleware) != 1:
+            return None
+        layers = chains[0].layers
+        kinds = (RequestObserver, BrowserSafety, RateLimits, FastReads)
+        if len(layers) != len(kinds) or not all(map(isinstance, layers, kinds)):
+            return None
+        if any(handler.resolve_middleware() != [chains[0]] for handler in handlers):
+            return None
+        observer, browser, limits, _ = layers
+        return cls(
+            cast("RequestObserver", observer),
+            cast("BrowserSafety", browser),
+            cast("RateLimits", limits),
+        )
+
+    def inner(self, scope: Scope, handler: Any) -> ASGIApp | None:
+        """What the observer is to call for this request, or None (the whole stack): when
+        the browser rules pass it and `FastReads` would answer it (its answer is then set in
+        the scope for `_serve`), `_serve` itself, or the rate limits around it when a budget
+        counts this request."""
+        found = _ANSWERS.get(getattr(handler.fn, "__func__", None))
+        if found is None:
+            return None
+        runtime = services_of(scope["litestar_app"].state)
+        if runtime.access.enabled or self.browser.refusal(scope) is not None:
+            return None
+        parameters = found[0](scope)
+        if parameters is None:
+            return None
+        cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
+        return FastReads._serve if self.limits.unlimited(scope, runtime) else self._limited
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.limits.handle(scope, receive, send, FastReads._serve)
+
+
 def route_hot_reads(app: Litestar) -> None:
     """Put `HotRoutes` in the router's place, inside Litestar's entry point, CORS and its
     exception handler (each holds the next layer as `app`)."""
@@ -246,4 +355,41 @@ def route_hot_reads(app: Litestar) -> None:
         layer = getattr(layer, "app", None)
         if layer is None:
             raise RuntimeError("Litestar's ASGI handler does not end in its router")
-    layer.app = HotRoutes(app.asgi_router, app)
+    hot = layer.app = HotRoutes(app.asgi_router, app)
+    # Litestar's entry skipped for the direct answers only when nothing stands between it
+    # and `HotRoutes` but its exception handler (no CORS layer) and it has no send hooks.
+    if isinstance(app, DashboardApp) and layer is app.asgi_handler and not app.before_send:
+        app.hot_routes = hot
+
+
+class DashboardApp(Litestar):
+    """Litestar, with the direct answers of `HotRoutes` (a plain hot read the browser rules
+    pass, no token to check) taken at its entry point.
+
+    Litestar's entry sets the app in the scope, wraps `send` for its `before_send` hooks
+    (none here) and calls its exception handler, which wraps `send` once more to record that
+    the response started and answers an exception raised before that with the app's
+    exception handlers; `HotRoutes` then routes. For a direct answer this does the same
+    with a plain `try`: the answer records the start itself (`FastReads._serve`), and an
+    exception is answered by the same exception handler (`_FAIL`) or, after the start,
+    raised as Litestar raises it. Every other request goes to Litestar's entry unchanged."""
+
+    hot_routes: HotRoutes | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hot = self.hot_routes
+        if hot is not None and scope["type"] == ScopeType.HTTP:
+            scope["app"] = scope["litestar_app"] = self
+            scope.setdefault("state", {})
+            inner = hot.direct(scope)
+            if inner is not None:
+                assert hot._direct is not None
+                try:
+                    await hot._direct.observer.handle(scope, receive, send, inner)
+                except Exception as exc:
+                    if ScopeState.from_scope(scope).response_started:
+                        raise LitestarException("Exception caught after response started") from exc
+                    cast("dict[str, Any]", scope)[_KEY] = exc
+                    await _FAIL(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)

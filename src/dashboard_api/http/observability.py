@@ -6,12 +6,13 @@ otherwise); the contract is one line per request without bodies, so this small m
 
 from __future__ import annotations
 
-import os
+import logging
 import re
 import time
 import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
+from random import getrandbits
 from typing import Any
 
 import structlog
@@ -144,6 +145,12 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+# Requests answered and not yet counted: (method, route, status, seconds). Counting one costs
+# three locked updates in prometheus_client (the counter, the histogram's bucket and sum);
+# a request only appends here and the series are brought up to date in batches, and always
+# before /metrics is rendered (`flush_request_metrics`).
+_PENDING: list[tuple[str, str, int, float]] = []
+_BATCH = 256
 
 
 def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
@@ -159,6 +166,16 @@ def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
     return found
 
 
+def flush_request_metrics() -> None:
+    """Count the requests answered since the last flush."""
+    pending = _PENDING.copy()
+    _PENDING.clear()
+    for method, route, status, elapsed in pending:
+        counted, timed = _series(method, route, status)
+        counted.inc()
+        timed.observe(elapsed)
+
+
 class RequestObserver(ASGIMiddleware):
     """The request id of every line, the access line and the metrics of a request; a
     WebSocket's connect and close (with the close code)."""
@@ -168,13 +185,31 @@ class RequestObserver(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request_id = request_id_of(scope)
         token = _REQUEST_ID.set(request_id)
-        try:
-            if scope["type"] == ScopeType.WEBSOCKET:
+        if scope["type"] == ScopeType.WEBSOCKET:
+            try:
                 await _observe_websocket(scope, receive, send, next_app)
-            else:
-                await _observe_http(scope, receive, send, next_app, request_id.encode())
+            finally:
+                _REQUEST_ID.reset(token)
+            return
+        # HTTP, in this coroutine (one coroutine less per request than a helper's).
+        started = time.perf_counter()
+        status = 500
+        request_id_header = (b"x-request-id", request_id.encode())
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
+            await send(message)
+
+        try:
+            await next_app(scope, receive, observe)
         finally:
-            _REQUEST_ID.reset(token)
+            try:
+                _observed_http(scope, status, time.perf_counter() - started)
+            finally:
+                _REQUEST_ID.reset(token)
 
 
 def _request_id_variable() -> ContextVar[Any]:
@@ -202,42 +237,48 @@ def request_id_of(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(text):
                 return text
             break
-    return os.urandom(16).hex()  # 6x cheaper than uuid4().hex, as random
+    # 128 random bits from the process's generator (seeded from the OS, and again in a forked
+    # child): a request id needs to be unique, not unguessable. `os.urandom` is a system call
+    # per request (getrandom, seen in `strace -c` of a by-id read): 0.75 against 0.25 us.
+    return getrandbits(128).to_bytes(16, "big").hex()
 
 
-async def _observe_http(
-    scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, request_id: bytes
-) -> None:
-    started = time.perf_counter()
-    status = 500
+_ACCESS_ON: bool | None = None
 
-    async def observe(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
-        await send(message)
 
-    try:
-        await next_app(scope, receive, observe)
-    finally:
-        elapsed = time.perf_counter() - started
-        route = scope.get("path_template") or "unmatched"
-        method = scope.get("method", "")
-        if method not in _METHODS:
-            method = "OTHER"  # a client picks the method: never let it mint label values
-        counted, timed = _series(method, route, status)
-        counted.inc()
-        timed.observe(elapsed)
-        if route not in _QUIET_ROUTES:
-            _access_log.info(
-                "request",
-                method=method,
-                route=route,
-                path=scope.get("path"),
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
-            )
+def _access_wanted() -> bool:
+    """False once structlog has cached the access logger (it does on first use when
+    configured to, as http/logs.py does) at a level that drops info lines: the line is then
+    not built at all (its arguments and structlog's lazy proxy cost ~1.5 us a request).
+    Until the logger is cached, every line is handed to it."""
+    global _ACCESS_ON
+    if _ACCESS_ON is None:
+        bound = _access_log.bind()
+        if "bind" not in vars(_access_log):  # not cached: the configuration may still change
+            return True
+        enabled = getattr(bound, "is_enabled_for", None)
+        _ACCESS_ON = True if enabled is None else bool(enabled(logging.INFO))
+    return _ACCESS_ON
+
+
+def _observed_http(scope: Scope, status: int, elapsed: float) -> None:
+    """The metrics and the access line of an HTTP request."""
+    route = scope.get("path_template") or "unmatched"
+    method = scope.get("method", "")
+    if method not in _METHODS:
+        method = "OTHER"  # a client picks the method: never let it mint label values
+    _PENDING.append((method, route, status, elapsed))
+    if len(_PENDING) >= _BATCH:
+        flush_request_metrics()
+    if route not in _QUIET_ROUTES and _access_wanted():
+        _access_log.info(
+            "request",
+            method=method,
+            route=route,
+            path=scope.get("path"),
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+        )
 
 
 async def _observe_websocket(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
@@ -284,4 +325,5 @@ class MetricsController(Controller):
 
     @get("/metrics", summary="Prometheus metrics of this process")
     async def metrics(self) -> Response[bytes]:
+        flush_request_metrics()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

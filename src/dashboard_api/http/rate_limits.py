@@ -77,6 +77,14 @@ class RateLimits(ASGIMiddleware):
         else:
             await next_app(scope, receive, _with_headers(send, decision))
 
+    def unlimited(self, scope: Scope, runtime: Services) -> bool:
+        """Whether this HTTP request would pass through `handle` uncounted and unchanged (no
+        budget limits it, or it is exempt)."""
+        handler = scope.get("route_handler")
+        opt: dict[str, Any] = handler.opt if handler is not None else {}
+        limiter = runtime.limiter
+        return limiter is None or _exempt(scope, opt) or not limiter.limits(budget_of(scope, opt))
+
     async def _decide(self, scope: Scope, runtime: Services, budget: Budget) -> Decision | None:
         limiter = runtime.limiter
         if limiter is None or not limiter.limits(budget):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import ColumnElement, Table, literal, tuple_
+from sqlalchemy import ColumnElement, Table, event, literal, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import MissingGreenlet
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
@@ -60,7 +64,7 @@ class SqlStore:
         # Checking out a SQLAlchemy Connection (events, autocommit characteristics, reset)
         # cost ~75 us more CPU per read than this bare checkout (docs/benchmarks.md). A single
         # statement on asyncpg outside a transaction commits on its own.
-        pooled = _idle_connection(self._engine) or await self._engine.raw_connection()
+        pooled = _idle_connection(self._engine) or await _checkout(self._engine)
         try:
             driver = pooled.driver_connection
             try:
@@ -133,6 +137,128 @@ def _idle_connection(engine: AsyncEngine) -> PoolProxiedConnection | None:
         return pool.connect()
     except MissingGreenlet:
         return None
+
+
+async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A pooled connection when none was idle. When every connection is checked out and the
+    pool may open no other, wait for one to come back without a greenlet (`_PoolWaiters`);
+    otherwise (the pool may still open one, or another kind of pool) the ordinary checkout."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool) or not _pool_full(pool):
+        return await engine.raw_connection()
+    waiters = _WAITERS.get(pool)
+    if waiters is None:
+        waiters = _WAITERS[pool] = _PoolWaiters(pool)
+    return await waiters.checkout(engine, pool)
+
+
+def _pool_full(pool: QueuePool) -> bool:
+    """Every connection the pool may hold is checked out: a checkout would wait (QueuePool's
+    own test in `_do_get`)."""
+    limit: int = pool._max_overflow
+    return limit > -1 and pool.overflow() >= limit
+
+
+class _PoolWaiters:
+    """Native reads waiting for a connection of a full pool, woken one per connection checked
+    back in.
+
+    The ordinary checkout of a full pool (`AsyncEngine.raw_connection`) runs in a greenlet and
+    waits on the pool's queue under `asyncio.wait_for`. A greenlet maps a fresh 16 KiB frame
+    stack for each checkout (`_PyThreadState_BumpFramePointerSlow`: an mmap and an munmap per
+    request, seen with `strace -k`): under the benchmark's 32 connections on a pool of 8 that
+    was most reads (docs/benchmarks.md, "A read by id without a greenlet"). Here a read waits
+    on a future of its own, in arrival order, and takes the connection with the greenlet-free
+    `pool.connect()` when woken.
+
+    Requests waiting in the pool's own queue (the ordinary, SQLAlchemy path) go first: a
+    connection checked in while one of them waits is theirs, and no read is woken for it. A
+    read waits at most the pool's timeout and then fails as the ordinary checkout would
+    (`sqlalchemy.exc.TimeoutError`, a 503)."""
+
+    def __init__(self, pool: QueuePool) -> None:
+        # Weak: the pool holds this object (its listener), and `_WAITERS` must not keep the
+        # pool of a disposed engine alive.
+        self._pool = weakref.ref(pool)
+        self.waiting: deque[asyncio.Future[bool]] = deque()
+        event.listen(pool, "checkin", self._checked_in)
+
+    def _checked_in(self, *_: Any) -> None:
+        # Fired just before the connection goes back into the pool's queue; a woken read runs
+        # after that.
+        pool = self._pool()
+        if not self.waiting or pool is None or _ordinary_waiters(pool):
+            return
+        _wake_first(self.waiting)
+
+    async def checkout(self, engine: AsyncEngine, pool: QueuePool) -> PoolProxiedConnection:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + pool.timeout()
+        while True:
+            pooled = _idle_connection(engine)
+            if pooled is not None:
+                return pooled
+            if not _pool_full(pool) or pool.checkedin():
+                # Room for a new connection, or an idle one that must reconnect first.
+                return await engine.raw_connection()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise PoolTimeoutError(
+                    f"QueuePool limit of size {pool.size()} overflow "
+                    f"{pool.overflow()} reached, connection timed out, timeout "
+                    f"{pool.timeout():.2f}",
+                    code="3o7r",
+                )
+            waiter: asyncio.Future[bool] = loop.create_future()
+            self.waiting.append(waiter)
+            timer = loop.call_later(remaining, _expire, waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and waiter.result():
+                    _wake_first(self.waiting)  # woken, then cancelled: the next read's turn
+                else:
+                    waiter.cancel()
+                raise
+            finally:
+                timer.cancel()
+
+
+def _wake_first(waiting: deque[asyncio.Future[bool]]) -> None:
+    while waiting:
+        waiter = waiting.popleft()
+        if not waiter.done():
+            loop = waiter.get_loop()
+            try:
+                own = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                own = False
+            if own:
+                waiter.set_result(True)
+            else:  # a connection returned from another thread (a finalizer)
+                loop.call_soon_threadsafe(_wake, waiter)
+            return
+
+
+def _wake(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+def _ordinary_waiters(pool: QueuePool) -> bool:
+    """Whether a checkout waits in the pool's own queue (SQLAlchemy's asyncio queue: private
+    attributes, read defensively; without them the reads are woken as if none waited)."""
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    getters = getattr(queue, "_getters", None) or ()
+    return any(not getter.done() for getter in getters)
+
+
+_WAITERS: weakref.WeakKeyDictionary[QueuePool, _PoolWaiters] = weakref.WeakKeyDictionary()
 
 
 def row_after(columns: tuple[Any, ...], values: tuple[Any, ...], *, descending: bool) -> Any:
