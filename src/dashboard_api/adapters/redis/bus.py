@@ -24,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
 from dashboard_api.adapters.redis.feed import HEARTBEAT_SECONDS, RedisEventFeed
-from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.model.channels import Event, Replay, StatusEvent
 from dashboard_api.domain.ports import Deliver, Resubscribed
 from dashboard_api.domain.realtime.event_ids import with_id
 from dashboard_engine.protocol import EPOCH_PREFIX, HISTORY_PREFIX, PUBLISH_SCRIPT, new_epoch
@@ -197,10 +197,15 @@ class _HiredisPacking:
 
 
 def encode_event(event: Event) -> bytes:
+    if isinstance(event, StatusEvent):  # never empty
+        return _encode_status(event)
     payload = msgspec.json.encode(event if type(event) is dict else dict(event))
     if payload == b"{}":
         raise ValueError("an event is a non-empty JSON object (it needs at least a type)")
     return payload
+
+
+_encode_status = msgspec.json.Encoder().encode
 
 
 class RedisEventBus:
