@@ -23,6 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
+if HIREDIS_AVAILABLE:
+    import hiredis
+
 from dashboard_api.adapters.redis.feed import HEARTBEAT_SECONDS, RedisEventFeed
 from dashboard_api.domain.model.channels import Event, Replay, StatusEvent
 from dashboard_api.domain.ports import Deliver, Resubscribed
@@ -192,6 +195,17 @@ class _HiredisPacking:
     _serializer = HiredisRespSerializer()
 
     def pack_command(self, *args: Any) -> list[bytes]:
+        # Straight to hiredis when the command is one word: redis-py's serializer first
+        # converts every argument in a Python generator (~3 per ingested event, the publish
+        # keys and the XACK ids). What hiredis refuses (a bytearray or memoryview, which the
+        # serializer converts; a bool or None, which it refuses as a DataError) and a command
+        # of two words (`CONFIG GET`, split) go through the serializer as before.
+        command = args[0]
+        if type(command) is str and " " not in command:
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError:
+                pass
         packed: list[bytes] = self._serializer.pack(*args)
         return packed
 
