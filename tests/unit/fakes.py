@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import msgspec
+
 from dashboard_api.adapters.memory import MemoryEventBus
-from dashboard_api.domain.model.channels import Event
+from dashboard_api.domain.model.channels import Event, StatusEvent
 
 
 class RecordingBus(MemoryEventBus):
@@ -18,7 +20,7 @@ class RecordingBus(MemoryEventBus):
         self.batches: list[int] = []  # the size of each publish_many
 
     async def publish(self, channel: str, event: Event) -> str:
-        self.published.append((channel, dict(event)))
+        self.published.append((channel, _as_dict(event)))
         return await super().publish(channel, event)
 
     async def publish_many(self, events: Sequence[tuple[str, Event]]) -> list[str]:
@@ -27,6 +29,15 @@ class RecordingBus(MemoryEventBus):
 
     def on(self, channel: str) -> list[dict[str, object]]:
         return [event for name, event in self.published if name == channel]
+
+
+def _as_dict(event: Event) -> dict[str, object]:
+    """The event as its mapping: a `StatusEvent` (an ingest batch's) as the dict its JSON
+    decodes to, which is `status_event`'s (tests/unit/test_status_frame.py)."""
+    if isinstance(event, StatusEvent):
+        decoded: dict[str, object] = msgspec.json.decode(msgspec.json.encode(event))
+        return decoded
+    return dict(event)
 
 
 class SteppingClock:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.model.channels import Event, Replay, StatusEvent
 from dashboard_api.domain.ports import Deliver, Resubscribed
 from dashboard_api.domain.realtime.event_ids import event_key, with_id
 
@@ -79,7 +79,9 @@ class MemoryEventBus:
     async def publish(self, channel: str, event: Event) -> str:
         sequence = next(self._sequence)
         event_id = f"0-{sequence}"
-        message = with_id(event_id, msgspec.json.encode(dict(event)))
+        message = with_id(
+            event_id, msgspec.json.encode(event if isinstance(event, StatusEvent) else dict(event))
+        )
         history = self._held(channel)
         history.append(event_id, message)
         history.touched = self._monotonic()

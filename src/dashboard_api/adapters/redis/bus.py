@@ -23,8 +23,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
+if HIREDIS_AVAILABLE:
+    import hiredis
+
 from dashboard_api.adapters.redis.feed import HEARTBEAT_SECONDS, RedisEventFeed
-from dashboard_api.domain.model.channels import Event, Replay
+from dashboard_api.domain.model.channels import Event, Replay, StatusEvent
 from dashboard_api.domain.ports import Deliver, Resubscribed
 from dashboard_api.domain.realtime.event_ids import with_id
 from dashboard_engine.protocol import EPOCH_PREFIX, HISTORY_PREFIX, PUBLISH_SCRIPT, new_epoch
@@ -192,15 +195,31 @@ class _HiredisPacking:
     _serializer = HiredisRespSerializer()
 
     def pack_command(self, *args: Any) -> list[bytes]:
+        # Straight to hiredis when the command is one word: redis-py's serializer first
+        # converts every argument in a Python generator (~3 per ingested event, the publish
+        # keys and the XACK ids). What hiredis refuses (a bytearray or memoryview, which the
+        # serializer converts; a bool or None, which it refuses as a DataError) and a command
+        # of two words (`CONFIG GET`, split) go through the serializer as before.
+        command = args[0]
+        if type(command) is str and " " not in command:
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError:
+                pass
         packed: list[bytes] = self._serializer.pack(*args)
         return packed
 
 
 def encode_event(event: Event) -> bytes:
+    if isinstance(event, StatusEvent):  # never empty
+        return _encode_status(event)
     payload = msgspec.json.encode(event if type(event) is dict else dict(event))
     if payload == b"{}":
         raise ValueError("an event is a non-empty JSON object (it needs at least a type)")
     return payload
+
+
+_encode_status = msgspec.json.Encoder().encode
 
 
 class RedisEventBus:

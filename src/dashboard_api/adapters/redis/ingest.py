@@ -17,9 +17,9 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -49,8 +49,11 @@ return 0
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class StreamDelivery:
+class StreamDelivery(msgspec.Struct, frozen=True, gc=False):
+    """A msgspec Struct, not a frozen dataclass: one per ingested event, built ~4x cheaper
+    (a frozen dataclass sets each field through `object.__setattr__`). Text and bytes only:
+    untracked by the cyclic GC, as `Task` is."""
+
     entry_id: str
     payload: bytes
 
@@ -197,7 +200,10 @@ class RedisIngestQueue:
 
 def _deliveries(entries: list[Any]) -> list[IngestDelivery]:
     return [
-        StreamDelivery(_text(entry_id), fields.get(b"event", b""))
+        StreamDelivery(
+            entry_id.decode() if type(entry_id) is bytes else entry_id,
+            fields.get(b"event", b""),
+        )
         for entry_id, fields in entries
         if fields
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashboard_api.adapters.sqlalchemy.task_rows import FULL_COLUMNS
 from dashboard_api.domain.model.tasks import INPUT_PREVIEW_CHARS, TaskQuery
 
 SUMMARY_COLUMNS = (
@@ -18,11 +19,14 @@ SUMMARY_COLUMNS = (
     "started_at, completed_at"
 )
 
-GET_TASK = "SELECT * FROM tasks WHERE task_id = $1"
+# Every column in `FULL_COLUMNS`' order (rows built by `task_rows.task_of_full`).
+_FULL = ", ".join(FULL_COLUMNS)
+_FULL_OF_T = ", ".join(f"t.{name}" for name in FULL_COLUMNS)
+GET_TASK = f"SELECT {_FULL} FROM tasks WHERE task_id = $1"
 # A join on unnest (the ids distinct), not `= ANY($1)`: an ingest batch's read of ~300 tasks
 # took ~20 ms with ANY on the bench's fresh tables (a plan comparing each row with the whole
 # array), far less with the join (docs/benchmarks-realtime.md).
-GET_TASKS = "SELECT t.* FROM tasks t JOIN unnest($1::text[]) AS u(id) ON t.task_id = u.id"
+GET_TASKS = f"SELECT {_FULL_OF_T} FROM tasks t JOIN unnest($1::text[]) AS u(id) ON t.task_id = u.id"
 GET_TASKS_LOCKED = GET_TASKS + " FOR UPDATE OF t"
 
 _EQUAL_FILTERS = ("agent_type", "assigned_agent", "source", "session_id", "conversation_id")

@@ -33,7 +33,12 @@ from dashboard_api.adapters.sqlalchemy import session_sql, task_sql
 from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
 from dashboard_api.adapters.sqlalchemy.store import SqlStore, unit_driver
 from dashboard_api.adapters.sqlalchemy.tables import tasks
-from dashboard_api.adapters.sqlalchemy.task_rows import STATUS_OF, task_of
+from dashboard_api.adapters.sqlalchemy.task_rows import (
+    FULL_COLUMNS,
+    STATUS_OF,
+    task_of,
+    task_of_full,
+)
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.model.tasks import (
     ACTIVE_STATUSES,
@@ -80,11 +85,11 @@ class SqlTaskStore(SqlStore):
     async def get(self, task_id: str) -> Task | None:
         native = await self._fetch_fast(task_sql.GET_TASK, task_id)
         if native is not None:
-            return task_of(native[0]) if native else None
+            return task_of_full(native[0]) if native else None
         async with self._connection() as connection:
             result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
             row = result.first()
-        return None if row is None else task_of(row._mapping)
+        return None if row is None else task_of_full(row)
 
     async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
         if not task_ids:
@@ -102,8 +107,8 @@ class SqlTaskStore(SqlStore):
                 result = await connection.execute(
                     statement.with_for_update() if in_unit else statement
                 )
-                native = [row._mapping for row in result]
-        found = (task_of(row) for row in native)
+                native = list(result)
+        found = (task_of_full(row) for row in native)
         return {task.task_id: task for task in found}
 
     async def replace_many(self, changed: Sequence[Task]) -> None:
@@ -313,6 +318,8 @@ def _row(task: Task) -> dict[str, Any]:
 
 # The batch writes on asyncpg: every column of `tasks`, in `_row`'s order (task_id first).
 _COLUMNS = [column.name for column in tasks.columns]
+# `select(tasks)` rows are unpacked by position (`task_of_full`).
+assert tuple(_COLUMNS) == FULL_COLUMNS, "task_rows.FULL_COLUMNS is the table's column order"
 _INSERT_SQL = "INSERT INTO tasks ({}) VALUES ({})".format(
     ", ".join(_COLUMNS), ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
 )

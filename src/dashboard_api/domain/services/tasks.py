@@ -20,6 +20,7 @@ from dashboard_api.domain.model.channels import (
     TASKS_CHANNEL,
     Event,
     status_event,
+    status_frame,
     task_channel,
     wire_time,
 )
@@ -67,6 +68,15 @@ def _announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
     events: list[tuple[str, Event]] = []
     for task in steps:
         event = status_event(task)
+        events += [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
+    return events
+
+
+def _batch_announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
+    """`_announcements` for an ingest batch: the same JSON, each event a `StatusEvent`."""
+    events: list[tuple[str, Event]] = []
+    for task in steps:
+        event = status_frame(task)
         events += [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
     return events
 
@@ -219,7 +229,7 @@ class TaskService:
             staging = None
             if token is not None:
                 staging = asyncio.create_task(
-                    self._bus.stage(self._outbox, token, _announcements(steps))
+                    self._bus.stage(self._outbox, token, _batch_announcements(steps))
                 )
             try:
                 await self._store_batch(uow, stored, latest)
