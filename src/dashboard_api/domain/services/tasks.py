@@ -19,7 +19,6 @@ from dashboard_api.domain.model.channels import (
     ENGINE_COMMANDS_CHANNEL,
     TASKS_CHANNEL,
     Event,
-    status_event,
     status_frame,
     task_channel,
     wire_time,
@@ -65,15 +64,8 @@ _NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
 
 
 def _announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
-    events: list[tuple[str, Event]] = []
-    for task in steps:
-        event = status_event(task)
-        events += [(task_channel(task.task_id), event), (TASKS_CHANNEL, event)]
-    return events
-
-
-def _batch_announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
-    """`_announcements` for an ingest batch: the same JSON, each event a `StatusEvent`."""
+    """Each change's `task_status` on `task:{id}` and `tasks`: a `StatusEvent`, the JSON of
+    `status_event` without its dict (ingest batches and REST changes alike)."""
     events: list[tuple[str, Event]] = []
     for task in steps:
         event = status_frame(task)
@@ -229,7 +221,7 @@ class TaskService:
             staging = None
             if token is not None:
                 staging = asyncio.create_task(
-                    self._bus.stage(self._outbox, token, _batch_announcements(steps))
+                    self._bus.stage(self._outbox, token, _announcements(steps))
                 )
             try:
                 await self._store_batch(uow, stored, latest)
