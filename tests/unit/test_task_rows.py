@@ -5,43 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from dashboard_api.adapters.sqlalchemy.cost_columns import cost_columns
 from dashboard_api.adapters.sqlalchemy.tables import tasks
 from dashboard_api.adapters.sqlalchemy.task_rows import FULL_COLUMNS, task_of, task_of_full
+from dashboard_api.adapters.sqlalchemy.tasks import _row
 from dashboard_api.domain.model.cost import CostBreakdown, CostSource
 from dashboard_api.domain.model.tasks import Task, TaskStatus
-from dashboard_api.domain.money import to_micros
 
 _AT = datetime(2026, 11, 30, 12, 0, 1, 250_000, tzinfo=UTC)
-
-
-def _full_row(task: Task) -> dict[str, Any]:
-    return {
-        "task_id": task.task_id,
-        "status": task.status.value,
-        "agent_type": task.agent_type,
-        "source": task.source,
-        "assigned_agent": task.assigned_agent,
-        "session_id": task.session_id,
-        "conversation_id": task.conversation_id,
-        "input_message": task.input_message,
-        "output": task.output,
-        "error": task.error,
-        "model": task.model,
-        "cost_micros": to_micros(task.cost_usd),
-        "price_version": task.price_version,
-        "input_tokens": task.input_tokens,
-        "output_tokens": task.output_tokens,
-        "cache_read_tokens": task.cache_read_tokens,
-        "cache_write_tokens": task.cache_write_tokens,
-        **cost_columns(task),
-        "created_at": task.created_at,
-        "started_at": task.started_at,
-        "completed_at": task.completed_at,
-        "version": task.version,
-    }
 
 
 def _tasks() -> list[Task]:
@@ -95,6 +66,6 @@ def test_full_columns_are_the_table_order() -> None:
 
 def test_task_of_full_is_task_of() -> None:
     for task in _tasks():
-        row = _full_row(task)
+        row = _row(task)  # the row the store writes for `task`
         positional = tuple(row[name] for name in FULL_COLUMNS)
         assert task_of_full(positional) == task_of(row) == task
