@@ -9,6 +9,11 @@ default 20) opened at start, no reset round trip when a connection goes back to 
 service's pool sends none outside a transaction; asyncpg's default sends `pg_advisory_unlock_all();
 CLOSE ALL; UNLISTEN *; RESET ALL`, which cost the old floor ~50 us of PostgreSQL CPU per read),
 and rows encoded by msgspec straight to the response body.
+
+`bare_text` is the bare handler with one driver setting more, the service's: timestamps read in
+their text form (`datetime.fromisoformat`) instead of asyncpg's binary codec, which builds each
+value from a timedelta (~1 us per value; adapters/sqlalchemy/engine.py). `bare` keeps asyncpg's
+defaults, as a handler written without this project's knowledge would.
 """
 
 from __future__ import annotations
@@ -64,10 +69,25 @@ async def _no_reset(_: Any) -> None:
     """Given as the pool's `reset`: asyncpg then skips its reset query on release."""
 
 
-async def open_pool(url: str) -> asyncpg.Pool:
+async def _text_timestamps(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=lambda value: value.isoformat(),
+        decoder=datetime.fromisoformat,
+        format="text",
+    )
+
+
+async def open_pool(url: str, *, text_timestamps: bool = False) -> asyncpg.Pool:
     """The floors' pool: the service's size, all opened at start, no reset round trip."""
     created = await asyncpg.create_pool(
-        url, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=_no_reset
+        url,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        reset=_no_reset,
+        server_settings={"TimeZone": "UTC", "DateStyle": "ISO"},
+        init=_text_timestamps if text_timestamps else None,
     )
     assert created is not None
     return created
@@ -126,13 +146,19 @@ async def _send_json(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def bare_lifespan(receive: Any, send: Any, url: str, namespace: dict[str, Any]) -> None:
+async def bare_lifespan(
+    receive: Any,
+    send: Any,
+    url: str,
+    namespace: dict[str, Any],
+    text_timestamps: bool = False,
+) -> None:
     """A bare floor's ASGI lifespan: the floors' pool opened at start-up as `pool` in the
     floor module's `namespace` (its `globals()`), closed at shutdown."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            namespace["pool"] = await open_pool(url)
+            namespace["pool"] = await open_pool(url, text_timestamps=text_timestamps)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if "pool" in namespace:
@@ -144,6 +170,20 @@ async def bare_lifespan(receive: Any, send: Any, url: str, namespace: dict[str, 
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         return await bare_lifespan(receive, send, DATABASE_URL, globals())
+    await _bare_answer(scope, send, pool)
+
+
+_TEXT: dict[str, asyncpg.Pool] = {}  # bare_text's pool, as "pool"
+
+
+async def bare_text(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`bare` on a pool that reads timestamps as text (module docstring)."""
+    if scope["type"] == "lifespan":
+        return await bare_lifespan(receive, send, DATABASE_URL, _TEXT, text_timestamps=True)
+    await _bare_answer(scope, send, _TEXT["pool"])
+
+
+async def _bare_answer(scope: dict[str, Any], send: Any, pool: asyncpg.Pool) -> None:
     path: str = scope["path"]
     if path.startswith("/api/tasks/"):
         row = await pool.fetchrow(ONE, path[len("/api/tasks/") :])

@@ -36,15 +36,19 @@ import asyncpg
 from bench import system
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("service", "floor", "bare")
+KINDS = ("service", "floor", "bare", "bare-text")
 SERVERS = ("uvicorn", "granian")
 T = TypeVar("T")
-FLOOR_TARGETS = {"floor": "bench.floor_app:app", "bare": "bench.floor_app:bare"}
+FLOOR_TARGETS = {
+    "floor": "bench.floor_app:app",
+    "bare": "bench.floor_app:bare",
+    "bare-text": "bench.floor_app:bare_text",  # `bare`, timestamps read as text
+}
 
 
 @dataclass
 class Contender:
-    kind: str  # service | floor | bare | baseline
+    kind: str  # service | floor | bare | bare-text | baseline
     server: str  # uvicorn | granian | default (a baseline tree's own choice)
     port: int
     tree: Path = ROOT
@@ -341,7 +345,7 @@ def pairs(names: Sequence[str]) -> list[tuple[str, str]]:
     for name in names:
         kind, _, server = name.partition("@")
         if kind == "service":
-            for floor in ("floor", "bare"):
+            for floor in ("floor", "bare", "bare-text"):
                 if f"{floor}@{server}" in names:
                     found.append((name, f"{floor}@{server}"))
             if "baseline" in names:

@@ -2,13 +2,14 @@
 
     .venv/bin/python -m bench.generate      # once: 1,000,000 tasks into dashboard_bench
     .venv/bin/python -m bench.run [--workers 1 2] [--servers uvicorn granian]
-        [--contenders service floor bare] [--baseline-tree /work/other-checkout]
+        [--contenders service floor bare bare-text] [--baseline-tree /work/other-checkout]
         [--rounds 6] [--duration 5]
 
 Every contender is up at once on its own port (from --port on): the service (`dashboard-api
 run`, DASHBOARD_SERVER set to each --servers entry), the floors (bench/floor_app.py: `floor` is
 bare Litestar, `bare` a bare ASGI callable, both asyncpg + msgspec on the service's pool size
-with no reset round trip) under the same servers, and optionally the service of another
+with no reset round trip; `bare-text` the bare callable reading timestamps as text, as the
+service's driver does) under the same servers, and optionally the service of another
 checkout (`baseline`, its own default server). Per scenario each contender is warmed up, then
 runs of --duration seconds alternate between them, --rounds times (the order rotates by one each
 round). Each run records wrk's figures and the CPU time per request of the server's processes

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -84,6 +85,8 @@ def create_engine(
     engine = create_async_engine(url, **options)
     if is_sqlite(url):
         _configure_sqlite(engine)
+    elif "+asyncpg" in url:
+        _configure_asyncpg(engine)
     return engine
 
 
@@ -93,17 +96,88 @@ def _asyncpg_timeouts(connect: float | None, statement: float | None) -> dict[st
     The server cancels a statement after `statement` seconds (the connection stays usable:
     QueryCanceledError, a 503); the client gives up a little later (`command_timeout`) when
     the server does not answer at all, and the connection is then discarded."""
-    args: dict[str, Any] = {}
+    # The text form of a timestamp, fixed whatever the server's defaults (`_text_timestamps`).
+    settings = {"TimeZone": "UTC", "DateStyle": "ISO"}
+    args: dict[str, Any] = {"server_settings": settings}
     if connect is not None:
         args["timeout"] = connect
     if statement is not None:
-        args["server_settings"] = {"statement_timeout": str(int(statement * 1000))}
+        settings["statement_timeout"] = str(int(statement * 1000))
         args["command_timeout"] = statement + CLIENT_TIMEOUT_MARGIN_SECONDS
     return args
 
 
 # The server's statement timeout fires first; the client's only when the server is silent.
 CLIENT_TIMEOUT_MARGIN_SECONDS = 2.0
+
+
+def _configure_asyncpg(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(_text_timestamps)
+
+
+async def _text_timestamps(connection: Any) -> None:
+    """`timestamptz` in its text form on this connection, read by `datetime.fromisoformat`.
+
+    asyncpg's binary decoder builds each value as `epoch + timedelta(...)`, ~1.3 us of CPU
+    per timestamp here: ~100 us of a page of 51 finished tasks (three timestamps a row), the
+    most of what a deep page costs above the first (docs/benchmarks.md, "Timestamps read as
+    text"). The server writes the text (`TimeZone` UTC and `DateStyle` ISO are fixed per
+    connection, `_asyncpg_timeouts`) for about what it costs to send the binary form, and
+    `fromisoformat` parses it in C. The values are the same datetimes, in UTC.
+
+    One trap: asyncpg reads a record (`SELECT (a, b)`, `ARRAY(SELECT (...))`) in the binary
+    form, fields included, and cannot decode a timestamp field with a text codec: a statement
+    read natively sends such a field as something else (rollups/store.py, `state_sql`)."""
+    await connection.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=_timestamp_text,
+        decoder=_timestamp_of,
+        format="text",
+    )
+
+
+_FROM_TEXT = datetime.fromisoformat
+# What asyncpg's binary codec reads for PostgreSQL's infinities (the service writes none).
+_INFINITE = {"infinity": datetime.max, "-infinity": datetime.min}
+
+
+def _timestamp_of(text: str) -> datetime:
+    try:
+        return _FROM_TEXT(text)
+    except ValueError:
+        if text in _INFINITE:
+            return _INFINITE[text]
+        raise
+
+
+def _timestamp_text(value: Any) -> str:
+    """A parameter as asyncpg's binary codec sends it: a date is local midnight, a naive
+    datetime local time, and the first and last instants Python has (datetime.min and .max,
+    naive, or the same instants in UTC) are PostgreSQL's infinities."""
+    if not isinstance(value, datetime):
+        if not isinstance(value, date):
+            raise TypeError(
+                "expected a datetime.date or datetime.datetime instance, "
+                f"got {type(value).__name__!r}"
+            )
+        value = datetime(value.year, value.month, value.day).astimezone()
+    if value == datetime.max:
+        return "infinity"
+    if value == datetime.min:
+        return "-infinity"
+    utc: datetime = value.astimezone(UTC)
+    if utc == _LAST:
+        return "infinity"
+    if utc == _FIRST:
+        return "-infinity"
+    return utc.isoformat()
+
+
+_LAST = datetime.max.replace(tzinfo=UTC)
+_FIRST = datetime.min.replace(tzinfo=UTC)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

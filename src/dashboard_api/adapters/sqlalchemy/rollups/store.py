@@ -103,7 +103,10 @@ def state_sql(ranges: int) -> str:
     )
     return (
         "SELECT w.rebuilds, w.generation, w.deltas, w.epoch, "
-        f"CASE WHEN w.same THEN NULL ELSE ARRAY(SELECT (hour, agent_type, model, count(*), {sums})"
+        # The hour as epoch seconds: a timestamp inside a record is decoded in the binary form,
+        # which the pool's text codec for timestamps cannot read (engine.py, _text_timestamps).
+        "CASE WHEN w.same THEN NULL ELSE ARRAY(SELECT (extract(epoch FROM hour)::bigint,"
+        f" agent_type, model, count(*), {sums})"
         f" FROM rollup_deltas GROUP BY hour, agent_type, model) END{folded} "
         "FROM (SELECT s.rebuilds, s.generation, d.deltas,"
         " s.rebuilds + s.generation - s.counted AS epoch,"
@@ -129,6 +132,7 @@ def _pending_of(row: Sequence[Any]) -> PendingChanges:
     )
 
 
+_from_epoch = datetime.fromtimestamp
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -225,7 +229,7 @@ class SqlRollupStore(SqlStore):
             return RollupState(
                 int(epoch),
                 [int(count) for count in folded],
-                [_pending_of(p) for p in pending],
+                [_pending_of((_from_epoch(p[0], UTC), *p[1:])) for p in pending],
                 watermark,
             )
         async with self._connection() as connection, connection.begin():  # one snapshot
