@@ -134,23 +134,13 @@ async def _text_timestamps(connection: Any) -> None:
         "timestamptz",
         schema="pg_catalog",
         encoder=_timestamp_text,
-        decoder=_timestamp_of,
+        # Called as it is, no Python function around it: a frame per value cost ~0.1 us, 15 of
+        # a deep page's 150 timestamps' saving (callgrind). The service writes no infinity;
+        # a value written by hand as one is not a datetime and fails its read (ValueError),
+        # where the binary codec gave a naive datetime.max that no aware time compares with.
+        decoder=datetime.fromisoformat,
         format="text",
     )
-
-
-_FROM_TEXT = datetime.fromisoformat
-# What asyncpg's binary codec reads for PostgreSQL's infinities (the service writes none).
-_INFINITE = {"infinity": datetime.max, "-infinity": datetime.min}
-
-
-def _timestamp_of(text: str) -> datetime:
-    try:
-        return _FROM_TEXT(text)
-    except ValueError:
-        if text in _INFINITE:
-            return _INFINITE[text]
-        raise
 
 
 def _timestamp_text(value: Any) -> str:
