@@ -59,7 +59,6 @@ from dashboard_api.http.encoding import encode_json
 from dashboard_api.http.middleware_chain import MiddlewareChain
 from dashboard_api.http.observability import RequestObserver
 from dashboard_api.http.rate_limits import RateLimits
-from dashboard_api.http.schemas.tasks import TaskDetail
 
 _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
@@ -72,7 +71,7 @@ Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordin
 
 
 async def _one_task(runtime: Services, task_id: str) -> bytes:
-    return encode_json(TaskDetail.of(await runtime.tasks.get(task_id)))
+    return encode_json(await runtime.tasks.view(task_id))
 
 
 async def _task_page(runtime: Services, parameters: tuple[int, str | None]) -> bytes:
