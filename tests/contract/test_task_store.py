@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,9 +11,12 @@ import pytest
 
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.model.cost import CostBreakdown, CostSource
-from dashboard_api.domain.model.tasks import Task, TaskCursor, TaskQuery, TaskStatus
+from dashboard_api.domain.model.tasks import Task, TaskCursor, TaskQuery, TaskStatus, TaskView
+from dashboard_api.http.encoding import encode_json
+from dashboard_api.http.schemas.tasks import TaskDetail
 from tests.contract.conftest import Backend
 from tests.factories import EPOCH, TaskFactory
+from tests.unit.test_task_view import random_task
 
 
 async def _add(backend: Backend, *tasks: Task) -> None:
@@ -69,6 +73,21 @@ async def test_a_cost_keeps_its_source_and_breakdown_and_a_retry_its_original(
     await _add(backend, task, reported)
     assert await backend.reads.get(task.task_id) == task
     assert await backend.reads.get(reported.task_id) == reported
+
+
+async def test_a_task_view_is_the_view_of_the_stored_task(backend: Backend) -> None:
+    """`get_view` (a by-id read's answer, built from the row where the backend can) is
+    `TaskView.of` the task `get` reads, and encodes as the HTTP detail of that task."""
+    chance = random.Random(7)
+    tasks = [random_task(chance, number) for number in range(60)]
+    await _add(backend, *tasks)
+    for task in tasks:
+        stored = await backend.reads.get(task.task_id)
+        assert stored is not None
+        view = await backend.reads.get_view(task.task_id)
+        assert view == TaskView.of(stored)
+        assert encode_json(view) == encode_json(TaskDetail.of(stored))
+    assert await backend.reads.get_view("no-such-task") is None
 
 
 async def test_an_unknown_id_reads_as_none(backend: Backend) -> None:

@@ -11,8 +11,14 @@ from tests.http.test_fast_reads import TOKENS, compare_paths
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("tokens", ["", TOKENS])
+@pytest.mark.parametrize(("tokens", "limited"), [("", True), (TOKENS, True), ("", False)])
 def test_task_reads_answer_as_the_router_and_handlers_do_on_postgres(
-    monkeypatch: pytest.MonkeyPatch, postgres_url: str, clean_postgres: AsyncEngine, tokens: str
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+    clean_postgres: AsyncEngine,
+    tokens: str,
+    limited: bool,
 ) -> None:
-    compare_paths(monkeypatch, tokens, cors=bool(tokens), database_url=postgres_url)
+    compare_paths(
+        monkeypatch, tokens, cors=bool(tokens), database_url=postgres_url, limited=limited
+    )

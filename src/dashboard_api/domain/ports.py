@@ -35,6 +35,7 @@ from dashboard_api.domain.model.tasks import (
     TaskCounts,
     TaskQuery,
     TaskSummary,
+    TaskView,
     TaskWindow,
 )
 from dashboard_api.domain.model.webhooks import (
@@ -57,6 +58,10 @@ class TaskStore(Protocol):
     async def add(self, task: Task) -> None: ...
 
     async def get(self, task_id: str) -> Task | None: ...
+
+    async def get_view(self, task_id: str) -> TaskView | None:
+        """`TaskView.of(get(task_id))`, built from the stored row where the backend can."""
+        ...
 
     async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
         """Those of the tasks that exist, by id (one read for a batch). Inside a unit of work

@@ -13,9 +13,11 @@ Two pieces, each standing in for one part of Litestar and nothing else:
   handler (below).
 - For a plain read that the browser rules pass and that needs no token check, `_Direct`
   collapses the stack to the request observer (and the rate limits when a budget counts the
-  request) around `FastReads._serve`, and `DashboardApp` takes such a read at Litestar's entry
-  point when no CORS layer stands between the entry and the router (docs/benchmarks.md, "A
-  read by id without a greenlet, and the stack collapsed").
+  request) around `FastReads._serve`, the observer's work done inline when no budget counts
+  it, and `DashboardApp` takes such a read at Litestar's entry point when no CORS layer
+  stands between the entry and the router (docs/benchmarks.md, "A read by id without a
+  greenlet, and the stack collapsed" and "By id: the detail from the row, the observer
+  inlined").
 
 In a profile of a by-id read, three quarters of the service's CPU above a bare handler was
 Litestar's per-request work: the signature model parsed for the handler and again for the
@@ -23,7 +25,8 @@ service dependency, the exit stack, the `Response` and `ASGIResponse` objects an
 containers (docs/benchmarks.md, "Where a request's CPU goes"). Litestar has routed the request
 when this middleware runs (the scope names the handler and its path parameters), and the
 outer middlewares have logged, checked and counted it as usual; here the request is answered
-with the same service call, the same encoder and the same headers as the handler would.
+with the same encoder and the same headers as the handler would, and the same service call
+(for a task, its by-id view: `TaskService.view`, the bytes of the handler's `TaskDetail`).
 
 Anything unusual takes the ordinary path, which then gives the exact answer (or error) the
 contract documents: another method, a filter or an unexpected query parameter, a value that
@@ -34,6 +37,7 @@ would, inside this middleware so the outer ones see the answer.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -57,9 +61,14 @@ from dashboard_api.http.controllers.tasks import TaskController, task_query
 from dashboard_api.http.dependencies import services_of
 from dashboard_api.http.encoding import encode_json
 from dashboard_api.http.middleware_chain import MiddlewareChain
-from dashboard_api.http.observability import RequestObserver
+from dashboard_api.http.observability import (
+    REQUEST_ID,
+    ObservedSend,
+    RequestObserver,
+    observed_http,
+    request_id_of,
+)
 from dashboard_api.http.rate_limits import RateLimits
-from dashboard_api.http.schemas.tasks import TaskDetail
 
 _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
@@ -72,7 +81,7 @@ Plain = Callable[[Scope], Any]  # the parsed parameters, or None: take the ordin
 
 
 async def _one_task(runtime: Services, task_id: str) -> bytes:
-    return encode_json(TaskDetail.of(await runtime.tasks.get(task_id)))
+    return encode_json(await runtime.tasks.view(task_id))
 
 
 async def _task_page(runtime: Services, parameters: tuple[int, str | None]) -> bytes:
@@ -168,17 +177,22 @@ class FastReads(ASGIMiddleware):
         # Recorded as the send hook of Litestar's exception middleware records it, which
         # `DashboardApp` does not put around a direct answer.
         ScopeState.from_scope(scope).response_started = True
-        # What Litestar's response for the handler's struct sends, byte for byte.
-        start: HTTPResponseStartEvent = {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-        await send(start)
+        await send(_start(body))
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _start(body: bytes, *extra: tuple[bytes, bytes]) -> HTTPResponseStartEvent:
+    """What Litestar's response for the handler's struct starts with, byte for byte (and the
+    request id's header after them, as the observer adds it, for `_Direct._answer`)."""
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ],
+    }
 
 
 async def _raise(scope: Scope, receive: Receive, send: Send) -> None:
@@ -226,18 +240,14 @@ class HotRoutes:
             await self.router(scope, receive, send)
             return
         stack = self._routed(scope, route)
-        inner = self._direct.inner(scope, scope["route_handler"]) if self._direct else None
-        if inner is not None:
-            assert self._direct is not None
-            await self._direct.observer.handle(scope, receive, send, inner)
-            return
-        await stack(scope, receive, send)
+        direct = self._direct.inner(scope, scope["route_handler"]) if self._direct else None
+        await (direct or stack)(scope, receive, send)
 
     def direct(self, scope: Scope) -> ASGIApp | None:
-        """For `DashboardApp`: what the request observer is to call for a hot read that
-        takes the collapsed stack (`_Direct`), with the scope set as the router would set
-        it; None for any other request (for a hot path the route's keys are then set, and
-        set again the same by the router's stand-in)."""
+        """For `DashboardApp`: the collapsed stack (`_Direct.inner`) for a hot read that
+        takes it, with the scope set as the router would set it; None for any other request
+        (for a hot path the route's keys are then set, and set again the same by the
+        router's stand-in)."""
         if self._direct is None:
             return None
         route = self._hot(scope)
@@ -290,7 +300,8 @@ def _valid_host(scope: Scope) -> bool:
 class _Direct:
     """The route's middleware stack collapsed for a request the browser rules pass and
     `FastReads` answers: the request observer runs as in the stack, then (through the rate
-    limits when a budget counts the request) `FastReads._serve` answers.
+    limits when a budget counts the request) `FastReads._serve` answers; when no budget
+    counts it, both in one coroutine (`_answer`).
 
     In the stack, the browser rules, the rate limits and `FastReads` each cost a call, a
     coroutine and their own checks around a database wait; in-process (32 concurrent reads
@@ -327,10 +338,10 @@ class _Direct:
         )
 
     def inner(self, scope: Scope, handler: Any) -> ASGIApp | None:
-        """What the observer is to call for this request, or None (the whole stack): when
-        the browser rules pass it and `FastReads` would answer it (its answer is then set in
-        the scope for `_serve`), `_serve` itself, or the rate limits around it when a budget
-        counts this request."""
+        """The collapsed stack for this request, or None (the whole stack): when the browser
+        rules pass it and `FastReads` would answer it (its answer is then set in the scope),
+        `_answer` (the observer's work and `_serve`'s in one coroutine), or when a budget
+        counts this request the observer around the rate limits around `_serve`."""
         found = _ANSWERS.get(getattr(handler.fn, "__func__", None))
         if found is None:
             return None
@@ -341,10 +352,47 @@ class _Direct:
         if parameters is None:
             return None
         cast("dict[str, Any]", scope)[_KEY] = (runtime, found[1], parameters)
-        return FastReads._serve if self.limits.unlimited(scope, runtime) else self._limited
+        return _Direct._answer if self.limits.unlimited(scope, runtime) else self._limited
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.observer.handle(scope, receive, send, self._limits_then_serve)
+
+    async def _limits_then_serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.limits.handle(scope, receive, send, FastReads._serve)
+
+    @staticmethod
+    async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+        """`RequestObserver.handle` around `FastReads._serve`, in one coroutine and without
+        the observer's send hook on a success: the request id set in structlog's context
+        variable, the answer's start message built with the id's header where the hook would
+        add it, the status, duration and access line recorded with the observer's own code
+        (`observed_http`). A failure is answered by the exception handler (`_FAIL`) through
+        the observer's hook (`ObservedSend`), as in the stack."""
+        request_id = request_id_of(scope)
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            runtime, answer, parameters = cast("dict[str, Any]", scope)[_KEY]
+            try:
+                body = await answer(runtime, parameters)
+            except Exception as exc:
+                cast("dict[str, Any]", scope)[_KEY] = exc
+                observed = ObservedSend(send, request_id)
+                try:
+                    await _FAIL(scope, receive, observed)
+                finally:
+                    status = observed.status
+                return
+            ScopeState.from_scope(scope).response_started = True  # as `_serve` records it
+            status = 200
+            await send(_start(body, (b"x-request-id", request_id.encode())))
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+        finally:
+            try:
+                observed_http(scope, status, time.perf_counter() - started)
+            finally:
+                REQUEST_ID.reset(token)
 
 
 def route_hot_reads(app: Litestar) -> None:
@@ -381,11 +429,10 @@ class DashboardApp(Litestar):
         if hot is not None and scope["type"] == ScopeType.HTTP:
             scope["app"] = scope["litestar_app"] = self
             scope.setdefault("state", {})
-            inner = hot.direct(scope)
-            if inner is not None:
-                assert hot._direct is not None
+            direct = hot.direct(scope)
+            if direct is not None:
                 try:
-                    await hot._direct.observer.handle(scope, receive, send, inner)
+                    await direct(scope, receive, send)
                 except Exception as exc:
                     if ScopeState.from_scope(scope).response_started:
                         raise LitestarException("Exception caught after response started") from exc

@@ -17,6 +17,7 @@ from dashboard_api.domain.model.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskView,
     TaskWindow,
 )
 
@@ -46,6 +47,10 @@ class MemoryTaskStore:
 
     async def get(self, task_id: str) -> Task | None:
         return self._view().get(task_id)
+
+    async def get_view(self, task_id: str) -> TaskView | None:
+        task = self._view().get(task_id)
+        return None if task is None else TaskView.of(task)
 
     async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
         view = self._view()

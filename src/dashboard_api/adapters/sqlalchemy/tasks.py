@@ -38,6 +38,7 @@ from dashboard_api.adapters.sqlalchemy.task_rows import (
     STATUS_OF,
     task_of,
     task_of_full,
+    view_of_full,
 )
 from dashboard_api.domain.errors import Conflict
 from dashboard_api.domain.model.tasks import (
@@ -49,6 +50,7 @@ from dashboard_api.domain.model.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskView,
     TaskWindow,
 )
 from dashboard_api.domain.money import from_micros, to_micros
@@ -90,6 +92,13 @@ class SqlTaskStore(SqlStore):
             result = await connection.execute(select(tasks).where(tasks.c.task_id == task_id))
             row = result.first()
         return None if row is None else task_of_full(row)
+
+    async def get_view(self, task_id: str) -> TaskView | None:
+        native = await self._fetch_fast(task_sql.GET_TASK, task_id)
+        if native is not None:
+            return view_of_full(native[0]) if native else None
+        task = await self.get(task_id)
+        return None if task is None else TaskView.of(task)
 
     async def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
         if not task_ids:

@@ -20,7 +20,7 @@ import msgspec
 
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.model.cost import CostBreakdown, CostSource, Usage, apportion
-from dashboard_api.domain.model.tasks import Task
+from dashboard_api.domain.model.tasks import Task, inferred_source
 from dashboard_api.domain.money import usd
 
 
@@ -178,13 +178,8 @@ def usage_of(task: Task) -> Usage:
 
 
 def source_of(task: Task) -> CostSource | None:
-    """Where the task's cost came from. Tasks stored before sources were recorded have none:
-    a price version means the table computed it, any other non-zero cost was reported."""
-    if task.cost_source is not None:
-        return task.cost_source
-    if task.price_version is not None:
-        return CostSource.COMPUTED
-    return CostSource.REPORTED if task.cost_usd else None
+    """Where the task's cost came from (`inferred_source`)."""
+    return inferred_source(task.cost_source, task.price_version, task.cost_usd)
 
 
 def price_problems(table: PriceTable) -> list[str]:

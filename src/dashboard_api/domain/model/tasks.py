@@ -93,16 +93,99 @@ class Task(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     @property
     def duration_seconds(self) -> float | None:
         """The seed's duration: from creation to completion."""
-        return _seconds_between(self.created_at, self.completed_at)
+        return seconds_between(self.created_at, self.completed_at)
 
     @property
     def run_seconds(self) -> float | None:
         """Time actually spent running: from start to completion."""
-        return _seconds_between(self.started_at, self.completed_at)
+        return seconds_between(self.started_at, self.completed_at)
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class TaskView(msgspec.Struct, frozen=True, gc=False):
+    """A task as a read of one task shows it: every field, the cost's source as the price
+    rules tell it (`inferred_source`) and the two durations, in the order of the HTTP detail
+    (`http/schemas/tasks.TaskDetail`, whose JSON it encodes to byte for byte). A store builds
+    it straight from its row (no `Task` in between, ~5 us a by-id read); positional, so the
+    store's one call passes the fields without keywords (docs/benchmarks.md, "By id: the
+    detail from the row")."""
+
+    task_id: str
+    status: TaskStatus
+    agent_type: str
+    source: str
+    assigned_agent: str | None
+    session_id: str | None
+    conversation_id: str | None
+    input_message: str
+    output: str | None
+    error: str | None
+    model: str | None
+    cost_usd: Decimal
+    price_version: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    cost_source: CostSource | None
+    cost_breakdown: CostBreakdown | None
+    reported_cost_usd: Decimal | None
+    retry_of: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    run_seconds: float | None
+
+    @classmethod
+    def of(cls, task: Task) -> TaskView:
+        return cls(
+            task.task_id,
+            task.status,
+            task.agent_type,
+            task.source,
+            task.assigned_agent,
+            task.session_id,
+            task.conversation_id,
+            task.input_message,
+            task.output,
+            task.error,
+            task.model,
+            task.cost_usd,
+            task.price_version,
+            task.input_tokens,
+            task.output_tokens,
+            task.cache_read_tokens,
+            task.cache_write_tokens,
+            task.cache_write_1h_tokens,
+            task.reasoning_tokens,
+            inferred_source(task.cost_source, task.price_version, task.cost_usd),
+            task.cost_breakdown,
+            task.reported_cost_usd,
+            task.retry_of,
+            task.created_at,
+            task.started_at,
+            task.completed_at,
+            task.duration_seconds,
+            task.run_seconds,
+        )
+
+
+def inferred_source(
+    cost_source: CostSource | None, price_version: str | None, cost: object
+) -> CostSource | None:
+    """Where a task's cost came from. Tasks stored before sources were recorded have none:
+    a price version means the table computed it, any other non-zero cost was reported."""
+    if cost_source is not None:
+        return cost_source
+    if price_version is not None:
+        return CostSource.COMPUTED
+    return CostSource.REPORTED if cost else None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True, frozen=True):
@@ -128,7 +211,7 @@ class TaskSummary(msgspec.Struct, kw_only=True, frozen=True):
 INPUT_PREVIEW_CHARS = 200
 
 
-def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return (end - start).total_seconds()

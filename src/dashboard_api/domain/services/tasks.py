@@ -37,6 +37,7 @@ from dashboard_api.domain.model.tasks import (
     TaskQuery,
     TaskStatus,
     TaskSummary,
+    TaskView,
     check_times,
     check_transition,
 )
@@ -106,6 +107,13 @@ class TaskService:
         if task is None:
             raise NotFound(f"task {task_id} does not exist", task_id=task_id)
         return task
+
+    async def view(self, task_id: str) -> TaskView:
+        """The task as a read of one shows it (`TaskView`); `NotFound` as `get`."""
+        view = await self._reads.get_view(task_id)
+        if view is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        return view
 
     async def list_tasks(self, query: TaskQuery) -> Page[TaskSummary]:
         rows = await self._reads.find(msgspec.structs.replace(query, limit=query.limit + 1))
