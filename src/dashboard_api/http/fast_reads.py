@@ -72,7 +72,15 @@ from dashboard_api.http.rate_limits import RateLimits
 
 _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
-_PLAIN_VALUE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
+
+
+def _plain_value(text: str) -> bool:
+    """Only ASCII letters, digits, `-` and `_`, with at least one letter or digit (anything
+    else takes the ordinary path, which answers it as the contract says). Three C string
+    methods: a frozenset's `issuperset` looked up each character, ~1 us for a task id and
+    ~2.5 us for a cursor (callgrind)."""
+    return text.isascii() and text.replace("-", "").replace("_", "").isalnum()
+
 
 _KEY = "dashboard.fast_read"  # the scope key of the answer (then of its error) on its way
 
@@ -117,7 +125,7 @@ def _task_page_plain(scope: Scope) -> tuple[int, str | None] | None:
         seen = set()
         for part in query_string.decode("latin-1").split("&"):
             name, equals, value = part.partition("=")
-            if not equals or name in seen or not value or not _PLAIN_VALUE.issuperset(value):
+            if not equals or name in seen or not _plain_value(value):
                 return None
             seen.add(name)
             if name == "limit":
@@ -276,7 +284,7 @@ class HotRoutes:
             if (
                 not task_id
                 or len(task_id) > ID_CHARS
-                or not _PLAIN_VALUE.issuperset(task_id)
+                or not _plain_value(task_id)
                 or task_id in self._static
             ):
                 return None
