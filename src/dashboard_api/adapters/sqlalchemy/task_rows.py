@@ -11,7 +11,13 @@ from dashboard_api.adapters.sqlalchemy.cost_columns import (
     reported_cost_of,
 )
 from dashboard_api.domain.model.cost import CostSource
-from dashboard_api.domain.model.tasks import Task, TaskStatus, TaskView
+from dashboard_api.domain.model.tasks import (
+    Task,
+    TaskStatus,
+    TaskView,
+    inferred_source,
+    seconds_between,
+)
 from dashboard_api.domain.money import from_micros
 
 # A dict lookup: `TaskStatus(value)` goes through EnumMeta.__call__, ~5% of a list page's CPU.
@@ -151,10 +157,6 @@ def task_of_full(row: Sequence[Any]) -> Task:
     )
 
 
-_COMPUTED = CostSource.COMPUTED
-_REPORTED = CostSource.REPORTED
-
-
 def view_of_full(row: Sequence[Any]) -> TaskView:
     """A row as `task_of_full` takes it, as the domain's `TaskView` of the task it holds
     (`TaskView.of(task_of_full(row))`), without the `Task` in between: one positional call
@@ -188,13 +190,7 @@ def view_of_full(row: Sequence[Any]) -> TaskView:
         completed_at,
         _version,
     ) = row
-    # `inferred_source`, on the row's own values (a cost is non-zero when its micros are).
-    if cost_source is not None:
-        inferred: CostSource | None = _COST_SOURCE_OF[cost_source]
-    elif price_version is not None:
-        inferred = _COMPUTED
-    else:
-        inferred = _REPORTED if cost_micros else None
+    stored_source = None if cost_source is None else _COST_SOURCE_OF[cost_source]
     return TaskView(
         task_id,
         STATUS_OF[status],
@@ -215,16 +211,14 @@ def view_of_full(row: Sequence[Any]) -> TaskView:
         cache_write_tokens,
         cache_write_1h_tokens,
         reasoning_tokens,
-        inferred,
+        # The rule on the row's own values (a cost is non-zero when its micros are).
+        inferred_source(stored_source, price_version, cost_micros),
         breakdown_of(cost_breakdown),
         reported_cost_of(reported_cost_micros),
         retry_of,
         created_at,
         started_at,
         completed_at,
-        # `seconds_between` of the two durations, inline.
-        None if completed_at is None else (completed_at - created_at).total_seconds(),
-        None
-        if completed_at is None or started_at is None
-        else (completed_at - started_at).total_seconds(),
+        seconds_between(created_at, completed_at),
+        seconds_between(started_at, completed_at),
     )
