@@ -69,6 +69,7 @@ from dashboard_api.http.observability import (
     request_id_of,
 )
 from dashboard_api.http.rate_limits import RateLimits
+from dashboard_api.http.websocket import SERVER_SEND
 
 _MAX_CURSOR = 512  # the list's `cursor` parameter: max_length
 _DEFAULT_LIMIT = 50
@@ -428,7 +429,8 @@ class DashboardApp(Litestar):
     exception handlers; `HotRoutes` then routes. For a direct answer this does the same
     with a plain `try`: the answer records the start itself (`FastReads._serve`), and an
     exception is answered by the same exception handler (`_FAIL`) or, after the start,
-    raised as Litestar raises it. Every other request goes to Litestar's entry unchanged."""
+    raised as Litestar raises it. Every other request goes to Litestar's entry unchanged; a
+    WebSocket's scope also carries the server's own `send` (`websocket.SERVER_SEND`)."""
 
     hot_routes: HotRoutes | None = None
 
@@ -447,4 +449,6 @@ class DashboardApp(Litestar):
                     cast("dict[str, Any]", scope)[_KEY] = exc
                     await _FAIL(scope, receive, send)
                 return
+        elif scope["type"] == ScopeType.WEBSOCKET:
+            scope[SERVER_SEND] = send  # the hub's frames skip the wrappers (websocket.py)
         await super().__call__(scope, receive, send)

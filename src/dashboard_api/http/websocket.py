@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import socket as socket_module
 import struct
@@ -17,6 +18,7 @@ from typing import Any, cast
 
 from litestar import WebSocket, websocket
 from litestar.datastructures import State
+from litestar.types import Send
 
 from dashboard_api.domain.realtime.client import HubClient, WriteNow
 from dashboard_api.domain.realtime.hub import Hub
@@ -32,6 +34,15 @@ from dashboard_api.http.dependencies import services_of
 
 log = logging.getLogger(__name__)
 _LINGER_ZERO = struct.pack("ii", 1, 0)
+
+# The scope key of the ASGI server's own `send`, set by the app's entry point
+# (`fast_reads.DashboardApp`). The hub's event frames go straight to it: between the handler
+# and the server, Litestar's socket wrapper, its exception handler twice and the request
+# observer each wrap `send` in a coroutine that looks at a frame and passes it on (they act
+# on the accept, the close and an HTTP start, never on a frame): four coroutines a frame that
+# do nothing for it (docs/benchmarks-realtime.md, "Frames straight to the server"). The
+# accept and the close still go through them (the observer logs the close code).
+SERVER_SEND = "dashboard.server_send"
 
 
 @websocket("/ws")
@@ -107,8 +118,18 @@ def _transport_of(socket: WebSocket[Any, Any, State]) -> asyncio.WriteTransport 
     return None
 
 
+def _frame_send(socket: WebSocket[Any, Any, State]) -> Send:
+    """Where the hub's frames go: the server's `send` (`SERVER_SEND`) when it is a coroutine
+    function (uvicorn's), which `_writer_now` can step by hand; else the socket's (granian's
+    `send` returns an awaitable of its own that has no `send` step)."""
+    server_send = cast("dict[str, Any]", socket.scope).get(SERVER_SEND)
+    if server_send is not None and inspect.iscoroutinefunction(server_send):
+        return cast("Send", server_send)
+    return socket.send
+
+
 async def _write(socket: WebSocket[Any, Any, State], client: HubClient) -> None:
-    send = socket.send
+    send = _frame_send(socket)
     while frames := await client.take():
         for frame in frames:
             if isinstance(frame, str):
@@ -121,7 +142,7 @@ def _writer_now(socket: WebSocket[Any, Any, State]) -> WriteNow:
     """Write a frame without a task switch: step the ASGI send coroutine by hand. The server's
     send completes at once while the socket is writable; when it must wait, the rest of the
     coroutine is handed back for the connection's writer task to finish."""
-    send = socket.send
+    send = _frame_send(socket)
 
     def write_now(frame: str) -> Awaitable[None] | None:
         event = {"type": "websocket.send", "text": frame, "bytes": None}
