@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from litestar import WebSocket
 from litestar.testing import TestClient
+
+from dashboard_api.http.websocket import SERVER_SEND, _frame_send
 
 
 def test_subscribe_receive_and_unsubscribe(client: TestClient[Any]) -> None:
@@ -117,3 +121,57 @@ def test_metrics_show_the_hub_and_ingestion(client: TestClient[Any]) -> None:
         "dashboard_ingest_failures_total",
     ):
         assert _sample(text, name) >= 0
+
+
+def _socket(server_send: Any) -> WebSocket[Any, Any, Any]:
+    async def receive() -> Any:
+        return {"type": "websocket.connect"}
+
+    async def wrapped(message: Any) -> None:
+        return None
+
+    scope: Any = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
+    if server_send is not None:
+        scope[SERVER_SEND] = server_send
+    return WebSocket(scope, receive, wrapped)
+
+
+def test_the_hubs_frames_go_to_the_servers_own_send_when_it_can_be_stepped() -> None:
+    async def uvicorn_like(message: Any) -> None:
+        return None
+
+    class GranianLike:  # a callable returning an awaitable of its own, not a coroutine
+        def __call__(self, message: Any) -> Any:
+            return asyncio.sleep(0)
+
+    socket = _socket(uvicorn_like)
+    assert _frame_send(socket) is uvicorn_like
+    for other in (GranianLike(), None):
+        socket = _socket(other)
+        assert _frame_send(socket) == socket.send  # through Litestar's wrappers
+
+
+def test_the_hubs_frames_skip_litestars_socket_wrapper(
+    client: TestClient[Any], monkeypatch: Any
+) -> None:
+    through_wrapper: list[str] = []
+    wrap = WebSocket.send_wrapper
+
+    def recording_wrapper(self: WebSocket[Any, Any, Any], send: Any) -> Any:
+        wrapped = wrap(self, send)
+
+        async def recorded(message: Any) -> None:
+            through_wrapper.append(message["type"])
+            await wrapped(message)
+
+        return recorded
+
+    monkeypatch.setattr(WebSocket, "send_wrapper", recording_wrapper)
+    with client.websocket_connect("/ws") as socket:
+        socket.send_json({"type": "subscribe", "channel": "tasks"})
+        assert socket.receive_json()["type"] == "subscribed"
+        created = client.post("/api/tasks", json={"agent_type": "c", "task_id": "f1"})
+        assert created.status_code == 201
+        assert socket.receive_json()["task_id"] == "f1"
+    assert through_wrapper[0] == "websocket.accept"
+    assert "websocket.send" not in through_wrapper
