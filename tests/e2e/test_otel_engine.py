@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +19,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from tests.e2e.conftest import Server
+from tests.otel.payloads import request, span
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -100,3 +105,43 @@ def test_a_failed_agent_span_fails_the_task(server: Server) -> None:
     run_agent(server, "otel-e2e-2", fail=True)
     task = wait_for_task(server, "otel-e2e-2", "failed")
     assert task["error"] == "the model refused"
+
+
+async def test_concurrent_exports_of_one_task_count_every_span_once(server: Server) -> None:
+    """Exporters in four processes of one agent send the spans of one task at once. Each
+    span adds to the task's totals: none may be refused for contention (an exporter does not
+    resend a partial success) and none may overwrite another's addition."""
+    task_id = f"otel-race-{uuid.uuid4().hex[:8]}"
+    trace = uuid.uuid4().hex
+
+    def chat(number: int) -> dict[str, Any]:
+        return span(
+            f"{number:016x}",
+            "chat claude-sonnet-4",
+            {
+                "dashboard.task_id": task_id,
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "claude-sonnet-4",
+                "gen_ai.usage.input_tokens": 100,
+                "gen_ai.usage.output_tokens": 10,
+            },
+            parent="aaaaaaaaaaaaaaaa",
+            start_s=number,
+            end_s=number + 1,
+            trace=trace,
+        )
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+
+        async def export(first: int) -> dict[str, Any]:
+            body = request(*(chat(first + n) for n in range(25)))
+            response = await client.post("/v1/traces", json=body)
+            assert response.status_code == 200, response.text
+            return response.json()  # type: ignore[no-any-return]
+
+        answers = await asyncio.gather(*(export(1 + 100 * k) for k in range(4)))
+        assert answers == [{}, {}, {}, {}]  # no span refused
+        task = (await client.get(f"/api/tasks/{task_id}")).json(parse_float=Decimal)
+    assert (task["input_tokens"], task["output_tokens"]) == (100 * 100, 100 * 10)
+    # claude-sonnet-4 at $3 / $15 per million: 100 spans of 100 in and 10 out.
+    assert task["cost_usd"] == Decimal("0.045")

@@ -283,3 +283,24 @@ async def test_an_ingested_batch_is_announced_in_one_publish_many_in_order(
         ("t-b", "running"),
         ("t-a", "completed"),
     ]
+
+
+async def test_a_change_computed_from_an_older_version_is_refused_and_writes_nothing(
+    service: TaskService,
+) -> None:
+    """A running total computed from a task read before someone else changed it would
+    overwrite their change: with the version it was computed from, it is a Conflict."""
+    read = await service.register(NewTask(agent_type="coder", task_id="t-v"))
+    await service.update("t-v", TaskPatch(input_tokens=100))  # someone else's addition
+    stale = TaskPatch(input_tokens=read.input_tokens + 50)
+    with pytest.raises(Conflict):
+        await service.ingest("e-stale", ("t-v", stale), expected_version=read.version)
+    with pytest.raises(Conflict):
+        await service.update("t-v", stale, expected_version=read.version)
+    current = await service.get("t-v")
+    assert current.input_tokens == 100
+    # Nothing was marked: the same event, computed again from the current task, applies.
+    fresh = TaskPatch(input_tokens=current.input_tokens + 50)
+    applied = await service.ingest("e-stale", ("t-v", fresh), expected_version=current.version)
+    assert applied is not None
+    assert applied.input_tokens == 150

@@ -258,8 +258,15 @@ class GrooteBridge:
                 return current
             try:
                 if event_id is None:
-                    return await self._tasks.update(task_id, patch)
-                return await self._tasks.ingest(event_id, (task_id, patch)) or current
+                    return await self._tasks.update(
+                        task_id, patch, expected_version=current.version
+                    )
+                return (
+                    await self._tasks.ingest(
+                        event_id, (task_id, patch), expected_version=current.version
+                    )
+                    or current
+                )
             except Conflict as exc:
                 if "current_status" in exc.context:
                     return await self._tasks.get(task_id)  # finished meanwhile: it stands

@@ -18,8 +18,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -74,6 +76,8 @@ class OtelIngest:
         self._uow = unit_of_work
         self._prices = prices
         self._clock = clock
+        # Per task being applied: its lock and how many spans hold or wait for it.
+        self._task_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def export(self, spans: list[Span]) -> ExportResult:
         """Apply a batch; spans refused one by one are counted, as OTLP's partial success."""
@@ -99,8 +103,35 @@ class OtelIngest:
         return ExportResult(rejected_spans=len(rejected), error_message="; ".join(rejected)[:1000])
 
     async def apply(self, span: Span, hint: TaskHint | None = None) -> None:
-        """Apply one span; `hint` tells what its batch knows of its task (agent, start)."""
+        """Apply one span; `hint` tells what its batch knows of its task (agent, start).
+
+        A span adds to its task's running totals (tokens, cost): read, add, write only if the
+        task is still the version read (`expected_version`), else read again. Spans of one
+        task are applied one at a time in this process (concurrent exports of one trace would
+        otherwise keep invalidating each other's reads and run out of retries, and a span
+        refused that way is lost: exporters do not resend a partial success); across
+        processes the version check and the retries keep the totals exact."""
         task_id = _task_id(span)
+        async with self._one_at_a_time(task_id):
+            await self._apply(span, task_id, hint)
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, task_id: str) -> AsyncIterator[None]:
+        lock, users = self._task_locks.get(task_id, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._task_locks[task_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._task_locks[task_id]
+            if users == 1:
+                del self._task_locks[task_id]
+            else:
+                self._task_locks[task_id] = (lock, users - 1)
+
+    async def _apply(self, span: Span, task_id: str, hint: TaskHint | None) -> None:
         agent = (
             _name(span.attributes.get("gen_ai.agent.name"))
             or (hint.agent if hint else None)
@@ -123,7 +154,10 @@ class OtelIngest:
             if not changes:
                 return
             try:
-                await self._tasks.ingest(event_id, (task_id, TaskPatch(**changes)))
+                # The totals above were computed from `current`: only that version takes them.
+                await self._tasks.ingest(
+                    event_id, (task_id, TaskPatch(**changes)), expected_version=current.version
+                )
                 return
             except Conflict as exc:
                 if "current_status" in exc.context:

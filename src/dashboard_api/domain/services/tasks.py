@@ -137,9 +137,17 @@ class TaskService:
             await uow.commit()
         return forgotten
 
-    async def ingest(self, event_id: str, change: NewTask | tuple[str, TaskPatch]) -> Task | None:
+    async def ingest(
+        self,
+        event_id: str,
+        change: NewTask | tuple[str, TaskPatch],
+        *,
+        expected_version: int | None = None,
+    ) -> Task | None:
         """Apply an engine event exactly once: the change and the event's processed mark commit
-        together, so a redelivered event changes nothing (and returns None)."""
+        together, so a redelivered event changes nothing (and returns None). A patch its caller
+        computed from a task it read (a running total, say) names that task's version: if the
+        task changed since, `Conflict` (nothing written), and the caller reads it again."""
         async with self._uow() as uow:
             if await uow.processed_events.contains(event_id):
                 return None
@@ -148,9 +156,7 @@ class TaskService:
                 await self._store_new(uow, task)
             else:
                 task_id, patch = change
-                current = await uow.tasks.get(task_id)
-                if current is None:
-                    raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+                current = await self._current(uow, task_id, expected_version)
                 task = self._apply(current, patch)
                 if task != current:
                     await self._store_change(uow, current, task)
@@ -341,11 +347,13 @@ class TaskService:
             started_at=now if new.status is TaskStatus.RUNNING else None,
         )
 
-    async def update(self, task_id: str, patch: TaskPatch) -> Task:
+    async def update(
+        self, task_id: str, patch: TaskPatch, *, expected_version: int | None = None
+    ) -> Task:
+        """Apply `patch`; with `expected_version`, only to that version of the task (else
+        `Conflict`, as `ingest`)."""
         async with self._uow() as uow:
-            current = await uow.tasks.get(task_id)
-            if current is None:
-                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            current = await self._current(uow, task_id, expected_version)
             changed = self._apply(current, patch)
             if changed == current:
                 return current
@@ -354,6 +362,20 @@ class TaskService:
             await uow.commit()
         await self.announce(announcement)
         return changed
+
+    @staticmethod
+    async def _current(uow: UnitOfWork, task_id: str, expected_version: int | None) -> Task:
+        """The task as stored, in this unit of work (whose write checks that it is still the
+        stored version); `Conflict` when it is no longer the version the caller computed from."""
+        current = await uow.tasks.get(task_id)
+        if current is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        if expected_version is not None and current.version != expected_version:
+            raise Conflict(
+                f"task {task_id} changed while this change was computed; retry it",
+                task_id=task_id,
+            )
+        return current
 
     async def request_stop(self, task_id: str) -> Task:
         """Ask the engine to stop a task. A task nobody has started is cancelled at once."""
