@@ -36,6 +36,11 @@ _CLAIM_SQL = (
     " SELECT coalesce(array_agg(event_id), '{}') FROM claimed"
 )
 _IDS_JSON = msgspec.json.Encoder().encode
+# One event's mark, as prepared statements: SQLAlchemy built and keyed the same SELECT and
+# INSERT for each (~0.15 ms of CPU per mark, cProfile of an OTLP export; OTLP and groote
+# spans are applied one at a time).
+_CONTAINS_SQL = "SELECT 1 FROM processed_events WHERE event_id = $1"
+_ADD_SQL = "INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2)"
 _RELEASE_SQL = (
     "DELETE FROM processed_events p USING unnest($1::text[]) AS u(id) WHERE p.event_id = u.id"
 )
@@ -46,6 +51,9 @@ class SqlProcessedEvents:
         self._connection = connection
 
     async def contains(self, event_id: str) -> bool:
+        driver = await self._asyncpg()
+        if driver is not None:
+            return await driver.fetchval(_CONTAINS_SQL, event_id) is not None
         statement = select(processed_events.c.event_id).where(
             processed_events.c.event_id == event_id
         )
@@ -117,6 +125,15 @@ class SqlProcessedEvents:
         return await unit_driver(self._connection)
 
     async def add(self, event_id: str, processed_at: datetime) -> None:
+        driver = await self._asyncpg()
+        if driver is not None:
+            try:
+                await driver.execute(_ADD_SQL, event_id, processed_at)
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(
+                    f"event {event_id} was already processed", event_id=event_id
+                ) from exc
+            return
         row = {"event_id": event_id, "processed_at": processed_at}
         try:
             await self._connection.execute(insert(processed_events).values(row))

@@ -180,6 +180,12 @@ class SqlTaskStore(SqlStore):
         return await unit_driver(connection)
 
     async def replace(self, task: Task, *, expected_version: int) -> bool:
+        driver = await self._asyncpg_in_unit()
+        if driver is not None:
+            # One prepared statement: SQLAlchemy built, keyed and looked up an UPDATE of 27
+            # values for every single change (~0.3 ms of CPU per OTLP span, cProfile).
+            status = await driver.execute(_REPLACE_SQL, *_values(task), expected_version)
+            return bool(status == "UPDATE 1")
         values = _row(task)
         del values["task_id"]
         statement = (
@@ -335,6 +341,7 @@ _INSERT_SQL = "INSERT INTO tasks ({}) VALUES ({})".format(
 _UPDATE_SQL = "UPDATE tasks SET {} WHERE task_id = $1".format(
     ", ".join(f"{name} = ${n}" for n, name in enumerate(_COLUMNS[1:], start=2))
 )
+_REPLACE_SQL = f"{_UPDATE_SQL} AND version = ${len(_COLUMNS) + 1}"
 
 
 # An ingest batch's new and changed tasks in one statement (one round trip instead of an
