@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 import pytest
 
 from dashboard_api.adapters.memory import MemoryDatabase, MemoryTaskStore, MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
-from dashboard_api.domain.model.tasks import NewTask, TaskCursor, TaskPatch, TaskQuery, TaskStatus
+from dashboard_api.domain.model.tasks import (
+    NewTask,
+    Task,
+    TaskCursor,
+    TaskPatch,
+    TaskQuery,
+    TaskStatus,
+)
 from dashboard_api.domain.pagination import decode_cursor
 from dashboard_api.domain.services.tasks import TaskService
 from tests.unit.fakes import RecordingBus, SteppingClock
@@ -304,3 +312,65 @@ async def test_a_change_computed_from_an_older_version_is_refused_and_writes_not
     applied = await service.ingest("e-stale", ("t-v", fresh), expected_version=current.version)
     assert applied is not None
     assert applied.input_tokens == 150
+
+
+def _adding(tokens: int, status: TaskStatus | None = None) -> Any:
+    """An event's change computed from the task as it is: `tokens` more input tokens."""
+
+    def change(current: Task, lifecycle: bool) -> TaskPatch | None:
+        if status is not None and lifecycle:
+            return TaskPatch(input_tokens=current.input_tokens + tokens, status=status)
+        return TaskPatch(input_tokens=current.input_tokens + tokens)
+
+    return change
+
+
+async def test_computed_events_chain_their_totals_once_each(
+    service: TaskService, bus: RecordingBus
+) -> None:
+    await service.register(NewTask(agent_type="coder", task_id="t-c"))
+    first = [("e1", _adding(10, TaskStatus.RUNNING)), ("e2", _adding(20)), ("e1", _adding(10))]
+    assert await service.ingest_computed("t-c", first) == [None, None, None]
+    assert (await service.get("t-c")).input_tokens == 30  # e1 once, though sent twice
+    # Sent again with one more: only e3 counts.
+    again = [("e1", _adding(10)), ("e2", _adding(20)), ("e3", _adding(5))]
+    assert await service.ingest_computed("t-c", again) == [None, None, None]
+    task = await service.get("t-c")
+    assert task.input_tokens == 35
+    assert task.status is TaskStatus.RUNNING
+    statuses = [e["input_tokens"] for e in bus.on("task:t-c") if "input_tokens" in e]
+    assert statuses[-3:] == [10, 30, 35]  # each step announced, in order
+
+
+async def test_a_refused_computed_event_changes_nothing_and_can_apply_later(
+    service: TaskService,
+) -> None:
+    await service.register(NewTask(agent_type="coder", task_id="t-r"))
+
+    def refused(current: Task, lifecycle: bool) -> TaskPatch:
+        return TaskPatch(completed_at=START)  # only a finished task has completed_at
+
+    outcome = await service.ingest_computed("t-r", [("r1", refused), ("r2", _adding(7))])
+    assert isinstance(outcome[0], InvalidInput)
+    assert outcome[1] is None
+    assert (await service.get("t-r")).input_tokens == 7
+    # r1's mark was released: the same event, now valid, applies.
+    assert await service.ingest_computed("t-r", [("r1", _adding(1))]) == [None]
+    assert (await service.get("t-r")).input_tokens == 8
+
+
+async def test_a_computed_status_the_task_outgrew_still_adds_its_usage(
+    service: TaskService,
+) -> None:
+    await service.register(NewTask(agent_type="coder", task_id="t-f"))
+    await service.update("t-f", TaskPatch(status=TaskStatus.RUNNING))
+    await service.update("t-f", TaskPatch(status=TaskStatus.COMPLETED))
+    late = [("late", _adding(40, TaskStatus.RUNNING))]  # a child span after its parent
+    assert await service.ingest_computed("t-f", late) == [None]
+    task = await service.get("t-f")
+    assert (task.status, task.input_tokens) == (TaskStatus.COMPLETED, 40)
+
+
+async def test_computed_events_for_a_missing_task_are_refused(service: TaskService) -> None:
+    with pytest.raises(NotFound):
+        await service.ingest_computed("nobody", [("n1", _adding(1))])

@@ -41,10 +41,9 @@ from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatu
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.ports import EventBus, UnitOfWorkFactory
 from dashboard_api.domain.services.conversations import ConversationService, NewConversation
-from dashboard_api.domain.services.tasks import TaskService
+from dashboard_api.domain.services.tasks import ComputedChange, TaskService
 
 _ID = re.compile(ID_PATTERN)
-_RETRIES = 5
 
 
 class TaskHint(msgspec.Struct, kw_only=True, frozen=True):
@@ -95,28 +94,22 @@ class OtelIngest:
                     agent=hint.agent or agent, start=min(hint.start, span.start)
                 )
         # Children end before their parents: applying by end time finishes a task last.
+        tasks: dict[str, list[Span]] = {}
         for span in sorted(spans, key=lambda s: (s.end or s.start, s.start)):
             try:
-                await self.apply(span, hints.get(_task_id(span)))
+                tasks.setdefault(_task_id(span), []).append(span)
             except DomainError as exc:
                 rejected.append(f"span {span.span_id}: {exc.message}")
+        for task_id, task_spans in tasks.items():
+            async with self._one_at_a_time(task_id):
+                rejected += await self._apply(task_id, task_spans, hints.get(task_id))
         return ExportResult(rejected_spans=len(rejected), error_message="; ".join(rejected)[:1000])
-
-    async def apply(self, span: Span, hint: TaskHint | None = None) -> None:
-        """Apply one span; `hint` tells what its batch knows of its task (agent, start).
-
-        A span adds to its task's running totals (tokens, cost): read, add, write only if the
-        task is still the version read (`expected_version`), else read again. Spans of one
-        task are applied one at a time in this process (concurrent exports of one trace would
-        otherwise keep invalidating each other's reads and run out of retries, and a span
-        refused that way is lost: exporters do not resend a partial success); across
-        processes the version check and the retries keep the totals exact."""
-        task_id = _task_id(span)
-        async with self._one_at_a_time(task_id):
-            await self._apply(span, task_id, hint)
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, task_id: str) -> AsyncIterator[None]:
+        """Spans of one task are applied by one export at a time in this process: concurrent
+        exports of one trace would otherwise wait on each other's row lock; across processes
+        the lock of the task's row (`TaskService.ingest_computed`) keeps the totals exact."""
         lock, users = self._task_locks.get(task_id, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
@@ -131,39 +124,62 @@ class OtelIngest:
             else:
                 self._task_locks[task_id] = (lock, users - 1)
 
-    async def _apply(self, span: Span, task_id: str, hint: TaskHint | None) -> None:
-        agent = (
-            _name(span.attributes.get("gen_ai.agent.name"))
-            or (hint.agent if hint else None)
-            or _name(span.resource.get("service.name"))
-        )
-        await self._ensure_task(task_id, hint.start if hint else span.start, agent or "otel", span)
-        conversation = await self._conversation(span, agent or "otel")
-        if span.operation == "execute_tool":
-            await self._tool_output(task_id, span)
+    async def _apply(self, task_id: str, spans: list[Span], hint: TaskHint | None) -> list[str]:
+        """Apply a batch's spans of one task, in order: each span's usage adds to the totals
+        the previous span left (tokens, cost), its lifecycle moves the task, all in one unit
+        of work with the spans' marks (a span sent twice counts once). The reasons of the
+        spans refused."""
+        refused: list[str] = []
+        changes: list[tuple[Span, str, ComputedChange]] = []
+        exists = False
+        for span in spans:
+            try:
+                agent = (
+                    _name(span.attributes.get("gen_ai.agent.name"))
+                    or (hint.agent if hint else None)
+                    or _name(span.resource.get("service.name"))
+                )
+                if not exists:
+                    start = hint.start if hint else span.start
+                    await self._ensure_task(task_id, start, agent or "otel", span)
+                    exists = True
+                conversation = await self._conversation(span, agent or "otel")
+                if span.operation == "execute_tool":
+                    await self._tool_output(task_id, span)
+            except DomainError as exc:
+                refused.append(f"span {span.span_id}: {exc.message}")
+                continue
+            event_id = f"otel:{span.trace_id}:{span.span_id}"
+            changes.append((span, event_id, self._change(span, conversation)))
+        if changes:
+            try:
+                outcomes = await self._tasks.ingest_computed(
+                    task_id, [(event_id, change) for _, event_id, change in changes]
+                )
+            except DomainError as exc:  # the task is gone (deleted meanwhile)
+                return [*refused, *(f"span {span.span_id}: {exc.message}" for span, *_ in changes)]
+            for (span, _, _), error in zip(changes, outcomes, strict=True):
+                if error is not None:
+                    refused.append(f"span {span.span_id}: {error.message}")
+        return refused
+
+    def _change(self, span: Span, conversation: str | None) -> ComputedChange:
+        """What the span changes on its task as the task is when the span applies."""
         usage = usage_of(span)
         report = self._lifecycle(span, conversation)
-        event_id = f"otel:{span.trace_id}:{span.span_id}"
-        for _ in range(_RETRIES):
-            current = await self._tasks.get(task_id)
-            moment = span.end if report.status and report.status.is_terminal else span.start
-            base = report_patch(current, report, min(moment or self._clock(), self._clock()))
+        moment = span.end if report.status and report.status.is_terminal else span.start
+
+        def change(current: Task, lifecycle: bool) -> TaskPatch | None:
+            # Without its lifecycle when the task finished otherwise: usage still counts.
+            told = report if lifecycle else EngineReport(conversation_id=report.conversation_id)
+            now = self._clock()
+            base = report_patch(current, told, min(moment or now, now))
             changes = {} if base is None else _set_fields(base)
             if usage is not None:
                 changes.update(self._usage_changes(current, usage, span.start))
-            if not changes:
-                return
-            try:
-                # The totals above were computed from `current`: only that version takes them.
-                await self._tasks.ingest(
-                    event_id, (task_id, TaskPatch(**changes)), expected_version=current.version
-                )
-                return
-            except Conflict as exc:
-                if "current_status" in exc.context:
-                    report = EngineReport(conversation_id=report.conversation_id)
-                continue  # changed meanwhile: read it again
-        raise Conflict(f"task {task_id} kept changing; retry", task_id=task_id)
+            return TaskPatch(**changes) if changes else None
+
+        return change
 
     def _lifecycle(self, span: Span, conversation: str | None) -> EngineReport:
         # `dashboard.task_id` only names the task: instrumentations copy it to every span.

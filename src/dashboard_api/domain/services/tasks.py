@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,12 @@ _log = logging.getLogger(__name__)
 
 
 _NEW_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+
+
+# An engine event's change computed from its task as it is when the event applies: the task,
+# and whether the change may set the status (False once the task finished otherwise); None
+# when the event changes nothing. Pure: it may be called twice.
+ComputedChange = Callable[[Task, bool], TaskPatch | None]
 
 
 def _announcements(steps: Sequence[Task]) -> list[tuple[str, Event]]:
@@ -165,6 +171,70 @@ class TaskService:
             await uow.commit()
         await self.announce(announcement)
         return task
+
+    async def ingest_computed(
+        self, task_id: str, events: Sequence[tuple[str, ComputedChange]]
+    ) -> list[DomainError | None]:
+        """Apply events to one task in order, in one unit of work, each change computed from
+        the task as the previous event left it (running totals: `ComputedChange`). The task's
+        row is locked for the unit (a concurrent writer waits), the events' marks are claimed
+        first: an event applied before changes nothing, an event refused (its error returned
+        in its place, its mark released) changes nothing either. The changes, their rollup
+        deltas and the marks commit together; each step is announced after the commit."""
+        now = self._clock()
+        results: list[DomainError | None] = []
+        steps: list[Task] = []
+        async with self._uow() as uow:
+            claimed = await uow.processed_events.claim([event_id for event_id, _ in events], now)
+            stored = (await uow.tasks.get_many([task_id])).get(task_id)
+            if stored is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            latest = stored
+            marked: list[str] = []
+            done: set[str] = set()
+            for event_id, compute in events:
+                if event_id not in claimed or event_id in done:
+                    results.append(None)  # applied before (or earlier in this batch)
+                    continue
+                done.add(event_id)
+                try:
+                    task = self._computed(latest, compute)
+                except DomainError as exc:
+                    results.append(exc)
+                    continue
+                results.append(None)
+                if task is not latest:
+                    marked.append(event_id)
+                    steps.append(task)
+                    latest = task
+            # Marks of events that changed nothing or were refused are not kept.
+            unmarked = claimed.difference(marked)
+            if unmarked:
+                await uow.processed_events.release(list(unmarked))
+            if not steps:
+                await uow.commit()
+                return results
+            await self._store_batch(uow, {task_id: stored}, {task_id: latest})
+            announcement = await self.announcer.stage(
+                uow, task_id, _announcements(steps), mark=marked[0]
+            )
+            await uow.commit()
+        await self.announce(announcement)
+        return results
+
+    def _computed(self, task: Task, compute: ComputedChange) -> Task:
+        """The task after `compute`'s change; when that change's status no longer applies (the
+        task finished meanwhile), its change without the status, computed again."""
+        patch = compute(task, True)
+        if patch is None:
+            return task
+        try:
+            return self._apply(task, patch)
+        except Conflict as exc:
+            if "current_status" not in exc.context:
+                raise
+        again = compute(task, False)
+        return task if again is None else self._apply(task, again)
 
     async def ingest_batch(
         self, events: Sequence[tuple[str, NewTask | tuple[str, TaskPatch]]]
