@@ -144,13 +144,14 @@ class OtelIngest:
                     await self._ensure_task(task_id, start, agent or "otel", span)
                     exists = True
                 conversation = await self._conversation(span, agent or "otel")
-                if span.operation == "execute_tool":
-                    await self._tool_output(task_id, span)
             except DomainError as exc:
                 refused.append(f"span {span.span_id}: {exc.message}")
                 continue
             event_id = f"otel:{span.trace_id}:{span.span_id}"
             changes.append((span, event_id, self._change(span, conversation)))
+        tools = [span for span, _, _ in changes if span.operation == "execute_tool"]
+        if tools:
+            await self._tool_outputs(task_id, tools)
         if changes:
             try:
                 outcomes = await self._tasks.ingest_computed(
@@ -273,27 +274,36 @@ class OtelIngest:
                 )
         return conversation_id
 
-    async def _tool_output(self, task_id: str, span: Span) -> None:
-        mark = f"otel-out:{span.trace_id}:{span.span_id}"
+    async def _tool_outputs(self, task_id: str, spans: list[Span]) -> None:
+        """Each tool span's output on `task:{id}`, once: the marks read in one statement, the
+        outputs not sent yet published in one go (in order), then marked (a process that
+        dies in between sends them again: at least once, never lost)."""
+        marks = {f"otel-out:{span.trace_id}:{span.span_id}": span for span in spans}
         async with self._uow() as uow:
-            if await uow.processed_events.contains(mark):
-                return
-        result = span.attributes.get("gen_ai.tool.call.result")
-        arguments = span.attributes.get("gen_ai.tool.call.arguments")
-        event = {
-            "type": "task_output",
-            "task_id": task_id,
-            "kind": "tool_call",
-            "output": _text(result if result is not None else arguments) or span.name,
-            "tool_name": _text(span.attributes.get("gen_ai.tool.name")),
-            "tool_use_id": _text(span.attributes.get("gen_ai.tool.call.id")),
-            "is_error": span.failed,
-        }
-        await self._bus.publish(task_channel(task_id), event)
-        with contextlib.suppress(Conflict):  # marked meanwhile by a concurrent export
-            async with self._uow() as uow:
-                await uow.processed_events.add(mark, self._clock())
-                await uow.commit()
+            sent = await uow.processed_events.seen(list(marks))
+        unsent = {mark: span for mark, span in marks.items() if mark not in sent}
+        if not unsent:
+            return
+        channel = task_channel(task_id)
+        await self._bus.publish_many([(channel, _tool_event(task_id, s)) for s in unsent.values()])
+        async with self._uow() as uow:
+            # Marked meanwhile by a concurrent export of the same spans: nothing to add.
+            await uow.processed_events.claim(list(unsent), self._clock())
+            await uow.commit()
+
+
+def _tool_event(task_id: str, span: Span) -> dict[str, Any]:
+    result = span.attributes.get("gen_ai.tool.call.result")
+    arguments = span.attributes.get("gen_ai.tool.call.arguments")
+    return {
+        "type": "task_output",
+        "task_id": task_id,
+        "kind": "tool_call",
+        "output": _text(result if result is not None else arguments) or span.name,
+        "tool_name": _text(span.attributes.get("gen_ai.tool.name")),
+        "tool_use_id": _text(span.attributes.get("gen_ai.tool.call.id")),
+        "is_error": span.failed,
+    }
 
 
 def _task_id(span: Span) -> str:
