@@ -162,7 +162,7 @@ def otlp_batch(trace: str) -> bytes:
         return out
 
     t0 = time.time_ns() - 10**9
-    root = bytes.fromhex("00000000000000ff")
+    root = bytes.fromhex("ff00000000000000")  # no child has this id (they count from 1)
     spans = [
         Span(
             trace_id=bytes.fromhex(trace),
