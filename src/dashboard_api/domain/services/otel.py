@@ -132,6 +132,7 @@ class OtelIngest:
         refused: list[str] = []
         changes: list[tuple[Span, str, ComputedChange]] = []
         exists = False
+        conversations: set[str] = set()
         for span in spans:
             try:
                 agent = (
@@ -143,7 +144,7 @@ class OtelIngest:
                     start = hint.start if hint else span.start
                     await self._ensure_task(task_id, start, agent or "otel", span)
                     exists = True
-                conversation = await self._conversation(span, agent or "otel")
+                conversation = await self._conversation(span, agent or "otel", conversations)
             except DomainError as exc:
                 refused.append(f"span {span.span_id}: {exc.message}")
                 continue
@@ -261,10 +262,14 @@ class OtelIngest:
         with contextlib.suppress(Conflict):  # another span of the task registered it first
             await self._tasks.register(new)
 
-    async def _conversation(self, span: Span, agent: str) -> str | None:
+    async def _conversation(self, span: Span, agent: str, known: set[str]) -> str | None:
+        """The span's conversation, started when it does not exist yet (`known`: those this
+        export found or started already)."""
         conversation_id = span.attributes.get("gen_ai.conversation.id")
         if not isinstance(conversation_id, str) or not _is_id(conversation_id):
             return None
+        if conversation_id in known:
+            return conversation_id
         try:
             await self._conversations.get(conversation_id)
         except NotFound:
@@ -272,6 +277,7 @@ class OtelIngest:
                 await self._conversations.start(
                     NewConversation(agent_type=agent, conversation_id=conversation_id)
                 )
+        known.add(conversation_id)
         return conversation_id
 
     async def _tool_outputs(self, task_id: str, spans: list[Span]) -> None:
