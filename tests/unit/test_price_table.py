@@ -10,6 +10,7 @@ import pytest
 
 from dashboard_api.cli import main
 from dashboard_api.domain.errors import InvalidInput
+from dashboard_api.domain.model import pricing
 from dashboard_api.domain.model.cost import CostSource, Usage
 from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.tasks import NewTask, TaskPatch
@@ -178,3 +179,24 @@ async def test_a_task_records_whether_its_cost_was_computed_or_reported() -> Non
     assert reported.price_version is None
     assert reported.reported_cost_usd == Decimal("0.25")  # the engine's figure, kept beside
     assert computed.reported_cost_usd is None
+
+
+def test_remembered_matches_are_the_tables_own_per_day() -> None:
+    """`_match` remembers answers per table, model and day: each answer is what the table
+    finds afresh, a reloaded table answers by its own prices, and the memory stays bounded."""
+    models = ["claude-opus-4-5-20251101", "openrouter/anthropic/claude-sonnet-4", "gpt-4o", "x"]
+    days = [DEC_2025, datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 6, 30, 23, tzinfo=UTC)]
+    for model in models:
+        for at in days:
+            assert SHIPPED._match(model, at) == SHIPPED._find(model, at)
+            assert SHIPPED._match(model, at) == SHIPPED._find(model, at)  # remembered
+    cheap = PriceTable.from_mapping(
+        {"version": "t", "prices": [{"pattern": "gpt-4o", "input": "1", "output": "2"}]}
+    )
+    found = cheap._match("gpt-4o", DEC_2025)
+    assert found is not None
+    assert found[0].input == Decimal("1")
+    assert SHIPPED._match("gpt-4o", DEC_2025) != found
+    for n in range(5000):
+        cheap._match(f"model-{n}", DEC_2025)
+    assert len(pricing._MATCHES) <= pricing._MATCHES_KEPT

@@ -118,6 +118,20 @@ class PriceTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         return None if found is None else found[0]
 
     def _match(self, model: str, at: datetime) -> tuple[ModelPrice, str] | None:
+        """`_find`, remembered per table, model and UTC day (what it depends on): every
+        priced change asks it, and finding it tries each price's patterns (~30 fnmatch calls
+        per call: half of an OTLP span's CPU once its writes were batched, cProfile)."""
+        key = (id(self), model, at.astimezone(UTC).date())
+        known = _MATCHES.get(key)
+        if known is not None and known[0] is self:
+            return known[1]
+        found = self._find(model, at)
+        if len(_MATCHES) >= _MATCHES_KEPT:
+            _MATCHES.clear()  # bounded: model names come from clients
+        _MATCHES[key] = (self, found)
+        return found
+
+    def _find(self, model: str, at: datetime) -> tuple[ModelPrice, str] | None:
         name = model.strip().lower()
         while name:
             ranked = [
@@ -164,6 +178,12 @@ class PriceTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         """What the task's tokens cost on its model, or None when the model has no price."""
         breakdown = self.quote(task.model, usage_of(task), task.created_at)
         return None if breakdown is None else usd(breakdown.total)
+
+
+# `PriceTable._match`'s answers: (table id, model, UTC day) -> (the table, its answer). The
+# table is kept with its answer, so an id is never taken for another table's.
+_MATCHES: dict[tuple[int, str, date], tuple[PriceTable, tuple[ModelPrice, str] | None]] = {}
+_MATCHES_KEPT = 4096
 
 
 def usage_of(task: Task) -> Usage:
