@@ -145,3 +145,31 @@ async def test_concurrent_exports_of_one_task_count_every_span_once(server: Serv
     assert (task["input_tokens"], task["output_tokens"]) == (100 * 100, 100 * 10)
     # claude-sonnet-4 at $3 / $15 per million: 100 spans of 100 in and 10 out.
     assert task["cost_usd"] == Decimal("0.045")
+
+
+async def test_a_span_whose_counts_would_overflow_the_task_is_refused_alone(
+    server: Server,
+) -> None:
+    """A span reporting 2**63 - 1 tokens (or a total past what the API accepts of any engine)
+    is one refused span of a partial success, never a 500; the export's other spans count."""
+    task_id = f"otel-huge-{uuid.uuid4().hex[:8]}"
+    trace = uuid.uuid4().hex
+
+    def chat(number: int, tokens: int) -> dict[str, Any]:
+        attributes = {
+            "dashboard.task_id": task_id,
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "claude-sonnet-4",
+            "gen_ai.usage.input_tokens": tokens,
+        }
+        return span(f"{number:016x}", "chat", attributes, parent="aaaaaaaaaaaaaaaa", trace=trace)
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        body = request(chat(1, 2**63 - 1), chat(2, 100), chat(3, 10**12))
+        response = await client.post("/v1/traces", json=body)
+        assert response.status_code == 200, response.text
+        answer = response.json()["partialSuccess"]
+        assert answer["rejectedSpans"] == 2
+        assert "input_tokens" in answer["errorMessage"]
+        task = (await client.get(f"/api/tasks/{task_id}")).json()
+    assert task["input_tokens"] == 100

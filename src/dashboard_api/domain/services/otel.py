@@ -34,7 +34,12 @@ from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS
 from dashboard_api.domain.model.channels import task_channel
 from dashboard_api.domain.model.cost import CostBreakdown, CostSource
 from dashboard_api.domain.model.cost import Usage as CostUsage
-from dashboard_api.domain.model.engine_reports import EngineReport, report_patch
+from dashboard_api.domain.model.engine_reports import (
+    MAX_COST_USD,
+    MAX_TOKENS,
+    EngineReport,
+    report_patch,
+)
 from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, usage_of
 from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
@@ -145,11 +150,11 @@ class OtelIngest:
                     await self._ensure_task(task_id, start, agent or "otel", span)
                     exists = True
                 conversation = await self._conversation(span, agent or "otel", conversations)
+                change = self._change(span, conversation)
             except DomainError as exc:
                 refused.append(f"span {span.span_id}: {exc.message}")
                 continue
-            event_id = f"otel:{span.trace_id}:{span.span_id}"
-            changes.append((span, event_id, self._change(span, conversation)))
+            changes.append((span, f"otel:{span.trace_id}:{span.span_id}", change))
         tools = [span for span, _, _ in changes if span.operation == "execute_tool"]
         if tools:
             await self._tool_outputs(task_id, tools)
@@ -231,6 +236,7 @@ class OtelIngest:
                 cost_breakdown=None,
                 cost_source=CostSource.REPORTED,
             )
+        _check_totals(changes)
         return changes
 
     def _quote(self, usage: Usage, at: datetime) -> CostBreakdown | None:
@@ -310,6 +316,19 @@ def _tool_event(task_id: str, span: Span) -> dict[str, Any]:
         "tool_use_id": _text(span.attributes.get("gen_ai.tool.call.id")),
         "is_error": span.failed,
     }
+
+
+def _check_totals(changes: dict[str, Any]) -> None:
+    """A task's totals stay within what the API accepts of any engine (`MAX_TOKENS` a count,
+    `MAX_COST_USD` a cost): a span that would pass them is refused, not stored (the counts
+    are 64-bit integers in the database, the costs micro-dollars in one)."""
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+        if changes[name] > MAX_TOKENS:
+            raise InvalidInput(f"the task's {name} would pass {MAX_TOKENS}", field=name)
+    for name in ("cost_usd", "reported_cost_usd"):
+        amount = changes.get(name)
+        if amount is not None and amount > MAX_COST_USD:
+            raise InvalidInput(f"the task's {name} would pass {MAX_COST_USD}", field=name)
 
 
 def _task_id(span: Span) -> str:
