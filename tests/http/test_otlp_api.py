@@ -362,3 +362,34 @@ def test_the_document_describes_the_export_body_and_answers(client: Client) -> N
     far = semconv_chat()
     far["startTimeUnixNano"] = 1e300  # a number no datetime holds: rejected, not a 500
     assert export(client, request(far))["partialSuccess"]["rejectedSpans"] == 1
+
+
+@pytest.mark.parametrize(
+    ("tokens", "counted", "refused"),
+    [("Infinity", 0, 0), ("-Infinity", 0, 0), ("NaN", 0, 0), (1e300, 0, 1), (1e12 + 1, 0, 1)],
+)
+def test_extreme_token_counts_never_fail_the_export(
+    client: Client, tokens: Any, counted: int, refused: int
+) -> None:
+    """Protobuf doubles carry infinities and NaN; a count past 1e12 would carry the task past
+    what the API accepts: an unreadable count counts nothing, an excessive one refuses its span
+    alone. Neither may fail the export (they answered 500)."""
+    chat = span(
+        CHAT_SPAN,
+        "chat claude-sonnet-4",
+        {"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-sonnet-4"},
+        parent=AGENT_SPAN,
+    )
+    chat["attributes"].append(
+        {"key": "gen_ai.usage.input_tokens", "value": {"doubleValue": tokens}}
+    )
+    message = ParseDict(_proto_json(request(chat)), ExportTraceServiceRequest())
+    response = client.post(
+        "/v1/traces",
+        content=message.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200, response.text
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_spans == refused
+    assert client.get(f"/api/tasks/{TASK}").json()["input_tokens"] == counted

@@ -8,6 +8,7 @@ reads and writes, so a cached token is never counted twice (input price and cach
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -126,6 +127,8 @@ def usage_of(span: Span) -> Usage | None:
 def _count(value: AttributeValue) -> int:
     if isinstance(value, bool):
         return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0  # an infinity or NaN (protobuf doubles carry them) counts nothing, as text does
     if isinstance(value, int | float):
         return max(int(value), 0)
     if isinstance(value, str) and value.isdigit():

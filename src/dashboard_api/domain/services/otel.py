@@ -211,6 +211,7 @@ class OtelIngest:
             "cache_read_tokens": current.cache_read_tokens + usage.cache_read_tokens,
             "cache_write_tokens": current.cache_write_tokens + usage.cache_write_tokens,
         }
+        _check_tokens(changes)  # before pricing them: a quote of 1e300 tokens has no decimal
         if current.model is None and usage.model is not None:
             changes["model"] = usage.model
         reported = None if usage.reported_cost is None else usd(usage.reported_cost)
@@ -236,7 +237,7 @@ class OtelIngest:
                 cost_breakdown=None,
                 cost_source=CostSource.REPORTED,
             )
-        _check_totals(changes)
+        _check_costs(changes)
         return changes
 
     def _quote(self, usage: Usage, at: datetime) -> CostBreakdown | None:
@@ -318,13 +319,18 @@ def _tool_event(task_id: str, span: Span) -> dict[str, Any]:
     }
 
 
-def _check_totals(changes: dict[str, Any]) -> None:
-    """A task's totals stay within what the API accepts of any engine (`MAX_TOKENS` a count,
-    `MAX_COST_USD` a cost): a span that would pass them is refused, not stored (the counts
-    are 64-bit integers in the database, the costs micro-dollars in one)."""
+# A task's totals stay within what the API accepts of any engine (`MAX_TOKENS` a count,
+# `MAX_COST_USD` a cost): a span that would pass them is refused, not stored (the counts are
+# 64-bit integers in the database, the costs micro-dollars in one).
+
+
+def _check_tokens(changes: dict[str, Any]) -> None:
     for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
         if changes[name] > MAX_TOKENS:
             raise InvalidInput(f"the task's {name} would pass {MAX_TOKENS}", field=name)
+
+
+def _check_costs(changes: dict[str, Any]) -> None:
     for name in ("cost_usd", "reported_cost_usd"):
         amount = changes.get(name)
         if amount is not None and amount > MAX_COST_USD:
