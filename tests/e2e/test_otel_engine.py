@@ -173,3 +173,47 @@ async def test_a_span_whose_counts_would_overflow_the_task_is_refused_alone(
         assert "input_tokens" in answer["errorMessage"]
         task = (await client.get(f"/api/tasks/{task_id}")).json()
     assert task["input_tokens"] == 100
+
+
+async def test_span_text_postgresql_cannot_hold_is_kept_with_a_replacement(
+    server: Server,
+) -> None:
+    """A NUL in a span's model, input or status message (PostgreSQL text cannot hold it)
+    becomes U+FFFD: the span counts, and the export's other spans are not lost to a 422."""
+    task_id = f"otel-nul-{uuid.uuid4().hex[:8]}"
+    trace = uuid.uuid4().hex
+    agent = span(
+        "aaaaaaaaaaaaaaaa",
+        "invoke_agent",
+        {
+            "dashboard.task_id": task_id,
+            "gen_ai.operation.name": "invoke_agent",
+        },
+        start_s=0,
+        end_s=5,
+        error=True,
+        trace=trace,
+    )
+    agent["status"]["message"] = "boom\x00"
+    chat = span(
+        "bbbbbbbbbbbbbbbb",
+        "chat",
+        {
+            "dashboard.task_id": task_id,
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "model\x00x",
+            "gen_ai.input.messages": "fix\x00it",  # the first span applied registers the task
+            "gen_ai.usage.input_tokens": 7,
+        },
+        parent="aaaaaaaaaaaaaaaa",
+        trace=trace,
+    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        response = await client.post("/v1/traces", json=request(chat, agent))
+        assert response.status_code == 200, response.text
+        assert response.json() == {}
+        task = (await client.get(f"/api/tasks/{task_id}")).json()
+    assert (task["status"], task["input_tokens"]) == ("failed", 7)
+    assert task["model"] == "model\ufffdx"
+    assert task["input_message"] == "fix\ufffdit"
+    assert task["error"] == "boom\ufffd"

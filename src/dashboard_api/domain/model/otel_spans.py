@@ -147,4 +147,10 @@ def _cost(value: AttributeValue) -> Decimal | None:
 
 
 def _text(value: AttributeValue) -> str | None:
-    return value[:128] if isinstance(value, str) and value else None
+    return storable(value[:128]) if isinstance(value, str) and value else None
+
+
+def storable(text: str) -> str:
+    """Span text as the task keeps it: a NUL, which PostgreSQL text cannot hold (one would
+    fail the whole export), becomes U+FFFD, the replacement character."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

@@ -40,7 +40,7 @@ from dashboard_api.domain.model.engine_reports import (
     EngineReport,
     report_patch,
 )
-from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, usage_of
+from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, storable, usage_of
 from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
 from dashboard_api.domain.money import usd
@@ -196,7 +196,7 @@ class OtelIngest:
         error = None
         if span.failed:
             kind = span.attributes.get("error.type")
-            error = span.status_message or (kind if isinstance(kind, str) else "error")
+            error = storable(span.status_message or (kind if isinstance(kind, str) else "error"))
         return EngineReport(
             status=TaskStatus.FAILED if span.failed else TaskStatus.COMPLETED,
             error=error,
@@ -400,4 +400,4 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
-    return text[:1_000_000]
+    return storable(text[:1_000_000])
