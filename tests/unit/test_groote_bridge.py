@@ -15,7 +15,7 @@ from dashboard_api.adapters.memory.origins import MemoryOriginStore
 from dashboard_api.adapters.memory.unit_of_work import MemoryUnitOfWork
 from dashboard_api.domain.errors import Conflict, NotFound
 from dashboard_api.domain.model.engine_reports import EngineReport
-from dashboard_api.domain.model.groote_events import HANDLED_TYPES, event_id_of
+from dashboard_api.domain.model.groote_events import HANDLED_TYPES, event_id_of, text_field
 from dashboard_api.domain.model.tasks import TaskStatus
 from dashboard_api.domain.model.webhooks import WebhookStatus
 from dashboard_api.domain.services.conversations import NewConversation
@@ -224,3 +224,12 @@ async def test_an_entry_without_its_task_id_is_set_aside(rig: Rig) -> None:
     await rig.deliver(entry)
     assert rig.ingestor.rejected == 1
     assert "task_id" in rig.queue.rejected[0][1]
+
+
+def test_text_a_task_keeps_has_its_nul_replaced() -> None:
+    """PostgreSQL text cannot hold a NUL: groote-ai's text (an input, an output, an error)
+    is kept with U+FFFD in its place rather than failing its entry for ever."""
+    fields = {"content": "done\x00.", "data": {"a": "x\x00"}, "empty": ""}
+    assert text_field(fields, "content") == "done\ufffd."
+    assert text_field(fields, "data") == '{"a":"x\\u0000"}'  # JSON text escapes it already
+    assert text_field(fields, "empty") is None

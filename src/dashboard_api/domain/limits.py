@@ -49,3 +49,11 @@ def check_id(value: str | None, field: str) -> None:
             "starting with a letter or digit",
             field=field,
         )
+
+
+def storable_text(text: str) -> str:
+    """Text an engine reported, as a task keeps it: a NUL, which PostgreSQL text cannot hold
+    (one would fail the whole write), becomes U+FFFD, the replacement character. For the
+    engines whose formats are not ours (OTLP spans, groote-ai entries): their data is kept;
+    the native path and REST refuse a NUL instead (the sender can fix it)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

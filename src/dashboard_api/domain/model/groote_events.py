@@ -17,7 +17,7 @@ import msgspec
 
 from dashboard_api.domain.errors import InvalidInput
 from dashboard_api.domain.json_input import decode_json
-from dashboard_api.domain.limits import check_id
+from dashboard_api.domain.limits import check_id, storable_text
 
 # Types that stream a task's live output: (kind on the wire, field of `data` with the text).
 OUTPUT_TYPES: dict[str, tuple[str, str]] = {
@@ -120,7 +120,7 @@ def text_field(fields: dict[str, Any], name: str, *, limit: int = MAX_OUTPUT_CHA
     if value is None or value == "":
         return None
     text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
-    return text[:limit]
+    return storable_text(text[:limit])
 
 
 def _text(value: Any) -> str | None:

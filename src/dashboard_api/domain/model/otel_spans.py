@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from dashboard_api.domain.limits import storable_text
+
 AttributeValue = str | bool | int | float | list[Any] | dict[str, Any] | None
 
 INPUT_TOKENS = (
@@ -147,10 +149,4 @@ def _cost(value: AttributeValue) -> Decimal | None:
 
 
 def _text(value: AttributeValue) -> str | None:
-    return storable(value[:128]) if isinstance(value, str) and value else None
-
-
-def storable(text: str) -> str:
-    """Span text as the task keeps it: a NUL, which PostgreSQL text cannot hold (one would
-    fail the whole export), becomes U+FFFD, the replacement character."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    return storable_text(value[:128]) if isinstance(value, str) and value else None

@@ -30,7 +30,7 @@ import msgspec
 
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS
+from dashboard_api.domain.limits import ID_CHARS, ID_PATTERN, NAME_CHARS, storable_text
 from dashboard_api.domain.model.channels import task_channel
 from dashboard_api.domain.model.cost import CostBreakdown, CostSource
 from dashboard_api.domain.model.cost import Usage as CostUsage
@@ -40,7 +40,7 @@ from dashboard_api.domain.model.engine_reports import (
     EngineReport,
     report_patch,
 )
-from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, storable, usage_of
+from dashboard_api.domain.model.otel_spans import TASK_ID, Span, Usage, usage_of
 from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
 from dashboard_api.domain.money import usd
@@ -196,7 +196,9 @@ class OtelIngest:
         error = None
         if span.failed:
             kind = span.attributes.get("error.type")
-            error = storable(span.status_message or (kind if isinstance(kind, str) else "error"))
+            error = storable_text(
+                span.status_message or (kind if isinstance(kind, str) else "error")
+            )
         return EngineReport(
             status=TaskStatus.FAILED if span.failed else TaskStatus.COMPLETED,
             error=error,
@@ -400,4 +402,4 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
-    return storable(text[:1_000_000])
+    return storable_text(text[:1_000_000])
