@@ -7,7 +7,11 @@ import pytest
 import redis.exceptions
 import sqlalchemy.exc
 
-from dashboard_api.adapters.unavailable import is_unavailable, is_unstorable_text
+from dashboard_api.adapters.unavailable import (
+    is_unavailable,
+    is_unstorable_text,
+    is_unstorable_value,
+)
 
 
 def _wrapped(error: Exception) -> Exception:
@@ -69,3 +73,23 @@ def test_text_postgres_cannot_store_is_recognised_through_the_wrapping() -> None
     error = asyncpg.CharacterNotInRepertoireError("invalid byte sequence")
     assert is_unstorable_text(_wrapped(error))
     assert not is_unavailable(_wrapped(error))
+
+
+@pytest.mark.parametrize(
+    ("error", "unstorable"),
+    [
+        (asyncpg.CharacterNotInRepertoireError("invalid byte sequence"), True),  # 22021
+        (asyncpg.NumericValueOutOfRangeError("bigint out of range"), True),  # 22003
+        (asyncpg.UniqueViolationError("duplicate key"), True),  # 23505
+        (asyncpg.SerializationError("could not serialize"), False),  # 40001: retry it
+        (asyncpg.AdminShutdownError("terminating connection"), False),  # unavailable
+        (RuntimeError("a bug"), False),
+    ],
+)
+def test_a_value_the_database_refuses_is_recognised_bare_or_wrapped(
+    error: Exception, unstorable: bool
+) -> None:
+    """The ingestors dead-letter an event whose value the database refuses (a retry would
+    meet it again): asyncpg's errors from the native statements as SQLAlchemy's wrapping."""
+    for seen in (error, _wrapped(error), _caused(error)):
+        assert is_unstorable_value(seen) is unstorable

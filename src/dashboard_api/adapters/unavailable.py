@@ -78,6 +78,17 @@ def is_unstorable_text(error: BaseException) -> bool:
     return any(getattr(seen, "sqlstate", None) in _UNSTORABLE_TEXT for seen in _chain(error))
 
 
+def is_unstorable_value(error: BaseException) -> bool:
+    """Whether the database refused a value itself (SQLSTATE class 22, data exception, or 23,
+    integrity constraint violation), however it was wrapped: SQLAlchemy's DataError and
+    IntegrityError, or asyncpg's own errors from the native statements. A retry would meet
+    it again."""
+    return any(
+        isinstance(state := getattr(seen, "sqlstate", None), str) and state[:2] in ("22", "23")
+        for seen in _chain(error)
+    )
+
+
 def _chain(error: BaseException) -> list[BaseException]:
     """The error, SQLAlchemy's `orig`, the driver's cause: what each layer wrapped."""
     chain: list[BaseException] = []

@@ -13,6 +13,7 @@ from typing import Any
 from dashboard_api.adapters.files.alerts_file import AlertsConfig, load_alerts_file
 from dashboard_api.adapters.http_sender import HttpAlertSender
 from dashboard_api.adapters.memory.alerts import MemoryAlertStore
+from dashboard_api.adapters.unavailable import is_unstorable_value
 from dashboard_api.bootstrap.adapters import Adapters
 from dashboard_api.domain.clock import Clock, utc_now
 from dashboard_api.domain.errors import NotFound
@@ -256,16 +257,17 @@ def _ingestor(
 
 def _unstorable(error: Exception) -> bool:
     """The database refused a value of the event itself (a data or constraint error that a
-    retry would meet again): that event is dead-lettered, not retried for ever."""
+    retry would meet again): that event is dead-lettered, not retried for ever (for the
+    groote-ai stream too: one such entry paused its ingestion for good)."""
     from sqlalchemy.exc import DataError, IntegrityError
 
-    return isinstance(error, DataError | IntegrityError)
+    return isinstance(error, DataError | IntegrityError) or is_unstorable_value(error)
 
 
 def _groote_ingestor(adapters: Adapters, bridge: GrooteBridge) -> Ingestor | None:
     if adapters.groote_events is None:
         return None
-    ingestor = Ingestor(adapters.groote_events)
+    ingestor = Ingestor(adapters.groote_events, refusable=_unstorable)
     handler = bridge.stream_handler()
     for event_type in HANDLED_TYPES:
         ingestor.register(event_type, handler)
