@@ -66,8 +66,7 @@ class Rig:
             consumer=consumer,
         )
         ingestor = Ingestor(queue, block_ms=50)
-        for event_type in HANDLED_TYPES:
-            ingestor.register(event_type, self.bridge.stream_handler())
+        ingestor.register_batch(HANDLED_TYPES, self.bridge.stream_batch_handler())  # as served
         return ingestor, queue
 
     async def xadd(self, entries: list[dict[str, str]]) -> None:

@@ -28,7 +28,7 @@ TASK = "task-0123456789ab"
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, batched: bool = True) -> None:
         self.world: World = build_world()
         self.world.clock.advance(minutes=5)  # the stream's times are in the past
         self.origins = MemoryOriginStore()
@@ -43,8 +43,11 @@ class Rig:
         )
         self.queue = MemoryIngestQueue()
         self.ingestor = Ingestor(self.queue, block_ms=10)
-        for event_type in HANDLED_TYPES:
-            self.ingestor.register(event_type, self.bridge.stream_handler())
+        if batched:  # as the service registers it: a read's entries in one run
+            self.ingestor.register_batch(HANDLED_TYPES, self.bridge.stream_batch_handler())
+        else:  # each entry alone
+            for event_type in HANDLED_TYPES:
+                self.ingestor.register(event_type, self.bridge.stream_handler())
         self.sequence = 0
 
     async def deliver(self, *entries: dict[str, str]) -> None:
@@ -56,9 +59,9 @@ class Rig:
         await self.ingestor.process(await self.queue.read(limit=1000, block_ms=10))
 
 
-@pytest.fixture
-def rig() -> Rig:
-    return Rig()
+@pytest.fixture(params=[True, False], ids=["batched", "one-by-one"])
+def rig(request: pytest.FixtureRequest) -> Rig:
+    return Rig(batched=request.param)
 
 
 def outputs(rig: Rig) -> list[dict[str, object]]:
@@ -233,3 +236,16 @@ def test_text_a_task_keeps_has_its_nul_replaced() -> None:
     assert text_field(fields, "content") == "done\ufffd."
     assert text_field(fields, "data") == '{"a":"x\\u0000"}'  # JSON text escapes it already
     assert text_field(fields, "empty") is None
+
+
+async def test_a_broken_piece_of_output_is_set_aside_alone_in_a_batched_read() -> None:
+    """Pieces of live output of one read go out together: one that cannot be read is
+    dead-lettered alone, the others are streamed in their order, once."""
+    rig = Rig(batched=True)
+    entries = engine_entries(TASK, START)
+    broken = {**entries[3], "data": "[not an object]"}  # the thinking piece, unreadable
+    await rig.deliver(*entries[:3], broken, *entries[4:])
+    kinds = [event["kind"] for event in outputs(rig)]
+    assert kinds == ["tool_call", "tool_result", "raw_output", "output"]
+    assert rig.ingestor.rejected == 1
+    assert (await rig.world.tasks.get(TASK)).status is TaskStatus.COMPLETED

@@ -268,9 +268,8 @@ def _groote_ingestor(adapters: Adapters, bridge: GrooteBridge) -> Ingestor | Non
     if adapters.groote_events is None:
         return None
     ingestor = Ingestor(adapters.groote_events, refusable=_unstorable)
-    handler = bridge.stream_handler()
-    for event_type in HANDLED_TYPES:
-        ingestor.register(event_type, handler)
+    # One registration for every type: a read's entries are one run, in stream order.
+    ingestor.register_batch(HANDLED_TYPES, bridge.stream_batch_handler())
     return ingestor
 
 

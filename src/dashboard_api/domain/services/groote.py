@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from dashboard_api.domain.clock import Clock, utc_now
-from dashboard_api.domain.errors import Conflict, InvalidInput, NotFound
+from dashboard_api.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from dashboard_api.domain.json_input import decode_json
 from dashboard_api.domain.limits import ID_PATTERN, NAME_CHARS
 from dashboard_api.domain.model.channels import task_channel
@@ -31,7 +34,13 @@ from dashboard_api.domain.model.origins import TaskOrigin
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskStatus, check_transition
 from dashboard_api.domain.model.webhooks import WebhookStatus
 from dashboard_api.domain.ports import EventBus, OriginStore, UnitOfWorkFactory
-from dashboard_api.domain.services.ingestion import IngestHandler
+from dashboard_api.domain.services.ingestion import (
+    APPLIED,
+    BatchHandler,
+    IngestHandler,
+    Verdict,
+    refused,
+)
 from dashboard_api.domain.services.tasks import TaskService
 from dashboard_api.domain.services.webhooks import NewWebhookEvent, WebhookService
 
@@ -40,6 +49,10 @@ log = logging.getLogger(__name__)
 _ID = re.compile(ID_PATTERN)
 _RETRIES = 5
 _STATUS_OF_NOTE = {"in_progress": TaskStatus.RUNNING, "failed": TaskStatus.FAILED}
+# A piece of live output in a read: its place in the read, the entry, its task, its data.
+_Piece = tuple[int, GrooteEntry, str, dict[str, Any]]
+# What refuses an entry for good (as `Ingestor.register` refuses it): it goes to dead letters.
+_REFUSED = (msgspec.DecodeError, msgspec.ValidationError, DomainError)
 
 
 class GrooteBridge:
@@ -84,6 +97,69 @@ class GrooteBridge:
                 await self._lifecycle(entry, fields)
 
         return handle
+
+    def stream_batch_handler(self) -> BatchHandler:
+        """The same, for a read's run of entries: consecutive pieces of live output (thinking,
+        tool calls and results, raw output) go out together, their marks read in one
+        statement, the pieces not sent yet published in one call, then marked in one (each
+        alone cost two transactions and a publish); every other entry is applied as
+        `stream_handler` applies it, in stream order. One verdict per entry."""
+        handle = self.stream_handler()
+
+        async def apply(payloads: Sequence[bytes]) -> list[Verdict]:
+            verdicts: list[Verdict | None] = [None] * len(payloads)
+            pieces: list[_Piece] = []
+
+            async def send_pieces() -> None:
+                if pieces:
+                    await self._live_outputs(pieces)
+                    for index, *_ in pieces:
+                        verdicts[index] = APPLIED
+                    pieces.clear()
+
+            for index, payload in enumerate(payloads):
+                try:
+                    entry = decode_json(payload, field="event", type=GrooteEntry)
+                    piece = None
+                    if entry.type in OUTPUT_TYPES and entry.type != "task:output":
+                        fields = entry.fields()
+                        piece = (index, entry, entry.subject(fields), fields)
+                except _REFUSED as exc:
+                    verdicts[index] = refused(str(exc))
+                    continue
+                if piece is not None:
+                    pieces.append(piece)
+                    continue
+                await send_pieces()  # what came before goes out first
+                try:
+                    await handle(payload)
+                except _REFUSED as exc:
+                    verdicts[index] = refused(str(exc))
+                else:
+                    verdicts[index] = APPLIED
+            await send_pieces()
+            return [verdict or APPLIED for verdict in verdicts]
+
+        return apply
+
+    async def _live_outputs(self, pieces: list[_Piece]) -> None:
+        """Pieces of live output, each once: checked, published in order, then marked (a crash
+        in between sends them again: at least once, never lost)."""
+        async with self._uow() as uow:
+            sent = await uow.processed_events.seen([entry.event_id for _, entry, _, _ in pieces])
+        unsent = [piece for piece in pieces if piece[1].event_id not in sent]
+        if not unsent:
+            return
+        await self._bus.publish_many(
+            [
+                (task_channel(task_id), output_event(entry, task_id, fields))
+                for _, entry, task_id, fields in unsent
+            ]
+        )
+        async with self._uow() as uow:
+            # Marked meanwhile by another replica: nothing to add.
+            await uow.processed_events.claim([p[1].event_id for p in unsent], self._clock())
+            await uow.commit()
 
     async def _lifecycle(self, entry: GrooteEntry, fields: dict[str, Any]) -> None:
         task_id = entry.subject(fields)
