@@ -185,3 +185,24 @@ class Announcer:
             else:
                 left.append(token)
         return left
+
+
+async def publish_once(
+    unit_of_work: UnitOfWorkFactory,
+    bus: EventBus,
+    clock: Clock,
+    events: Sequence[tuple[str, str, Event]],
+) -> None:
+    """Live events that change no row (an engine's pieces of output), each `(mark, channel,
+    event)` published once: the marks read in one statement, the events not sent yet
+    published in one call (in order), then marked (a process that dies in between sends them
+    again: at least once, never lost; marked meanwhile by another replica: nothing to add)."""
+    async with unit_of_work() as uow:
+        sent = await uow.processed_events.seen([mark for mark, _, _ in events])
+    unsent = [(mark, channel, event) for mark, channel, event in events if mark not in sent]
+    if not unsent:
+        return
+    await bus.publish_many([(channel, event) for _, channel, event in unsent])
+    async with unit_of_work() as uow:
+        await uow.processed_events.claim([mark for mark, _, _ in unsent], clock())
+        await uow.commit()

@@ -34,6 +34,7 @@ from dashboard_api.domain.model.origins import TaskOrigin
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskStatus, check_transition
 from dashboard_api.domain.model.webhooks import WebhookStatus
 from dashboard_api.domain.ports import EventBus, OriginStore, UnitOfWorkFactory
+from dashboard_api.domain.services.announcing import publish_once
 from dashboard_api.domain.services.ingestion import (
     APPLIED,
     BatchHandler,
@@ -143,23 +144,16 @@ class GrooteBridge:
         return apply
 
     async def _live_outputs(self, pieces: list[_Piece]) -> None:
-        """Pieces of live output, each once: checked, published in order, then marked (a crash
-        in between sends them again: at least once, never lost)."""
-        async with self._uow() as uow:
-            sent = await uow.processed_events.seen([entry.event_id for _, entry, _, _ in pieces])
-        unsent = [piece for piece in pieces if piece[1].event_id not in sent]
-        if not unsent:
-            return
-        await self._bus.publish_many(
+        """Pieces of live output, each once (`publish_once`)."""
+        await publish_once(
+            self._uow,
+            self._bus,
+            self._clock,
             [
-                (task_channel(task_id), output_event(entry, task_id, fields))
-                for _, entry, task_id, fields in unsent
-            ]
+                (entry.event_id, task_channel(task_id), output_event(entry, task_id, fields))
+                for _, entry, task_id, fields in pieces
+            ],
         )
-        async with self._uow() as uow:
-            # Marked meanwhile by another replica: nothing to add.
-            await uow.processed_events.claim([p[1].event_id for p in unsent], self._clock())
-            await uow.commit()
 
     async def _lifecycle(self, entry: GrooteEntry, fields: dict[str, Any]) -> None:
         task_id = entry.subject(fields)
@@ -181,17 +175,19 @@ class GrooteBridge:
 
     async def _output(self, entry: GrooteEntry, fields: dict[str, Any]) -> None:
         task_id = entry.subject(fields)
-        # Live output is not a task change, so the processed mark is written on its own:
-        # checked first, written once the event is out (a crash in between sends it again).
+        if entry.type != "task:output":  # a piece of live output alone
+            await self._live_outputs([(0, entry, task_id, fields)])
+            return
+        # The final output is streamed, then kept on the task; its processed mark is written
+        # on its own: checked first, written once both are done (a crash sends it again).
         async with self._uow() as uow:
             if await uow.processed_events.contains(entry.event_id):
                 return
         await self._bus.publish(task_channel(task_id), output_event(entry, task_id, fields))
-        if entry.type == "task:output":
-            output = text_field(fields, "content")
-            if output is not None:
-                with contextlib.suppress(NotFound):  # output of a task nobody registered
-                    await self._settle(task_id, EngineReport(output=output), self._clock())
+        output = text_field(fields, "content")
+        if output is not None:
+            with contextlib.suppress(NotFound):  # output of a task nobody registered
+                await self._settle(task_id, EngineReport(output=output), self._clock())
         with contextlib.suppress(Conflict):  # marked meanwhile by another replica
             async with self._uow() as uow:
                 await uow.processed_events.add(entry.event_id, self._clock())

@@ -45,6 +45,7 @@ from dashboard_api.domain.model.pricing import PriceTable
 from dashboard_api.domain.model.tasks import NewTask, Task, TaskPatch, TaskStatus
 from dashboard_api.domain.money import usd
 from dashboard_api.domain.ports import EventBus, UnitOfWorkFactory
+from dashboard_api.domain.services.announcing import publish_once
 from dashboard_api.domain.services.conversations import ConversationService, NewConversation
 from dashboard_api.domain.services.tasks import ComputedChange, TaskService
 
@@ -290,21 +291,17 @@ class OtelIngest:
         return conversation_id
 
     async def _tool_outputs(self, task_id: str, spans: list[Span]) -> None:
-        """Each tool span's output on `task:{id}`, once: the marks read in one statement, the
-        outputs not sent yet published in one go (in order), then marked (a process that
-        dies in between sends them again: at least once, never lost)."""
-        marks = {f"otel-out:{span.trace_id}:{span.span_id}": span for span in spans}
-        async with self._uow() as uow:
-            sent = await uow.processed_events.seen(list(marks))
-        unsent = {mark: span for mark, span in marks.items() if mark not in sent}
-        if not unsent:
-            return
+        """Each tool span's output on `task:{id}`, once (`publish_once`)."""
         channel = task_channel(task_id)
-        await self._bus.publish_many([(channel, _tool_event(task_id, s)) for s in unsent.values()])
-        async with self._uow() as uow:
-            # Marked meanwhile by a concurrent export of the same spans: nothing to add.
-            await uow.processed_events.claim(list(unsent), self._clock())
-            await uow.commit()
+        await publish_once(
+            self._uow,
+            self._bus,
+            self._clock,
+            [
+                (f"otel-out:{span.trace_id}:{span.span_id}", channel, _tool_event(task_id, span))
+                for span in spans
+            ],
+        )
 
 
 def _tool_event(task_id: str, span: Span) -> dict[str, Any]:
